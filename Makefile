@@ -1,0 +1,44 @@
+# The two commands: `make run` and `make test`. Both install what is missing first.
+SHELL := /bin/bash
+NODE_MODULES := node_modules/.package-lock.json
+
+.PHONY: run test build lint typecheck unit integration deps provision clean
+
+$(NODE_MODULES): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+deps: $(NODE_MODULES)
+
+dist/.built: $(NODE_MODULES) $(shell find src -name '*.ts') tsconfig.json tsconfig.build.json
+	npx tsc -p tsconfig.build.json
+	@touch $@
+
+build: dist/.built
+
+run: build
+	node dist/cli.js run --config config/adapter.yaml
+
+provision:
+	test/servers/zookeeper/provision.sh
+
+lint: deps
+	npx eslint .
+
+typecheck: deps
+	npx tsc -p tsconfig.json --noEmit
+
+unit: deps
+	npx jest --selectProjects unit
+
+integration: build provision
+	npx jest --selectProjects integration --runInBand
+
+# Every suite; `.ci/run` calls this and counts the results.
+test: build provision
+	npx tsc -p tsconfig.json --noEmit
+	npx eslint .
+	npx jest --ci
+
+clean:
+	rm -rf dist coverage

@@ -1,0 +1,150 @@
+#!/usr/bin/env node
+import { Command, Option } from 'commander';
+import yaml from 'js-yaml';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { log, setLogLevel } from './common/log';
+import { ConfigError, loadConfigFile } from './config/load';
+import type { Config } from './config/types';
+import { Daemon } from './daemon';
+import { normalizeProviderEntry } from './dubbo/normalize';
+import { toManifest } from './istio/manifest';
+import { renderService } from './istio/render';
+import { validateObject } from './istio/validate';
+import { parseProvidersFile } from './registry/file';
+
+const pkg = JSON.parse(readFileSync(path.resolve(__dirname, '../package.json'), 'utf8')) as { version: string };
+
+function load(file: string, level?: string): Config {
+  try {
+    const c = loadConfigFile(file);
+    if (level) c.logLevel = level as Config['logLevel'];
+    setLogLevel(c.logLevel);
+    return c;
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(err.message + '\n');
+      process.exit(2);
+    }
+    throw err;
+  }
+}
+
+const program = new Command()
+  .name('dubbo-istio-adapter')
+  .description('Brings Apache Dubbo services from ZooKeeper or files into an Istio mesh over MCP-over-xDS.')
+  .version(pkg.version, '-v, --version');
+
+const configOpt = new Option('-c, --config <file>', 'config file (YAML)').default('config/adapter.yaml');
+const levelOpt = new Option('--log-level <level>', 'override the config log level').choices(['error', 'warn', 'info', 'debug']);
+
+program
+  .command('run')
+  .description('run the daemon: watch the sources, serve MCP over xDS and admin HTTP')
+  .addOption(configOpt)
+  .addOption(levelOpt)
+  .action(async (o: { config: string; logLevel?: string }) => {
+    const daemon = new Daemon(load(o.config, o.logLevel));
+    let stopping = false;
+    const stop = async (signal: string): Promise<void> => {
+      if (stopping) return;
+      stopping = true;
+      log.info('shutting down: ending xds streams, closing sessions', { signal });
+      await daemon.stop();
+      process.exit(0);
+    };
+    process.on('SIGTERM', () => void stop('SIGTERM'));
+    process.on('SIGINT', () => void stop('SIGINT'));
+    process.on('uncaughtException', (err) => log.error('uncaught exception; carrying on', { error: err.stack }));
+    process.on('unhandledRejection', (err) => log.error('unhandled rejection; carrying on', { error: (err as Error)?.stack ?? String(err) }));
+    try {
+      await daemon.start();
+    } catch (err) {
+      log.error('cannot start', { error: (err as Error).message });
+      process.exit(1);
+    }
+  });
+
+program
+  .command('render')
+  .description('print the Istio objects for the current registry state once, as YAML (for GitOps and reviews)')
+  .addOption(configOpt)
+  .addOption(levelOpt)
+  .option('--cluster <name>', 'cluster view to render (default: the first)')
+  .option('--timeout <ms>', 'how long to wait for every source to sync', '30000')
+  .action(async (o: { config: string; logLevel?: string; cluster?: string; timeout: string }) => {
+    const config = load(o.config, o.logLevel ?? 'warn');
+    const view = o.cluster ? config.clusters.find((c) => c.name === o.cluster) : config.clusters[0];
+    if (!view) {
+      process.stderr.write(`no cluster named "${o.cluster}" in ${o.config}\n`);
+      process.exit(2);
+    }
+    const daemon = new Daemon(config);
+    for (const s of daemon.sources) await s.start(daemon.catalog);
+    const deadline = Date.now() + Number(o.timeout);
+    while (![...daemon.catalog.sourceHealth().values()].every((h) => h.syncedOnce)) {
+      if (Date.now() > deadline) {
+        process.stderr.write('timed out waiting for the sources to sync; see the log above\n');
+        process.exit(1);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    daemon.catalog.commit(Date.now());
+    const docs: string[] = [];
+    for (const id of [...daemon.catalog.serviceIds()].sort()) {
+      for (const obj of renderService(daemon.catalog.service(id)!, { mapping: config.mapping, render: config.render }, view)) {
+        const problems = validateObject(obj);
+        if (problems.length) process.stderr.write(`skipped invalid ${obj.kind} ${obj.name}: ${problems.join('; ')}\n`);
+        else docs.push(yaml.dump(toManifest(obj), { noRefs: true, lineWidth: 200 }));
+      }
+    }
+    process.stdout.write(docs.join('---\n'));
+    await Promise.all(daemon.sources.map((s) => s.stop()));
+    process.exit(0);
+  });
+
+program
+  .command('validate')
+  .description('check a config file, and the provider files of its file sources')
+  .addOption(configOpt)
+  .action((o: { config: string }) => {
+    const config = load(o.config, 'error');
+    let bad = 0;
+    for (const s of config.sources) {
+      if (s.type !== 'file') continue;
+      let text: string;
+      try {
+        text = readFileSync(s.file.path, 'utf8');
+      } catch (err) {
+        process.stderr.write(`${s.file.path}: cannot read: ${(err as Error).message}\n`);
+        bad++;
+        continue;
+      }
+      const parsed = parseProvidersFile(text);
+      if ('error' in parsed) {
+        process.stderr.write(`${s.file.path}: ${parsed.error}\n`);
+        bad++;
+        continue;
+      }
+      for (const w of parsed.warnings) process.stderr.write(`${s.file.path}: ${w}\n`), bad++;
+      for (const [iface, entries] of parsed.services) {
+        entries.forEach((e, i) => {
+          const r = normalizeProviderEntry(e, config.mapping);
+          if (!r.ok && !r.skipped) {
+            process.stderr.write(`${s.file.path}: providers.${iface}[${i}]: ${r.reason}\n`);
+            bad++;
+          }
+        });
+      }
+    }
+    if (bad) {
+      process.stderr.write(`${bad} problem(s) found\n`);
+      process.exit(1);
+    }
+    process.stdout.write(`${o.config}: valid\n`);
+  });
+
+program.parseAsync(process.argv).catch((err: Error) => {
+  process.stderr.write(`${err.stack}\n`);
+  process.exit(1);
+});

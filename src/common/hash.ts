@@ -1,0 +1,50 @@
+import { createHash } from 'node:crypto';
+
+/** Short, stable content hash (hex). Same input, same output, in any process. */
+export function contentHash(data: string | Buffer, length = 16): string {
+  return createHash('sha256').update(data).digest('hex').slice(0, length);
+}
+
+/** JSON with object keys sorted at every level, so equal values always serialise to equal bytes. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(sortKeys(value));
+}
+
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(value as Record<string, unknown>).sort()) {
+      const v = (value as Record<string, unknown>)[k];
+      if (v !== undefined) out[k] = sortKeys(v);
+    }
+    return out;
+  }
+  return value;
+}
+
+/**
+ * An order-independent digest of a set of (name, version) pairs that can be updated one element
+ * at a time: XOR of a 64-bit hash per element. Lets a type's version follow a change in O(1).
+ */
+export class SetDigest {
+  private hi = 0;
+  private lo = 0;
+
+  toggle(name: string, version: string): void {
+    const h = createHash('sha1').update(name).update('\0').update(version).digest();
+    this.hi = (this.hi ^ h.readUInt32BE(0)) >>> 0;
+    this.lo = (this.lo ^ h.readUInt32BE(4)) >>> 0;
+  }
+
+  clone(): SetDigest {
+    const d = new SetDigest();
+    d.hi = this.hi;
+    d.lo = this.lo;
+    return d;
+  }
+
+  value(): string {
+    return this.hi.toString(16).padStart(8, '0') + this.lo.toString(16).padStart(8, '0');
+  }
+}

@@ -1,0 +1,125 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import Ajv, { type ErrorObject } from 'ajv';
+import yaml from 'js-yaml';
+import { configSchema } from './schema';
+import type { Config } from './types';
+
+export class ConfigError extends Error {
+  constructor(
+    readonly file: string,
+    readonly problems: string[],
+  ) {
+    super(`invalid config ${file}:\n  - ${problems.join('\n  - ')}`);
+  }
+}
+
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
+const validate = ajv.compile(configSchema);
+
+/** Reads, validates and completes a config file. Relative paths resolve against the file's folder. */
+export function loadConfigFile(file: string): Config {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(file, [`cannot read the file: ${(err as Error).message}`]);
+  }
+  return parseConfig(text, file);
+}
+
+export function parseConfig(text: string, file = '<inline>'): Config {
+  let doc: unknown;
+  try {
+    doc = yaml.load(text);
+  } catch (err) {
+    throw new ConfigError(file, [`not valid YAML: ${(err as Error).message}`]);
+  }
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
+    throw new ConfigError(file, ['(root): must be a mapping with at least a "sources" list; see config/adapter.yaml']);
+  }
+  if (!validate(doc)) throw new ConfigError(file, explain(validate.errors ?? []));
+  const config = doc as unknown as Config;
+  const problems = semanticProblems(config);
+  if (problems.length > 0) throw new ConfigError(file, problems);
+  const base = file === '<inline>' ? process.cwd() : path.dirname(path.resolve(file));
+  for (const s of config.sources) if (s.type === 'file') s.file.path = path.resolve(base, s.file.path);
+  return config;
+}
+
+/** ajv's errors, reduced to one line each that names the path, the value and the fix. */
+function explain(errors: ErrorObject[]): string[] {
+  // A oneOf failure reports every branch; the branch whose `type` matched is the one that matters.
+  const lines = new Set<string>();
+  for (const e of errors) {
+    if (e.keyword === 'oneOf' || e.keyword === 'if') continue;
+    if (e.keyword === 'const' && e.instancePath.endsWith('/type')) continue;
+    if (e.keyword === 'additionalProperties' && /\/sources\/\d+$/.test(e.instancePath)) {
+      const extra = (e.params as { additionalProperty: string }).additionalProperty;
+      if (extra === 'file' || extra === 'zookeeper') continue;
+    }
+    if (e.keyword === 'required' && /\/sources\/\d+$/.test(e.instancePath)) {
+      const missing = (e.params as { missingProperty: string }).missingProperty;
+      if (missing === 'file' || missing === 'zookeeper') continue;
+    }
+    const where = e.instancePath === '' ? '(root)' : e.instancePath.slice(1);
+    let fix = '';
+    if (e.keyword === 'additionalProperties') fix = `: unknown key "${(e.params as { additionalProperty: string }).additionalProperty}" (check its spelling)`;
+    else if (e.keyword === 'enum') fix = `: must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')}`;
+    else fix = `: ${e.message}`;
+    const value = e.keyword === 'additionalProperties' || e.keyword === 'required' ? '' : ` (got ${JSON.stringify(e.data)})`;
+    lines.add(`${where}${fix}${value}`);
+  }
+  if (lines.size === 0) {
+    for (const e of errors) {
+      if (e.keyword === 'oneOf') lines.add(`${e.instancePath.slice(1)}: a source needs the block named by its type (file: or zookeeper:)`);
+    }
+  }
+  return [...lines];
+}
+
+function semanticProblems(c: Config): string[] {
+  const problems: string[] = [];
+  const dup = (items: string[], what: string): void => {
+    const seen = new Set<string>();
+    for (const i of items) {
+      if (seen.has(i)) problems.push(`${what}: "${i}" is used twice; each must be unique`);
+      seen.add(i);
+    }
+  };
+  dup(c.sources.map((s) => s.name), 'sources/*/name');
+  dup(c.clusters.map((k) => k.name), 'clusters/*/name');
+  dup(c.clusters.map((k) => `${k.listener.address}:${k.listener.port}`), 'clusters/*/listener');
+  c.clusters.forEach((k, i) => {
+    if (k.listener.port === c.admin.port && k.listener.address === c.admin.address) {
+      problems.push(`clusters/${i}/listener/port: ${k.listener.port} is also the admin port; pick another`);
+    }
+  });
+  const volatile = new Set(c.mapping.volatileParams);
+  c.mapping.labels.forEach((l, i) => {
+    if (volatile.has(l.param)) {
+      problems.push(`mapping/labels/${i}/param: "${l.param}" changes on every provider restart; as a label it would rewrite objects and force full pushes. Remove it, or drop it from mapping.volatileParams if you really mean it`);
+    }
+  });
+  dup(c.mapping.labels.map((l) => l.label), 'mapping/labels/*/label');
+  const ports = new Map<number, string>();
+  for (const [proto, m] of Object.entries(c.mapping.protocols)) {
+    const other = ports.get(m.number);
+    if (other) problems.push(`mapping/protocols/${proto}/number: ${m.number} is also used by ${other}; a ServiceEntry cannot have one port twice`);
+    ports.set(m.number, proto);
+  }
+  if (c.mapping.labels.some((l) => l.label === c.render.membershipLabel)) {
+    problems.push(`render/membershipLabel: "${c.render.membershipLabel}" is also a mapped label; pick a key of its own`);
+  }
+  c.sources.forEach((s, i) => {
+    if (s.type === 'zookeeper' && s.zookeeper.auth) {
+      const a = s.zookeeper.auth;
+      if (!a.credentials === !a.credentialsEnv) problems.push(`sources/${i}/zookeeper/auth: set exactly one of credentials or credentialsEnv`);
+    }
+  });
+  if (!/\{interface\}/.test(c.mapping.hostTemplate)) problems.push('mapping/hostTemplate: must contain {interface}');
+  if (!/\{interface\}/.test(c.mapping.groupHostTemplate) || !/\{group\}/.test(c.mapping.groupHostTemplate)) {
+    problems.push('mapping/groupHostTemplate: must contain {group} and {interface}, since groups never share a host');
+  }
+  return problems;
+}

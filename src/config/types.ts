@@ -1,0 +1,99 @@
+/** The daemon's configuration, as validated against ./schema.ts (defaults filled in). */
+export interface Config {
+  logLevel: 'error' | 'warn' | 'info' | 'debug';
+  admin: { address: string; port: number };
+  sources: SourceConfig[];
+  mapping: MappingConfig;
+  render: RenderConfig;
+  xds: XdsConfig;
+  clusters: ClusterConfig[];
+  protection: ProtectionConfig;
+}
+
+export type SourceConfig = FileSourceConfig | ZookeeperSourceConfig;
+
+export interface FileSourceConfig {
+  name: string;
+  type: 'file';
+  file: { path: string; pollMs: number };
+}
+
+export interface ZookeeperSourceConfig {
+  name: string;
+  type: 'zookeeper';
+  zookeeper: {
+    /** host:port[,host:port...][/chroot] */
+    connect: string;
+    root: string;
+    sessionTimeoutMs: number;
+    /** Re-list everything this often (plus up to 20% jitter) to catch a missed watch. 0 turns it off. */
+    resyncIntervalMs: number;
+    auth?: { scheme: 'digest'; credentials?: string; credentialsEnv?: string };
+  };
+}
+
+export interface ProtocolMapping {
+  /** Istio port name; its prefix (tcp-, grpc-, http-) is what tells Istio the protocol. */
+  portName: string;
+  protocol: 'TCP' | 'GRPC' | 'HTTP' | 'HTTP2';
+  /** The service port consumers dial; endpoints keep their own port through the port map. */
+  number: number;
+}
+
+export interface LabelMapping {
+  /** URL parameter (or instance metadata key). */
+  param: string;
+  /** Kubernetes label key it becomes. */
+  label: string;
+}
+
+export interface MappingConfig {
+  /** Host for a service without a group. Placeholders: {interface}, {group}, {version}, {application}. */
+  hostTemplate: string;
+  /** Host for a service with a group: groups partition services, so they never share a host. */
+  groupHostTemplate: string;
+  protocols: Record<string, ProtocolMapping>;
+  labels: LabelMapping[];
+  locality: { region: string[]; zone: string[]; subzone: string[] };
+  /** Parameters that change on every restart; a label mapping on one of these is refused. */
+  volatileParams: string[];
+  meshed: { sidecarPort: number; markerParam: string; markerValue: string; label: string };
+  defaultWeight: number;
+}
+
+export interface RenderConfig {
+  namespace: string;
+  exportTo: string[];
+  endpointMode: 'workloadentry' | 'inline';
+  /** Label that ties a WorkloadEntry to its ServiceEntry's workloadSelector. */
+  membershipLabel: string;
+  /** Labels put on every object's metadata. */
+  objectLabels: Record<string, string>;
+  serviceAccount?: string;
+  /** How long a service whose providers all left keeps its ServiceEntry with zero endpoints. */
+  emptyServiceGraceMs: number;
+}
+
+export interface XdsConfig {
+  debounce: { quietMs: number; maxDelayMs: number };
+  keepalive: { timeMs: number; timeoutMs: number };
+}
+
+export interface ClusterConfig {
+  name: string;
+  listener: { address: string; port: number; tls?: { certFile: string; keyFile: string } };
+  /** Value of the istio.io/rev label on every object; istiod drops objects of another revision. */
+  revision?: string;
+  network?: string;
+}
+
+export interface ProtectionConfig {
+  massRemoval: {
+    /** Share (0..1] of a source's endpoints that one batch may remove before removals are held. */
+    threshold: number;
+    /** Below this many endpoints a source is too small for the share to mean anything. */
+    minEndpoints: number;
+    /** Held removals apply by themselves after this long; 0 means only an operator confirms. */
+    holdMs: number;
+  };
+}

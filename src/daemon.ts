@@ -1,0 +1,199 @@
+import { log, setLogLevel } from './common/log';
+import { Metrics } from './common/metrics';
+import type { Config } from './config/types';
+import { renderService, type RenderSettings } from './istio/render';
+import type { IstioObject } from './istio/types';
+import { validateObject } from './istio/validate';
+import { Catalog } from './model/catalog';
+import { createSource } from './registry';
+import type { RegistrySource } from './registry/types';
+import { SnapshotBuilder, type ClusterSnapshot } from './xds/snapshot';
+import { XdsServer } from './xds/server';
+import { AdminServer, type AdminView, type Readiness } from './admin/server';
+
+/**
+ * The imperative shell: sources feed the catalog; a debounced flush commits it, renders the
+ * services that changed for every cluster view, and hands new snapshots to the xDS server.
+ */
+export class Daemon {
+  readonly metrics: Metrics;
+  readonly catalog: Catalog;
+  readonly sources: RegistrySource[];
+  readonly xds: XdsServer;
+  private readonly builders: SnapshotBuilder[];
+  private readonly settings: RenderSettings;
+  private admin?: AdminServer;
+  private quietTimer?: NodeJS.Timeout;
+  private wakeTimer?: NodeJS.Timeout;
+  private batchStartedMs?: number;
+  private published = false;
+  private stopped = false;
+  adminPort?: number;
+
+  constructor(
+    private readonly config: Config,
+    opts: { metrics?: Metrics } = {},
+  ) {
+    setLogLevel(config.logLevel);
+    this.metrics = opts.metrics ?? new Metrics();
+    const m = this.metrics;
+    this.settings = { mapping: config.mapping, render: config.render };
+    this.catalog = new Catalog(
+      config.mapping,
+      config.protection,
+      config.sources.map((s) => s.name),
+      {
+        rejected: (source, entry, reason) => {
+          m.rejectedInputs.inc({ source, kind: 'provider', reason: reasonClass(reason) });
+          log.warn('provider entry rejected', { source, entry, reason });
+        },
+        warning: (source, entry, message) => log.warn('provider entry accepted with a warning', { source, entry, warning: message }),
+      },
+      config.render.emptyServiceGraceMs,
+    );
+    this.catalog.setListeners({
+      dirty: () => this.schedule(),
+      health: (source, state) => {
+        for (const st of ['connecting', 'synced', 'stale', 'failed'] as const) m.sourceState.set({ source, state: st }, st === state ? 1 : 0);
+      },
+    });
+    this.sources = config.sources.map((s) =>
+      createSource(s, {
+        missedEvents: (source, n) => m.missedEvents.inc({ source }, n),
+        resynced: (source, reason) => m.sourceResyncs.inc({ source, reason }),
+      }),
+    );
+    this.builders = config.clusters.map(
+      (c) =>
+        new SnapshotBuilder(c.name, {
+          encoded: (n) => m.encodes.inc(n),
+          unencodable: (kind, name, error) => {
+            m.rejectedInputs.inc({ source: 'render', kind, reason: 'unencodable' });
+            log.error('object could not be encoded; its previous version stays', { cluster: c.name, kind, name, error: error.message });
+          },
+          conflict: (kind, name, owners) => {
+            m.conflicts.inc({ kind: 'name' });
+            log.warn('two services render the same object; the first by service id wins', { cluster: c.name, kind, name, services: owners });
+          },
+        }),
+    );
+    this.xds = new XdsServer(config.clusters, config.xds, m);
+  }
+
+  async start(): Promise<void> {
+    await this.xds.start();
+    this.admin = new AdminServer(this.adminView());
+    this.adminPort = await this.admin.start(this.config.admin.address, this.config.admin.port);
+    for (const s of this.sources) await s.start(this.catalog);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.quietTimer);
+    clearTimeout(this.wakeTimer);
+    await this.xds.stop();
+    await Promise.all(this.sources.map((s) => s.stop()));
+    await this.admin?.stop();
+  }
+
+  snapshots(): ClusterSnapshot[] {
+    return this.builders.map((b) => b.latest());
+  }
+
+  /** Debounce: push once quiet for quietMs, but never later than maxDelayMs after a batch began. */
+  private schedule(): void {
+    if (this.stopped) return;
+    const { quietMs, maxDelayMs } = this.config.xds.debounce;
+    const now = Date.now();
+    this.batchStartedMs ??= now;
+    const deadline = this.batchStartedMs + maxDelayMs;
+    clearTimeout(this.quietTimer);
+    this.quietTimer = setTimeout(() => this.flush(), Math.max(0, Math.min(now + quietMs, deadline) - now));
+  }
+
+  /** Commit, render what changed, publish. Never throws: a failure keeps the last snapshot. */
+  flush(): void {
+    const started = this.batchStartedMs ?? Date.now();
+    this.batchStartedMs = undefined;
+    try {
+      const now = Date.now();
+      const { changed, wakeAtMs } = this.catalog.commit(now);
+      for (const b of this.builders) {
+        const view = this.config.clusters.find((c) => c.name === b.cluster)!;
+        const changes = new Map<string, IstioObject[]>();
+        for (const id of changed) {
+          const svc = this.catalog.service(id);
+          changes.set(id, svc ? this.validated(renderService(svc, this.settings, view), b.cluster) : []);
+        }
+        b.update(changes);
+      }
+      this.updateGauges();
+      const allSynced = [...this.catalog.sourceHealth().values()].every((h) => h.syncedOnce);
+      if (allSynced) {
+        if (!this.published) log.info('all sources synced once; serving the mesh', { services: this.catalog.stats().services });
+        this.published = true;
+        for (const b of this.builders) this.xds.setSnapshot(b.latest());
+        this.metrics.pushLatency.observe((Date.now() - started) / 1000);
+      }
+      clearTimeout(this.wakeTimer);
+      if (wakeAtMs !== undefined) this.wakeTimer = setTimeout(() => this.flush(), Math.max(0, wakeAtMs - Date.now()) + 5);
+    } catch (err) {
+      log.error('flush failed; the last snapshot stays in force', { error: (err as Error).stack });
+    }
+  }
+
+  private validated(objects: IstioObject[], cluster: string): IstioObject[] {
+    return objects.filter((o) => {
+      const problems = validateObject(o);
+      if (problems.length === 0) return true;
+      this.metrics.rejectedInputs.inc({ source: 'render', kind: o.kind, reason: reasonClass(problems[0]) });
+      log.error('rendered object is invalid and was not sent', { cluster, kind: o.kind, name: o.name, problems });
+      return false;
+    });
+  }
+
+  private updateGauges(): void {
+    const st = this.catalog.stats();
+    this.metrics.services.set(st.services);
+    this.metrics.servicesInGrace.set(st.inGrace);
+    for (const [s, n] of st.endpointsBySource) this.metrics.endpoints.set({ source: s }, n);
+    const held = new Map(this.catalog.guards().map((g) => [g.source, g.heldRemovals]));
+    for (const s of this.config.sources) this.metrics.heldRemovals.set({ source: s.name }, held.get(s.name) ?? 0);
+    for (const b of this.builders) for (const [kind, t] of b.latest().types) this.metrics.snapshotResources.set({ cluster: b.cluster, kind }, t.resources.size);
+  }
+
+  readiness(): Readiness {
+    const reasons: string[] = [];
+    let ready = this.xds.listening();
+    if (!ready) reasons.push('xds listeners are not up');
+    for (const [name, h] of this.catalog.sourceHealth()) {
+      if (!h.syncedOnce) {
+        ready = false;
+        reasons.push(`source ${name} has not synced yet (${h.state}${h.reason ? `: ${h.reason}` : ''}); istiod is not answered for our types until it has`);
+      } else if (h.state !== 'synced') {
+        reasons.push(`source ${name} is ${h.state}: ${h.reason ?? 'no reason given'}; its last known endpoints stay published`);
+      }
+    }
+    for (const g of this.catalog.guards()) {
+      reasons.push(`source ${g.source}: ${g.heldRemovals} of ${g.publishedEndpoints} endpoints would be removed at once; held ${g.releaseAtMs ? `until ${new Date(g.releaseAtMs).toISOString()}` : 'until confirmed'} (POST /admin/confirm-removals?source=${g.source})`);
+    }
+    return { ready, status: !ready ? 'not-ready' : reasons.length ? 'degraded' : 'ok', reasons };
+  }
+
+  private adminView(): AdminView {
+    return {
+      readiness: () => this.readiness(),
+      snapshots: () => this.snapshots(),
+      connections: () => this.xds.connections(),
+      sources: () => this.sources.map((s) => s.status()),
+      guards: () => this.catalog.guards(),
+      confirmRemovals: (source) => this.catalog.confirmRemovals(source),
+      metrics: this.metrics.registry,
+    };
+  }
+}
+
+/** A bounded label value for a free-text reason: quoted values and numbers folded away. */
+export function reasonClass(reason: string): string {
+  return reason.replace(/"[^"]*"/g, '…').replace(/\d+/g, 'N').slice(0, 80);
+}

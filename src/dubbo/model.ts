@@ -1,0 +1,44 @@
+/**
+ * The internal model every registry record is normalized into. Plain data, no behaviour.
+ */
+
+/** Dubbo's identity of a service: different groups never mix; version is matched by consumers. */
+export interface ServiceKey {
+  interface: string;
+  group: string;
+  version: string;
+}
+
+export interface Endpoint {
+  address: string;
+  /** Dubbo interface version this provider serves ('' for none). One process may serve several. */
+  version: string;
+  /** The port traffic goes to: the sidecar port for a meshed provider. */
+  port: number;
+  protocol: string;
+  /** Dubbo weight; 0 means Dubbo never picks it while another provider has weight. */
+  weight: number;
+  /** Mapped labels, values as the registry had them (render sanitizes them for Kubernetes). */
+  labels: Readonly<Record<string, string>>;
+  locality: { region?: string; zone?: string; subzone?: string };
+  meshed: boolean;
+  /** Provider's own registration time (its `timestamp` parameter), if any. */
+  registeredAtMs?: number;
+}
+
+/** Dubbo's own service key format: group/interface:version. */
+export function serviceKeyId(k: ServiceKey): string {
+  return `${k.group ? k.group + '/' : ''}${k.interface}${k.version ? ':' + k.version : ''}`;
+}
+
+export function endpointId(e: Pick<Endpoint, 'address' | 'port' | 'protocol' | 'version'>): string {
+  return `${e.protocol}://${e.address.includes(':') ? `[${e.address}]` : e.address}:${e.port}${e.version ? `?version=${e.version}` : ''}`;
+}
+
+/**
+ * The service as the mesh sees it: one host. Version is not part of it unless the host template
+ * uses {version}; otherwise versions are endpoint labels (and subsets) of one host.
+ */
+export function meshServiceKey(k: ServiceKey, versionInHost: boolean): ServiceKey {
+  return versionInHost ? k : { interface: k.interface, group: k.group, version: '' };
+}

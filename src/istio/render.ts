@@ -1,0 +1,111 @@
+import { canonicalJson, contentHash } from '../common/hash';
+import type { ClusterConfig, MappingConfig, RenderConfig } from '../config/types';
+import type { CatalogEndpoint, CatalogService } from '../model/catalog';
+import { hostFromTemplate, labelValue, objectName } from './names';
+import type { IstioKind, IstioObject } from './types';
+
+export interface RenderSettings {
+  mapping: MappingConfig;
+  render: RenderConfig;
+}
+
+export const ANNOTATION_INTERFACE = 'dubbo.apache.org/interface';
+export const ANNOTATION_GROUP = 'dubbo.apache.org/group';
+export const ANNOTATION_VERSION = 'dubbo.apache.org/version';
+
+export function hostOf(svc: Pick<CatalogService, 'key'>, mapping: MappingConfig): string {
+  const { interface: iface, group, version } = svc.key;
+  return hostFromTemplate(group ? mapping.groupHostTemplate : mapping.hostTemplate, { interface: iface, group, version });
+}
+
+/**
+ * One Dubbo service to Istio objects for one cluster view. Pure and deterministic: the same input
+ * gives the same objects, byte for byte, in any process.
+ */
+export function renderService(svc: CatalogService, s: RenderSettings, view: ClusterConfig): IstioObject[] {
+  const { mapping, render } = s;
+  const host = hostOf(svc, mapping);
+  const seName = objectName(host);
+  const metaLabels = objectLabels(render, view);
+  const ports = svc.protocols
+    .map((p) => mapping.protocols[p])
+    .filter((m) => m !== undefined)
+    .sort((a, b) => a.number - b.number)
+    .map((m) => ({ number: m.number, protocol: m.protocol, name: m.portName }));
+
+  const workloads = svc.endpoints.filter((e) => isIp(e.address)).map((e) => ({ e, spec: workloadSpec(e, s, view) }));
+
+  const seSpec: Record<string, unknown> = {
+    hosts: [host],
+    ports,
+    location: 'MESH_INTERNAL',
+    resolution: 'STATIC',
+    exportTo: render.exportTo,
+  };
+  const out: IstioObject[] = [];
+  if (render.endpointMode === 'inline') {
+    seSpec.endpoints = workloads.map((w) => w.spec);
+  } else {
+    seSpec.workloadSelector = { labels: { [render.membershipLabel]: seName } };
+    for (const { e, spec } of workloads) {
+      const labels = (spec.labels as Record<string, string>) ?? {};
+      spec.labels = { ...labels, [render.membershipLabel]: seName };
+      out.push(object('WorkloadEntry', render.namespace, workloadName(seName, e), metaLabels, {}, spec, e.createdAtMs));
+    }
+  }
+  // Versions are not annotated: they come and go with endpoints, and the ServiceEntry's shape must not.
+  const annotations: Record<string, string> = { [ANNOTATION_INTERFACE]: svc.key.interface };
+  if (svc.key.group) annotations[ANNOTATION_GROUP] = svc.key.group;
+  if (svc.key.version) annotations[ANNOTATION_VERSION] = svc.key.version;
+  out.unshift(object('ServiceEntry', render.namespace, seName, metaLabels, annotations, seSpec, svc.createdAtMs));
+  return out;
+}
+
+function workloadSpec(e: CatalogEndpoint, s: RenderSettings, view: ClusterConfig): Record<string, unknown> {
+  const proto = s.mapping.protocols[e.protocol];
+  const labels: Record<string, string> = {};
+  for (const [k, v] of Object.entries(e.labels)) labels[k] = labelValue(v);
+  labels[s.mapping.meshed.label] = e.meshed ? 'true' : 'false';
+  const spec: Record<string, unknown> = { address: e.address, ports: { [proto.portName]: e.port }, labels, weight: e.weight };
+  const locality = [e.locality.region ?? '', e.locality.zone ?? '', e.locality.subzone ?? ''].join('/').replace(/\/+$/, '');
+  if (locality) spec.locality = locality;
+  if (view.network) spec.network = view.network;
+  if (s.render.serviceAccount) spec.serviceAccount = s.render.serviceAccount;
+  return spec;
+}
+
+/**
+ * {service}-{address}-{port}[-{protocol}][-v{version}]: readable, and unique because an IPv4
+ * address always has four parts, and the port is followed only by a protocol name or v{version}.
+ * Too long: hashed.
+ */
+function workloadName(seName: string, e: CatalogEndpoint): string {
+  const addr = e.address.replace(/[.:]/g, '-');
+  // 1.0 and 1-0 must not meet: a version that is not plain digits, letters and dots is hashed.
+  const version = !e.version ? '' : /^[0-9a-z]+(\.[0-9a-z]+)*$/.test(e.version) ? `-v${e.version.replace(/\./g, '-')}` : `-v${contentHash(e.version, 8)}`;
+  const name = `${seName}-${addr}-${e.port}${e.protocol === 'dubbo' ? '' : '-' + e.protocol}${version}`;
+  return name.length <= 63 ? name : objectName(name);
+}
+
+function objectLabels(render: RenderConfig, view: ClusterConfig): Record<string, string> {
+  const labels = { ...render.objectLabels };
+  if (view.revision) labels['istio.io/rev'] = view.revision;
+  return labels;
+}
+
+export function object(
+  kind: IstioKind,
+  namespace: string,
+  name: string,
+  labels: Record<string, string>,
+  annotations: Record<string, string>,
+  spec: Record<string, unknown>,
+  createdAtMs: number,
+): IstioObject {
+  const version = contentHash(canonicalJson({ kind, namespace, name, labels, annotations, spec }));
+  return { kind, namespace, name, labels, annotations, spec, createdAtMs, version };
+}
+
+function isIp(address: string): boolean {
+  return /^[\d.]+$/.test(address) || address.includes(':');
+}

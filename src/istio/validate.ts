@@ -1,0 +1,56 @@
+import { isDns1123Label, isDns1123Subdomain, isLabelKey, isLabelValue } from './names';
+import type { IstioObject } from './types';
+
+/**
+ * istiod ACKs everything and only logs what it cannot use, so we validate before we send.
+ * Returns the problems; an empty list means the object is fit to send.
+ */
+export function validateObject(o: IstioObject): string[] {
+  const p: string[] = [];
+  if (!isDns1123Label(o.name)) p.push(`name "${o.name}" is not a DNS-1123 label`);
+  if (!isDns1123Label(o.namespace)) p.push(`namespace "${o.namespace}" is not a DNS-1123 label`);
+  checkLabels(o.labels, 'metadata.labels', p);
+  if (o.kind === 'ServiceEntry') validateServiceEntry(o.spec, p);
+  if (o.kind === 'WorkloadEntry') validateWorkload(o.spec, 'spec', p);
+  return p;
+}
+
+function validateServiceEntry(spec: Record<string, unknown>, p: string[]): void {
+  const hosts = spec.hosts as string[] | undefined;
+  if (!hosts?.length) p.push('spec.hosts is empty');
+  for (const h of hosts ?? []) if (!isDns1123Subdomain(h)) p.push(`host "${h}" is not a DNS-1123 subdomain`);
+  const ports = (spec.ports as { number: number; name: string }[] | undefined) ?? [];
+  if (ports.length === 0) p.push('spec.ports is empty');
+  const names = new Set<string>();
+  const numbers = new Set<number>();
+  for (const port of ports) {
+    if (!(port.number >= 1 && port.number <= 65535)) p.push(`port number ${port.number} out of range`);
+    if (names.has(port.name) || numbers.has(port.number)) p.push(`port ${port.name}/${port.number} appears twice`);
+    names.add(port.name);
+    numbers.add(port.number);
+  }
+  const endpoints = spec.endpoints as Record<string, unknown>[] | undefined;
+  if (endpoints && spec.workloadSelector) p.push('only one of endpoints and workloadSelector may be set');
+  endpoints?.forEach((e, i) => validateWorkload(e, `spec.endpoints[${i}]`, p, names));
+  const sel = spec.workloadSelector as { labels?: Record<string, string> } | undefined;
+  if (sel) checkLabels(sel.labels ?? {}, 'spec.workloadSelector.labels', p);
+}
+
+function validateWorkload(spec: Record<string, unknown>, at: string, p: string[], portNames?: Set<string>): void {
+  const address = String(spec.address ?? '');
+  if (!/^[\d.]+$/.test(address) && !address.includes(':')) p.push(`${at}.address "${address}" is not an IP address (resolution STATIC)`);
+  for (const [name, port] of Object.entries((spec.ports as Record<string, number>) ?? {})) {
+    if (!(port >= 1 && port <= 65535)) p.push(`${at}.ports.${name} ${port} out of range`);
+    if (portNames && !portNames.has(name)) p.push(`${at}.ports.${name} names no service port`);
+  }
+  const weight = spec.weight as number | undefined;
+  if (weight !== undefined && !(Number.isInteger(weight) && weight >= 0 && weight <= 0xffffffff)) p.push(`${at}.weight ${weight} is not a uint32`);
+  checkLabels((spec.labels as Record<string, string>) ?? {}, `${at}.labels`, p);
+}
+
+function checkLabels(labels: Record<string, string>, at: string, p: string[]): void {
+  for (const [k, v] of Object.entries(labels)) {
+    if (!isLabelKey(k)) p.push(`${at}: key "${k}" is not a valid label key`);
+    if (!isLabelValue(v)) p.push(`${at}: value "${v}" of "${k}" is not a valid label value`);
+  }
+}

@@ -1,0 +1,393 @@
+import type { MappingConfig, ProtectionConfig } from '../config/types';
+import { endpointId, meshServiceKey, serviceKeyId, type Endpoint, type ServiceKey } from '../dubbo/model';
+import { normalizeProviderEntry, type Normalized } from '../dubbo/normalize';
+import type { SourceSink, SourceState } from '../registry/types';
+
+export interface CatalogEndpoint extends Endpoint {
+  id: string;
+  source: string;
+  /** When this endpoint first appeared: its registration time if known, else first seen. */
+  createdAtMs: number;
+}
+
+/**
+ * One mesh service (one host) as render sees it: a Dubbo interface and group, with the endpoints of
+ * every version. Immutable once handed out.
+ */
+export interface CatalogService {
+  id: string;
+  key: ServiceKey;
+  /** Dubbo versions its endpoints serve, sorted. */
+  versions: readonly string[];
+  createdAtMs: number;
+  /** Routable endpoints after merge, sorted by id. */
+  endpoints: readonly CatalogEndpoint[];
+  /** Protocols the service has been seen with since it appeared, sorted. */
+  protocols: readonly string[];
+  /** Set while the service has no endpoint left and is in its grace period. */
+  emptySinceMs?: number;
+}
+
+export interface CatalogObserver {
+  rejected(source: string, entry: string, reason: string): void;
+  warning(source: string, entry: string, message: string): void;
+  missedEvents?(source: string, count: number): void;
+}
+
+export interface GuardStatus {
+  source: string;
+  sinceMs: number;
+  heldRemovals: number;
+  publishedEndpoints: number;
+  /** When the removal applies by itself; undefined when only an operator may confirm it. */
+  releaseAtMs?: number;
+}
+
+export interface SourceHealth {
+  state: SourceState;
+  reason?: string;
+  syncedOnce: boolean;
+}
+
+export interface CommitResult {
+  /** Service ids whose CatalogService changed (or disappeared). */
+  changed: Set<string>;
+  /** Earliest time a commit must run again (grace expiry, guard release), if any. */
+  wakeAtMs?: number;
+}
+
+interface ParsedEntry {
+  entry: string;
+  result: Normalized;
+}
+
+type Published = Map<string, { serviceId: string; key: ServiceKey; endpoint: Endpoint }>;
+
+interface SourceData {
+  order: number;
+  health: SourceHealth;
+  observed: Map<string, ParsedEntry[]>;
+  published: Map<string, Published>;
+  publishedCount: number;
+  dirty: Set<string>;
+  guard?: { sinceMs: number; held: number; confirmed: boolean };
+}
+
+interface ServiceData {
+  key: ServiceKey;
+  createdAtMs: number;
+  /** source -> endpoint id -> endpoint */
+  contributions: Map<string, Map<string, CatalogEndpoint>>;
+  /** Every protocol the service was seen with: ports stay put while endpoints churn. */
+  protocols: Set<string>;
+  emptySinceMs?: number;
+  view?: CatalogService;
+}
+
+/**
+ * The merged state of all sources. It applies source events to an "observed" layer, and on commit
+ * moves the difference to the "published" layer that render reads, unless mass-removal protection
+ * holds it back. A source that goes stale simply stops changing its observed layer, so its last
+ * known endpoints stay published. Deterministic: time comes in as an argument.
+ */
+export class Catalog implements SourceSink {
+  private readonly sources = new Map<string, SourceData>();
+  private readonly services = new Map<string, ServiceData>();
+  private readonly versionInHost: boolean;
+  private onDirty: () => void = () => {};
+  private onHealth: (source: string, state: SourceState) => void = () => {};
+
+  constructor(
+    private readonly mapping: MappingConfig,
+    private readonly protection: ProtectionConfig,
+    sourceNames: readonly string[],
+    private readonly observer: CatalogObserver,
+    private readonly graceMs: number,
+  ) {
+    this.versionInHost = /\{version\}/.test(mapping.hostTemplate + mapping.groupHostTemplate);
+    sourceNames.forEach((name, order) =>
+      this.sources.set(name, {
+        order,
+        health: { state: 'connecting', syncedOnce: false },
+        observed: new Map(),
+        published: new Map(),
+        publishedCount: 0,
+        dirty: new Set(),
+      }),
+    );
+  }
+
+  /**
+   * dirty: there is something to commit (the daemon debounces on it). A health change counts:
+   * a source can finish its first sync without any entry changing.
+   */
+  setListeners(l: { dirty: () => void; health?: (source: string, state: SourceState) => void }): void {
+    this.onDirty = l.dirty;
+    if (l.health) this.onHealth = l.health;
+  }
+
+  // ---- SourceSink ----
+
+  setService(source: string, service: string, entries: readonly string[]): void {
+    const s = this.source(source);
+    const previous = s.observed.get(service);
+    const byEntry = new Map(previous?.map((p) => [p.entry, p]));
+    const next: ParsedEntry[] = [];
+    const seen = new Set<string>();
+    for (const entry of entries) {
+      if (seen.has(entry)) continue;
+      seen.add(entry);
+      const known = byEntry.get(entry);
+      if (known) {
+        next.push(known);
+        continue;
+      }
+      const result = normalizeProviderEntry(entry, this.mapping);
+      if (!result.ok && !result.skipped) this.observer.rejected(source, entry, result.reason);
+      if (result.ok) for (const w of result.warnings) this.observer.warning(source, entry, w);
+      next.push({ entry, result });
+    }
+    if (previous && sameEntries(previous, next)) return;
+    s.observed.set(service, next);
+    this.markDirty(s, service);
+  }
+
+  removeService(source: string, service: string): void {
+    const s = this.source(source);
+    if (!s.observed.has(service)) return;
+    s.observed.delete(service);
+    this.markDirty(s, service);
+  }
+
+  replaceAll(source: string, services: ReadonlyMap<string, readonly string[]>): void {
+    const s = this.source(source);
+    for (const name of [...s.observed.keys()]) if (!services.has(name)) this.removeService(source, name);
+    for (const [name, entries] of services) this.setService(source, name, entries);
+  }
+
+  health(source: string, state: SourceState, reason?: string): void {
+    const s = this.source(source);
+    s.health = { state, reason, syncedOnce: s.health.syncedOnce || state === 'synced' };
+    this.onHealth(source, state);
+    this.onDirty();
+  }
+
+  // ---- operator actions ----
+
+  /** Lets held removals of a source apply at the next commit. */
+  confirmRemovals(source: string): boolean {
+    const s = this.sources.get(source);
+    if (!s?.guard) return false;
+    s.guard.confirmed = true;
+    this.onDirty();
+    return true;
+  }
+
+  // ---- commit ----
+
+  commit(nowMs: number): CommitResult {
+    const changed = new Set<string>();
+    let wakeAtMs: number | undefined;
+    const wake = (t: number): void => {
+      wakeAtMs = wakeAtMs === undefined ? t : Math.min(wakeAtMs, t);
+    };
+
+    for (const [name, s] of this.sources) {
+      if (s.dirty.size === 0) continue;
+      const diffs = [...s.dirty].map((svc) => ({ svc, ...this.diff(s, svc) }));
+      const removals = diffs.reduce((n, d) => n + d.removed.length, 0);
+      const mr = this.protection.massRemoval;
+      const tooMany = s.publishedCount >= mr.minEndpoints && removals > 0 && removals >= mr.threshold * s.publishedCount;
+      let hold = false;
+      if (tooMany) {
+        if (!s.guard) s.guard = { sinceMs: nowMs, held: removals, confirmed: false };
+        s.guard.held = removals;
+        const expired = mr.holdMs > 0 && nowMs - s.guard.sinceMs >= mr.holdMs;
+        hold = !s.guard.confirmed && !expired;
+        if (hold && mr.holdMs > 0) wake(s.guard.sinceMs + mr.holdMs);
+      }
+      if (!hold) s.guard = undefined;
+
+      const stillDirty = new Set<string>();
+      for (const d of diffs) {
+        const pub = s.published.get(d.svc) ?? new Map();
+        for (const [k, v] of d.upserts) {
+          if (!pub.has(k)) s.publishedCount++;
+          pub.set(k, v);
+          this.contribute(name, v.serviceId, v.key, v.endpoint, nowMs, changed);
+        }
+        if (hold && d.removed.length > 0) {
+          stillDirty.add(d.svc);
+        } else {
+          for (const k of d.removed) {
+            const v = pub.get(k)!;
+            pub.delete(k);
+            s.publishedCount--;
+            this.withdraw(name, v.serviceId, endpointId(v.endpoint), nowMs, changed);
+          }
+        }
+        if (pub.size === 0) s.published.delete(d.svc);
+        else s.published.set(d.svc, pub);
+      }
+      s.dirty = stillDirty;
+    }
+
+    for (const [id, svc] of this.services) {
+      if (svc.emptySinceMs === undefined) continue;
+      const until = svc.emptySinceMs + this.graceMs;
+      if (nowMs >= until) {
+        this.services.delete(id);
+        changed.add(id);
+      } else wake(until);
+    }
+    for (const id of changed) {
+      const svc = this.services.get(id);
+      if (svc) svc.view = undefined;
+    }
+    return { changed, wakeAtMs };
+  }
+
+  // ---- reads ----
+
+  service(id: string): CatalogService | undefined {
+    const svc = this.services.get(id);
+    if (!svc) return undefined;
+    if (!svc.view) svc.view = buildView(id, svc, this.sourceOrder());
+    return svc.view;
+  }
+
+  serviceIds(): IterableIterator<string> {
+    return this.services.keys();
+  }
+
+  sourceHealth(): Map<string, SourceHealth> {
+    return new Map([...this.sources].map(([n, s]) => [n, s.health]));
+  }
+
+  guards(): GuardStatus[] {
+    const out: GuardStatus[] = [];
+    for (const [name, s] of this.sources) {
+      if (!s.guard) continue;
+      const hold = this.protection.massRemoval.holdMs;
+      out.push({
+        source: name,
+        sinceMs: s.guard.sinceMs,
+        heldRemovals: s.guard.held,
+        publishedEndpoints: s.publishedCount,
+        releaseAtMs: hold > 0 ? s.guard.sinceMs + hold : undefined,
+      });
+    }
+    return out;
+  }
+
+  stats(): { services: number; inGrace: number; endpointsBySource: Map<string, number> } {
+    let inGrace = 0;
+    for (const s of this.services.values()) if (s.emptySinceMs !== undefined) inGrace++;
+    return { services: this.services.size, inGrace, endpointsBySource: new Map([...this.sources].map(([n, s]) => [n, s.publishedCount])) };
+  }
+
+  // ---- internals ----
+
+  private source(name: string): SourceData {
+    const s = this.sources.get(name);
+    if (!s) throw new Error(`unknown source "${name}"`);
+    return s;
+  }
+
+  private markDirty(s: SourceData, service: string): void {
+    s.dirty.add(service);
+    this.onDirty();
+  }
+
+  private sourceOrder(): Map<string, number> {
+    return new Map([...this.sources].map(([n, s]) => [n, s.order]));
+  }
+
+  private diff(s: SourceData, svc: string): { upserts: Published; removed: string[] } {
+    const pub = s.published.get(svc) ?? new Map();
+    const want: Published = new Map();
+    for (const { result } of s.observed.get(svc) ?? []) {
+      if (!result.ok) continue;
+      const key = meshServiceKey(result.key, this.versionInHost);
+      const serviceId = serviceKeyId(key);
+      const k = `${serviceId}|${endpointId(result.endpoint)}`;
+      // Two entries for one endpoint (e.g. a provider re-registered with new params): the newest wins.
+      const prev = want.get(k);
+      if (prev && (prev.endpoint.registeredAtMs ?? 0) > (result.endpoint.registeredAtMs ?? 0)) continue;
+      want.set(k, { serviceId, key, endpoint: result.endpoint });
+    }
+    const upserts: Published = new Map();
+    for (const [k, v] of want) {
+      const old = pub.get(k);
+      if (!old || !sameEndpoint(old.endpoint, v.endpoint)) upserts.set(k, v);
+    }
+    const removed = [...pub.keys()].filter((k) => !want.has(k));
+    return { upserts, removed };
+  }
+
+  private contribute(source: string, id: string, key: ServiceKey, e: Endpoint, now: number, changed: Set<string>): void {
+    let svc = this.services.get(id);
+    if (!svc) {
+      svc = { key, createdAtMs: e.registeredAtMs ?? now, contributions: new Map(), protocols: new Set() };
+      this.services.set(id, svc);
+    }
+    svc.protocols.add(e.protocol);
+    let bySource = svc.contributions.get(source);
+    if (!bySource) svc.contributions.set(source, (bySource = new Map()));
+    const eid = endpointId(e);
+    const created = bySource.get(eid)?.createdAtMs ?? e.registeredAtMs ?? now;
+    bySource.set(eid, { ...e, id: eid, source, createdAtMs: created });
+    svc.emptySinceMs = undefined;
+    changed.add(id);
+  }
+
+  private withdraw(source: string, id: string, eid: string, now: number, changed: Set<string>): void {
+    const svc = this.services.get(id);
+    const bySource = svc?.contributions.get(source);
+    if (!svc || !bySource?.delete(eid)) return;
+    if (bySource.size === 0) svc.contributions.delete(source);
+    if (svc.contributions.size === 0) svc.emptySinceMs = now;
+    changed.add(id);
+  }
+}
+
+function sameEntries(a: readonly ParsedEntry[], b: readonly ParsedEntry[]): boolean {
+  if (a.length !== b.length) return false;
+  const set = new Set(a.map((p) => p.entry));
+  return b.every((p) => set.has(p.entry));
+}
+
+function sameEndpoint(a: Endpoint, b: Endpoint): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/**
+ * Merge of all sources' endpoints for one service, with Dubbo's routing semantics:
+ * - the same endpoint from two sources counts once (the earlier source in the config wins);
+ * - where a sidecar re-registered a provider, the provider's own registration at that address is
+ *   dropped: traffic must go through the sidecar;
+ * - weight 0 takes no traffic while another provider has weight; if all are 0, all share equally.
+ */
+export function buildView(id: string, svc: ServiceData, order: Map<string, number>): CatalogService {
+  const merged = new Map<string, CatalogEndpoint>();
+  const sources = [...svc.contributions.keys()].sort((a, b) => (order.get(a) ?? 0) - (order.get(b) ?? 0));
+  for (const src of sources) for (const [eid, e] of svc.contributions.get(src)!) if (!merged.has(eid)) merged.set(eid, e);
+  const endpoints = routable([...merged.values()]);
+  return {
+    id,
+    key: svc.key,
+    versions: [...new Set(endpoints.map((e) => e.version))].sort(),
+    createdAtMs: svc.createdAtMs,
+    endpoints,
+    protocols: [...svc.protocols].sort(),
+    emptySinceMs: svc.emptySinceMs,
+  };
+}
+
+export function routable(all: CatalogEndpoint[]): CatalogEndpoint[] {
+  const meshedAt = new Set(all.filter((e) => e.meshed).map((e) => e.address));
+  let out = all.filter((e) => e.meshed || !meshedAt.has(e.address));
+  if (out.some((e) => e.weight > 0)) out = out.filter((e) => e.weight > 0);
+  else out = out.map((e) => ({ ...e, weight: 1 }));
+  return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}

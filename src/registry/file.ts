@@ -1,0 +1,119 @@
+import { readFileSync, statSync, unwatchFile, watchFile } from 'node:fs';
+import yaml from 'js-yaml';
+import type { FileSourceConfig } from '../config/types';
+import { log } from '../common/log';
+import type { RegistrySource, SourceSink, SourceState, SourceStatus } from './types';
+
+/**
+ * The embedded default registry: a YAML file of provider URLs grouped by interface,
+ *
+ *   providers:
+ *     org.apache.dubbo.demo.DemoService:
+ *       - dubbo://10.0.0.1:20880/org.apache.dubbo.demo.DemoService?application=demo&...
+ *
+ * reloaded when it changes. A file that cannot be read or parsed keeps the previous state.
+ */
+export class FileSource implements RegistrySource {
+  readonly name: string;
+  private sink?: SourceSink;
+  private state: SourceState = 'connecting';
+  private reason?: string;
+  private lastSyncMs?: number;
+  private services = 0;
+  private entries = 0;
+  private lastText?: string;
+
+  constructor(private readonly cfg: FileSourceConfig) {
+    this.name = cfg.name;
+  }
+
+  async start(sink: SourceSink): Promise<void> {
+    this.sink = sink;
+    sink.health(this.name, 'connecting');
+    await this.resync('start');
+    // Polling, not fs.watch: it survives editors that replace the file and ConfigMap symlink swaps.
+    watchFile(this.cfg.file.path, { interval: Math.max(this.cfg.file.pollMs, 50), persistent: false }, () => {
+      void this.resync('file changed');
+    });
+  }
+
+  async stop(): Promise<void> {
+    unwatchFile(this.cfg.file.path);
+  }
+
+  async resync(reason: string): Promise<void> {
+    const sink = this.sink;
+    if (!sink) return;
+    let text: string;
+    try {
+      statSync(this.cfg.file.path);
+      text = readFileSync(this.cfg.file.path, 'utf8');
+    } catch (err) {
+      return this.fail(`cannot read ${this.cfg.file.path}: ${(err as Error).message}`);
+    }
+    if (text === this.lastText && this.state === 'synced') return;
+    const parsed = parseProvidersFile(text);
+    if ('error' in parsed) return this.fail(`${this.cfg.file.path}: ${parsed.error}`);
+    for (const w of parsed.warnings) log.warn('provider file entry skipped', { source: this.name, file: this.cfg.file.path, problem: w });
+    this.lastText = text;
+    sink.replaceAll(this.name, parsed.services);
+    this.services = parsed.services.size;
+    this.entries = [...parsed.services.values()].reduce((n, e) => n + e.length, 0);
+    this.state = 'synced';
+    this.reason = undefined;
+    this.lastSyncMs = Date.now();
+    sink.health(this.name, 'synced');
+    log.info('provider file loaded', { source: this.name, reason, services: this.services, entries: this.entries });
+  }
+
+  private fail(reason: string): void {
+    // Keep what we had: a half-written or broken file must never empty the mesh.
+    this.state = this.lastSyncMs === undefined ? 'failed' : 'stale';
+    this.reason = reason;
+    this.sink?.health(this.name, this.state, reason);
+    log.error('provider file not loaded; keeping the previous state', { source: this.name, reason });
+  }
+
+  status(): SourceStatus {
+    return {
+      name: this.name,
+      type: 'file',
+      state: this.state,
+      reason: this.reason,
+      lastSyncMs: this.lastSyncMs,
+      services: this.services,
+      entries: this.entries,
+      details: { path: this.cfg.file.path },
+    };
+  }
+}
+
+/** Pure: the file's text to entries per interface. Bad shapes are reported, never thrown. */
+export function parseProvidersFile(text: string): { services: Map<string, string[]>; warnings: string[] } | { error: string } {
+  let doc: unknown;
+  try {
+    doc = yaml.load(text);
+  } catch (err) {
+    return { error: `not valid YAML: ${(err as Error).message.split('\n')[0]}` };
+  }
+  if (doc === null || doc === undefined) return { services: new Map(), warnings: [] };
+  const providers = (doc as { providers?: unknown }).providers;
+  if (typeof doc !== 'object' || Array.isArray(doc) || (providers !== undefined && (providers === null || typeof providers !== 'object' || Array.isArray(providers)))) {
+    return { error: 'expected a mapping "providers: {interface: [url, ...]}"' };
+  }
+  const services = new Map<string, string[]>();
+  const warnings: string[] = [];
+  for (const [iface, list] of Object.entries((providers ?? {}) as Record<string, unknown>)) {
+    if (!Array.isArray(list)) {
+      warnings.push(`providers.${iface}: expected a list of provider URLs`);
+      continue;
+    }
+    const entries: string[] = [];
+    list.forEach((u, i) => {
+      if (typeof u === 'string' && u.trim()) entries.push(u.trim());
+      else warnings.push(`providers.${iface}[${i}]: expected a provider URL string`);
+    });
+    services.set(iface, entries);
+  }
+  return { services, warnings };
+}

@@ -1,0 +1,13 @@
+import type { SourceConfig } from '../config/types';
+import { FileSource } from './file';
+import type { RegistrySource } from './types';
+import { ZookeeperSource, type ZookeeperSourceHooks } from './zookeeper';
+
+export function createSource(cfg: SourceConfig, hooks: ZookeeperSourceHooks = {}): RegistrySource {
+  switch (cfg.type) {
+    case 'file':
+      return new FileSource(cfg);
+    case 'zookeeper':
+      return new ZookeeperSource(cfg, hooks);
+  }
+}

@@ -1,0 +1,38 @@
+import protobuf from 'protobufjs';
+import type { IstioObject } from '../istio/types';
+import { MCP_RESOURCE_TYPE_URL, McpResource, protoRoot } from './proto';
+import { bodyTypeUrl } from './typeurls';
+
+/** An IstioObject as an `Any` of istio.mcp.v1alpha1.Resource, the form istiod's adsc unpacks. */
+export function encodeMcpAny(o: IstioObject): Buffer {
+  const specType = protoRoot.lookupType(`istio.networking.v1alpha3.${o.kind}`);
+  const body = specType.encode(specType.fromObject(o.spec)).finish();
+  const resource = McpResource.encode(
+    McpResource.fromObject({
+      metadata: {
+        name: `${o.namespace}/${o.name}`,
+        createTime: { seconds: Math.floor(o.createdAtMs / 1000), nanos: (o.createdAtMs % 1000) * 1e6 },
+        version: o.version,
+        labels: o.labels,
+        annotations: o.annotations,
+      },
+      body: { typeUrl: bodyTypeUrl(o.kind), value: body },
+    }),
+  ).finish();
+  return anyBytes(MCP_RESOURCE_TYPE_URL, resource);
+}
+
+/** google.protobuf.Any {type_url = 1, value = 2}, written by hand to avoid a decode/encode round. */
+export function anyBytes(typeUrl: string, value: Uint8Array): Buffer {
+  const w = protobuf.Writer.create();
+  w.uint32((1 << 3) | 2).string(typeUrl);
+  w.uint32((2 << 3) | 2).bytes(value);
+  return Buffer.from(w.finish());
+}
+
+/** A length-delimited field (tag + length + bytes), ready to be concatenated into a message. */
+export function lengthDelimitedField(fieldNumber: number, bytes: Uint8Array): Buffer {
+  const w = protobuf.Writer.create();
+  w.uint32((fieldNumber << 3) | 2).uint32(bytes.length);
+  return Buffer.concat([w.finish(), bytes]);
+}

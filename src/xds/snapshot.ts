@@ -1,0 +1,142 @@
+import { SetDigest } from '../common/hash';
+import { ISTIO_KINDS, type IstioKind, type IstioObject } from '../istio/types';
+import { encodeMcpAny, lengthDelimitedField } from './encode';
+
+/** One resource of a snapshot with its bytes, encoded once and shared by every push and client. */
+export interface SnapshotResource {
+  /** "namespace/name", as istiod wants it. */
+  name: string;
+  version: string;
+  object: IstioObject;
+  /** Any(istio.mcp.v1alpha1.Resource) */
+  any: Buffer;
+  /** `any` as field 2 of a DiscoveryResponse: SotW bodies are these, concatenated. */
+  sotwField: Buffer;
+}
+
+/** The full set of one kind for one cluster view. Immutable. */
+export class TypeSnapshot {
+  private body?: Buffer;
+
+  constructor(
+    readonly kind: IstioKind,
+    readonly version: string,
+    readonly resources: ReadonlyMap<string, SnapshotResource>,
+  ) {}
+
+  /** The repeated `resources` field of a SotW response, built once per version. */
+  sotwBody(): Buffer {
+    if (!this.body) this.body = Buffer.concat([...this.resources.values()].map((r) => r.sotwField));
+    return this.body;
+  }
+}
+
+export interface ClusterSnapshot {
+  cluster: string;
+  serial: number;
+  types: ReadonlyMap<IstioKind, TypeSnapshot>;
+}
+
+export interface BuilderObserver {
+  encoded?(count: number): void;
+  /** The object could not be encoded; the previous version of it (if any) stays. */
+  unencodable?(kind: IstioKind, name: string, error: Error): void;
+  conflict?(kind: IstioKind, name: string, owners: string[]): void;
+}
+
+/**
+ * Builds successive immutable snapshots of one cluster view from per-service object lists.
+ * A resource whose version and create time did not change keeps its encoded bytes, and only the
+ * kinds that changed get a new TypeSnapshot. If two services claim one object name, the smallest
+ * service id wins, deterministically, and the conflict is reported.
+ */
+export class SnapshotBuilder {
+  private serial = 0;
+  private readonly byService = new Map<string, IstioObject[]>();
+  private readonly claims = new Map<string, Set<string>>();
+  private readonly current = new Map<IstioKind, Map<string, SnapshotResource>>();
+  private readonly digests = new Map<IstioKind, SetDigest>();
+  private snapshot: ClusterSnapshot;
+
+  constructor(
+    readonly cluster: string,
+    private readonly observer: BuilderObserver = {},
+  ) {
+    for (const k of ISTIO_KINDS) {
+      this.current.set(k, new Map());
+      this.digests.set(k, new SetDigest());
+    }
+    this.snapshot = this.build(new Set(ISTIO_KINDS));
+  }
+
+  latest(): ClusterSnapshot {
+    return this.snapshot;
+  }
+
+  /** Replace the objects of many services at once ([] removes them) and cut one new snapshot. */
+  update(changes: ReadonlyMap<string, IstioObject[]>): ClusterSnapshot {
+    const touched = new Set<string>();
+    for (const [serviceId, objects] of changes) {
+      for (const o of this.byService.get(serviceId) ?? []) {
+        const key = `${o.kind}\0${o.namespace}/${o.name}`;
+        this.claims.get(key)?.delete(serviceId);
+        touched.add(key);
+      }
+      if (objects.length === 0) this.byService.delete(serviceId);
+      else this.byService.set(serviceId, objects);
+      for (const o of objects) {
+        const key = `${o.kind}\0${o.namespace}/${o.name}`;
+        let c = this.claims.get(key);
+        if (!c) this.claims.set(key, (c = new Set()));
+        c.add(serviceId);
+        touched.add(key);
+      }
+    }
+    const changedKinds = new Set<IstioKind>();
+    let encoded = 0;
+    for (const key of touched) {
+      const [kind, name] = key.split('\0') as [IstioKind, string];
+      const owners = [...(this.claims.get(key) ?? [])].sort();
+      const map = this.current.get(kind)!;
+      const digest = this.digests.get(kind)!;
+      const old = map.get(name);
+      if (owners.length === 0) {
+        this.claims.delete(key);
+        if (old) {
+          map.delete(name);
+          digest.toggle(name, old.version);
+          changedKinds.add(kind);
+        }
+        continue;
+      }
+      if (owners.length > 1) this.observer.conflict?.(kind, name, owners);
+      const obj = this.byService.get(owners[0])!.find((o) => o.kind === kind && `${o.namespace}/${o.name}` === name)!;
+      if (old && old.version === obj.version && old.object.createdAtMs === obj.createdAtMs) continue;
+      let any: Buffer;
+      try {
+        any = encodeMcpAny(obj);
+      } catch (err) {
+        this.observer.unencodable?.(kind, name, err as Error);
+        continue;
+      }
+      encoded++;
+      if (old) digest.toggle(name, old.version);
+      digest.toggle(name, obj.version);
+      map.set(name, { name, version: obj.version, object: obj, any, sotwField: lengthDelimitedField(2, any) });
+      changedKinds.add(kind);
+    }
+    if (encoded) this.observer.encoded?.(encoded);
+    if (changedKinds.size > 0) this.snapshot = this.build(changedKinds);
+    return this.snapshot;
+  }
+
+  private build(changed: Set<IstioKind>): ClusterSnapshot {
+    const types = new Map(this.snapshot?.types ?? []);
+    for (const kind of changed) {
+      // Sorted by name so that the same set is the same bytes in every replica.
+      const sorted = new Map([...this.current.get(kind)!].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+      types.set(kind, new TypeSnapshot(kind, this.digests.get(kind)!.value(), sorted));
+    }
+    return { cluster: this.cluster, serial: ++this.serial, types };
+  }
+}
