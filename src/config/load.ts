@@ -14,7 +14,7 @@ export class ConfigError extends Error {
   }
 }
 
-const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, verbose: true });
 const validate = ajv.compile(configSchema);
 
 /** Reads, validates and completes a config file. Relative paths resolve against the file's folder. */
@@ -49,31 +49,17 @@ export function parseConfig(text: string, file = '<inline>'): Config {
 
 /** ajv's errors, reduced to one line each that names the path, the value and the fix. */
 function explain(errors: ErrorObject[]): string[] {
-  // A oneOf failure reports every branch; the branch whose `type` matched is the one that matters.
   const lines = new Set<string>();
   for (const e of errors) {
-    if (e.keyword === 'oneOf' || e.keyword === 'if') continue;
-    if (e.keyword === 'const' && e.instancePath.endsWith('/type')) continue;
-    if (e.keyword === 'additionalProperties' && /\/sources\/\d+$/.test(e.instancePath)) {
-      const extra = (e.params as { additionalProperty: string }).additionalProperty;
-      if (extra === 'file' || extra === 'zookeeper') continue;
-    }
-    if (e.keyword === 'required' && /\/sources\/\d+$/.test(e.instancePath)) {
-      const missing = (e.params as { missingProperty: string }).missingProperty;
-      if (missing === 'file' || missing === 'zookeeper') continue;
-    }
+    if (e.keyword === 'if') continue;
     const where = e.instancePath === '' ? '(root)' : e.instancePath.slice(1);
-    let fix = '';
-    if (e.keyword === 'additionalProperties') fix = `: unknown key "${(e.params as { additionalProperty: string }).additionalProperty}" (check its spelling)`;
-    else if (e.keyword === 'enum') fix = `: must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')}`;
-    else fix = `: ${e.message}`;
-    const value = e.keyword === 'additionalProperties' || e.keyword === 'required' ? '' : ` (got ${JSON.stringify(e.data)})`;
-    lines.add(`${where}${fix}${value}`);
-  }
-  if (lines.size === 0) {
-    for (const e of errors) {
-      if (e.keyword === 'oneOf') lines.add(`${e.instancePath.slice(1)}: a source needs the block named by its type (file: or zookeeper:)`);
-    }
+    let line: string;
+    if (e.keyword === 'additionalProperties') line = `${where}: unknown key "${(e.params as { additionalProperty: string }).additionalProperty}" (check its spelling)`;
+    else if (e.keyword === 'required') line = `${where}: missing "${(e.params as { missingProperty: string }).missingProperty}"`;
+    else if (e.keyword === 'not') line = `${where}: a source of type "${(e.data as { type?: string }).type}" takes only its own block (file: or zookeeper:)`;
+    else if (e.keyword === 'enum') line = `${where}: must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')} (got ${JSON.stringify(e.data)})`;
+    else line = `${where}: ${e.message} (got ${JSON.stringify(e.data)})`;
+    lines.add(line);
   }
   return [...lines];
 }

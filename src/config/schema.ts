@@ -32,59 +32,50 @@ export const configSchema = {
       description: 'Registries to watch. Earlier sources win when two report the same endpoint.',
       items: {
         type: 'object',
+        additionalProperties: false,
         required: ['name', 'type'],
-        properties: { name, type: { enum: ['file', 'zookeeper'] } },
-        oneOf: [
-          {
+        properties: {
+          name,
+          type: { enum: ['file', 'zookeeper'] },
+          file: {
+            type: 'object',
             additionalProperties: false,
-            required: ['file'],
+            required: ['path'],
             properties: {
-              name: true,
-              type: { const: 'file' },
-              file: {
+              path: { type: 'string', minLength: 1, description: 'YAML file of provider URLs, relative to the config file.' },
+              pollMs: { ...ms, default: 1000, description: 'How often the file is checked for changes.' },
+            },
+          },
+          zookeeper: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['connect'],
+            properties: {
+              connect: {
+                type: 'string',
+                pattern: '^[^,/\\s]+(,[^,/\\s]+)*(/\\S*)?$',
+                description: 'host:port[,host:port...][/chroot]',
+              },
+              root: { type: 'string', default: 'dubbo', pattern: '^[^/]+$', description: 'Dubbo registry root node (no slashes).' },
+              sessionTimeoutMs: { type: 'integer', minimum: 2000, default: 30000 },
+              resyncIntervalMs: { ...ms, default: 300000, description: 'Periodic full re-list (with up to 20% jitter); 0 turns it off.' },
+              auth: {
                 type: 'object',
                 additionalProperties: false,
-                required: ['path'],
+                required: ['scheme'],
                 properties: {
-                  path: { type: 'string', minLength: 1, description: 'YAML file of provider URLs, relative to the config file.' },
-                  pollMs: { ...ms, default: 1000, description: 'How often the file is checked for changes.' },
+                  scheme: { const: 'digest' },
+                  credentials: { type: 'string', pattern: '^[^:]+:.*$', description: 'user:password' },
+                  credentialsEnv: { type: 'string', description: 'Environment variable holding user:password (preferred).' },
                 },
               },
             },
           },
-          {
-            additionalProperties: false,
-            required: ['zookeeper'],
-            properties: {
-              name: true,
-              type: { const: 'zookeeper' },
-              zookeeper: {
-                type: 'object',
-                additionalProperties: false,
-                required: ['connect'],
-                properties: {
-                  connect: {
-                    type: 'string',
-                    pattern: '^[^,/\\s]+(,[^,/\\s]+)*(/\\S*)?$',
-                    description: 'host:port[,host:port...][/chroot]',
-                  },
-                  root: { type: 'string', default: 'dubbo', pattern: '^[^/]+$', description: 'Dubbo registry root node (no slashes).' },
-                  sessionTimeoutMs: { type: 'integer', minimum: 2000, default: 30000 },
-                  resyncIntervalMs: { ...ms, default: 300000, description: 'Periodic full re-list (with up to 20% jitter); 0 turns it off.' },
-                  auth: {
-                    type: 'object',
-                    additionalProperties: false,
-                    required: ['scheme'],
-                    properties: {
-                      scheme: { const: 'digest' },
-                      credentials: { type: 'string', pattern: '^[^:]+:.*$', description: 'user:password' },
-                      credentialsEnv: { type: 'string', description: 'Environment variable holding user:password (preferred).' },
-                    },
-                  },
-                },
-              },
-            },
-          },
+        },
+        // Each type needs its own block, and only that one.
+        allOf: [
+          { if: { properties: { type: { const: 'file' } } }, then: { required: ['file'], not: { required: ['zookeeper'] } } },
+          { if: { properties: { type: { const: 'zookeeper' } } }, then: { required: ['zookeeper'], not: { required: ['file'] } } },
         ],
       },
     },

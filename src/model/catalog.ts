@@ -80,6 +80,8 @@ interface ServiceData {
   contributions: Map<string, Map<string, CatalogEndpoint>>;
   /** Every protocol the service was seen with: ports stay put while endpoints churn. */
   protocols: Set<string>;
+  /** The commit that created it: within it, the oldest registration sets createdAtMs, whatever the order. */
+  bornAtMs: number;
   emptySinceMs?: number;
   view?: CatalogService;
 }
@@ -328,8 +330,10 @@ export class Catalog implements SourceSink {
   private contribute(source: string, id: string, key: ServiceKey, e: Endpoint, now: number, changed: Set<string>): void {
     let svc = this.services.get(id);
     if (!svc) {
-      svc = { key, createdAtMs: e.registeredAtMs ?? now, contributions: new Map(), protocols: new Set() };
+      svc = { key, createdAtMs: e.registeredAtMs ?? now, contributions: new Map(), protocols: new Set(), bornAtMs: now };
       this.services.set(id, svc);
+    } else if (svc.bornAtMs === now && e.registeredAtMs !== undefined && e.registeredAtMs < svc.createdAtMs) {
+      svc.createdAtMs = e.registeredAtMs;
     }
     svc.protocols.add(e.protocol);
     let bySource = svc.contributions.get(source);

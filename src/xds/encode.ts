@@ -16,7 +16,8 @@ export function encodeMcpAny(o: IstioObject): Buffer {
         labels: o.labels,
         annotations: o.annotations,
       },
-      body: { typeUrl: bodyTypeUrl(o.kind), value: body },
+      // protobufjs's bundled well-known Any keeps proto field names: type_url, not typeUrl.
+      body: { type_url: bodyTypeUrl(o.kind), value: body },
     }),
   ).finish();
   return anyBytes(MCP_RESOURCE_TYPE_URL, resource);

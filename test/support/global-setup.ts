@@ -1,0 +1,6 @@
+import { provisionZookeeper } from './zookeeper-server';
+
+/** Integration suites need the real servers on disk; fetch them once, before any suite runs. */
+export default async function globalSetup(): Promise<void> {
+  provisionZookeeper();
+}

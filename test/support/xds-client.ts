@@ -1,0 +1,202 @@
+import * as grpc from '@grpc/grpc-js';
+import {
+  DeltaDiscoveryRequest,
+  DeltaDiscoveryResponse,
+  DiscoveryRequest,
+  DiscoveryResponse,
+  McpResource,
+  protoRoot,
+} from '../../src/xds/proto';
+
+/** What istiod asks for on connect (1.24 and later): MeshConfig plus every Pilot collection. */
+export function istiodTypeUrls(version: 'v1' | 'v1alpha3' = 'v1'): string[] {
+  const net = (k: string): string => `networking.istio.io/${version}/${k}`;
+  const sec = (k: string): string => `security.istio.io/${version === 'v1' ? 'v1' : 'v1beta1'}/${k}`;
+  return [
+    'core/v1alpha1/MeshConfig',
+    net('DestinationRule'),
+    'networking.istio.io/v1alpha3/EnvoyFilter',
+    net('Gateway'),
+    net('ServiceEntry'),
+    net('Sidecar'),
+    net('VirtualService'),
+    net('WorkloadEntry'),
+    net('WorkloadGroup'),
+    'networking.istio.io/v1alpha3/ProxyConfig',
+    sec('AuthorizationPolicy'),
+    sec('PeerAuthentication'),
+    sec('RequestAuthentication'),
+    'telemetry.istio.io/v1/Telemetry',
+    'extensions.istio.io/v1alpha1/WasmPlugin',
+    'gateway.networking.k8s.io/v1/Gateway',
+    'gateway.networking.k8s.io/v1/HTTPRoute',
+  ];
+}
+
+export interface McpObject {
+  name: string;
+  version: string;
+  createTime?: { seconds: number; nanos?: number };
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  bodyTypeUrl: string;
+  spec: Record<string, unknown>;
+}
+
+export interface TypeState {
+  version: string;
+  nonce: string;
+  resources: Map<string, McpObject>;
+}
+
+export function decodeMcpAny(raw: { typeUrl?: string; type_url?: string; value?: Uint8Array }): McpObject {
+  const any = { typeUrl: raw.typeUrl ?? raw.type_url, value: raw.value };
+  if (any.typeUrl !== 'type.googleapis.com/istio.mcp.v1alpha1.Resource') throw new Error(`unexpected Any type ${any.typeUrl}`);
+  const r = McpResource.toObject(McpResource.decode(any.value!), { longs: Number, enums: String, defaults: false }) as {
+    metadata: { name: string; version: string; createTime?: { seconds: number; nanos?: number }; labels?: Record<string, string>; annotations?: Record<string, string> };
+    body: { typeUrl?: string; type_url?: string; value: Uint8Array };
+  };
+  const bodyTypeUrl = r.body.typeUrl ?? r.body.type_url ?? '';
+  const typeName = bodyTypeUrl.replace('type.googleapis.com/', '');
+  const bodyType = protoRoot.lookupType(typeName);
+  const spec = bodyType.toObject(bodyType.decode(r.body.value), { longs: Number, enums: String, defaults: false }) as Record<string, unknown>;
+  return {
+    name: r.metadata.name,
+    version: r.metadata.version,
+    createTime: r.metadata.createTime,
+    labels: r.metadata.labels ?? {},
+    annotations: r.metadata.annotations ?? {},
+    bodyTypeUrl,
+    spec,
+  };
+}
+
+const ADS = '/envoy.service.discovery.v3.AggregatedDiscoveryService/';
+
+/**
+ * An ADS client that behaves like istiod's config-source client (pkg/adsc): one request per type
+ * with a junk nonce on connect, an ACK for every response, and each response replacing the full
+ * set of its type. It records every response, so tests can assert that none was ever empty.
+ */
+export class IstiodLikeClient {
+  readonly state = new Map<string, TypeState>();
+  readonly history: { typeUrl: string; version: string; count: number; at: number }[] = [];
+  readonly nonces = new Set<string>();
+  private readonly client: grpc.Client;
+  private stream?: grpc.ClientDuplexStream<object, Buffer>;
+  closed = false;
+  ackEnabled = true;
+
+  constructor(
+    readonly address: string,
+    readonly typeUrls: string[] = istiodTypeUrls(),
+    readonly nodeId = 'sidecar~10.0.0.9~istiod-it.istio-system~istio-system.svc.cluster.local',
+    credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
+  ) {
+    this.client = new grpc.Client(address, credentials, { 'grpc.max_receive_message_length': -1 });
+  }
+
+  connect(): this {
+    this.closed = false;
+    const stream = this.client.makeBidiStreamRequest(
+      ADS + 'StreamAggregatedResources',
+      (m: object) => Buffer.from(DiscoveryRequest.encode(DiscoveryRequest.fromObject(m)).finish()),
+      (b: Buffer) => b,
+    );
+    this.stream = stream;
+    stream.on('data', (b: Buffer) => this.onResponse(b));
+    stream.on('error', () => (this.closed = true));
+    stream.on('end', () => (this.closed = true));
+    let first = true;
+    for (const typeUrl of this.typeUrls) {
+      stream.write({ typeUrl, responseNonce: new Date().toString(), node: first ? { id: this.nodeId, metadata: { fields: { GENERATOR: { stringValue: 'api' } } } } : undefined });
+      first = false;
+    }
+    return this;
+  }
+
+  private onResponse(b: Buffer): void {
+    const msg = DiscoveryResponse.toObject(DiscoveryResponse.decode(b), { defaults: true }) as {
+      versionInfo: string;
+      typeUrl: string;
+      nonce: string;
+      resources: { typeUrl: string; value: Uint8Array }[];
+    };
+    if (this.nonces.has(msg.nonce)) throw new Error(`nonce ${msg.nonce} reused`);
+    this.nonces.add(msg.nonce);
+    const resources = new Map<string, McpObject>();
+    for (const any of msg.resources) {
+      const o = decodeMcpAny(any);
+      resources.set(o.name, o);
+    }
+    this.state.set(msg.typeUrl, { version: msg.versionInfo, nonce: msg.nonce, resources });
+    this.history.push({ typeUrl: msg.typeUrl, version: msg.versionInfo, count: resources.size, at: Date.now() });
+    if (this.ackEnabled) this.stream?.write({ typeUrl: msg.typeUrl, versionInfo: msg.versionInfo, responseNonce: msg.nonce });
+  }
+
+  resources(typeUrl: string): Map<string, McpObject> {
+    return this.state.get(typeUrl)?.resources ?? new Map();
+  }
+
+  /** Every type asked for has had at least one response: what istiod needs to become ready. */
+  synced(): boolean {
+    return this.typeUrls.every((t) => this.state.has(t));
+  }
+
+  close(): void {
+    this.closed = true;
+    this.stream?.cancel();
+    this.client.close();
+  }
+}
+
+/** A Delta ADS client: tracks resources by name, applies removals. */
+export class DeltaClient {
+  readonly resources = new Map<string, Map<string, { version: string; object: McpObject }>>();
+  readonly responses: { typeUrl: string; names: string[]; removed: string[]; nonce: string }[] = [];
+  private readonly client: grpc.Client;
+  private stream?: grpc.ClientDuplexStream<object, Buffer>;
+
+  constructor(readonly address: string) {
+    this.client = new grpc.Client(address, grpc.credentials.createInsecure());
+  }
+
+  connect(): this {
+    this.stream = this.client.makeBidiStreamRequest(
+      ADS + 'DeltaAggregatedResources',
+      (m: object) => Buffer.from(DeltaDiscoveryRequest.encode(DeltaDiscoveryRequest.fromObject(m)).finish()),
+      (b: Buffer) => b,
+    );
+    this.stream.on('data', (b: Buffer) => this.onResponse(b));
+    this.stream.on('error', () => {});
+    return this;
+  }
+
+  subscribe(typeUrl: string, names: string[] = [], initialResourceVersions?: Record<string, string>): void {
+    this.stream!.write({ typeUrl, resourceNamesSubscribe: names, initialResourceVersions, node: { id: 'sidecar~10.0.0.8~delta.default~default.svc.cluster.local' } });
+  }
+
+  unsubscribe(typeUrl: string, names: string[]): void {
+    this.stream!.write({ typeUrl, resourceNamesUnsubscribe: names });
+  }
+
+  private onResponse(b: Buffer): void {
+    const msg = DeltaDiscoveryResponse.toObject(DeltaDiscoveryResponse.decode(b), { defaults: true }) as {
+      typeUrl: string;
+      nonce: string;
+      removedResources: string[];
+      resources: { name: string; version: string; resource: { typeUrl: string; value: Uint8Array } }[];
+    };
+    let m = this.resources.get(msg.typeUrl);
+    if (!m) this.resources.set(msg.typeUrl, (m = new Map()));
+    for (const r of msg.resources) m.set(r.name, { version: r.version, object: decodeMcpAny(r.resource) });
+    for (const n of msg.removedResources) m.delete(n);
+    this.responses.push({ typeUrl: msg.typeUrl, names: msg.resources.map((r) => r.name), removed: msg.removedResources, nonce: msg.nonce });
+    this.stream!.write({ typeUrl: msg.typeUrl, responseNonce: msg.nonce });
+  }
+
+  close(): void {
+    this.stream?.cancel();
+    this.client.close();
+  }
+}

@@ -1,0 +1,93 @@
+import zookeeper from 'node-zookeeper-client';
+
+export const OPEN_ACL = (zookeeper.ACL as unknown as { OPEN_ACL_UNSAFE: zookeeper.ACL[] }).OPEN_ACL_UNSAFE;
+
+/**
+ * A test-side ZooKeeper client that writes znodes exactly as a Dubbo provider does:
+ * /dubbo/{interface}/providers/{URL-encoded provider URL}, ephemeral or persistent.
+ */
+export class ZkWriter {
+  private constructor(readonly client: zookeeper.Client) {}
+
+  static async connect(connect: string, opts: { auth?: string; sessionId?: Buffer; sessionPassword?: Buffer; sessionTimeout?: number } = {}): Promise<ZkWriter> {
+    const client = zookeeper.createClient(connect, { sessionTimeout: opts.sessionTimeout ?? 10000, spinDelay: 200, retries: 5, sessionId: opts.sessionId, sessionPassword: opts.sessionPassword } as never);
+    if (opts.auth) client.addAuthInfo('digest', Buffer.from(opts.auth));
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`cannot connect to ${connect}`)), 15000);
+      client.once('connected', () => {
+        clearTimeout(t);
+        resolve();
+      });
+      client.connect();
+    });
+    return new ZkWriter(client);
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.client.once('disconnected', () => resolve());
+      this.client.close();
+      setTimeout(resolve, 500);
+    });
+  }
+
+  mkdirp(path: string, acls?: zookeeper.ACL[]): Promise<void> {
+    return new Promise((resolve, reject) =>
+      this.client.mkdirp(path, undefined as unknown as Buffer, acls ?? OPEN_ACL, zookeeper.CreateMode.PERSISTENT, (err) => (err ? reject(err) : resolve())),
+    );
+  }
+
+  create(path: string, mode = zookeeper.CreateMode.PERSISTENT, acls?: zookeeper.ACL[]): Promise<void> {
+    return new Promise((resolve, reject) =>
+      this.client.create(path, null as unknown as Buffer, acls ?? OPEN_ACL, mode, (err) => (err ? reject(err) : resolve())),
+    );
+  }
+
+  remove(path: string): Promise<void> {
+    return new Promise((resolve, reject) => this.client.remove(path, -1, (err) => (err ? reject(err) : resolve())));
+  }
+
+  async removeRecursive(path: string): Promise<void> {
+    const children = await new Promise<string[]>((resolve, reject) => this.client.getChildren(path, (err, c) => (err ? reject(err) : resolve(c))));
+    for (const c of children) await this.removeRecursive(`${path}/${c}`);
+    await this.remove(path);
+  }
+
+  /** Registers a provider as Dubbo does: an ephemeral child named by the URL-encoded URL. */
+  async register(url: string, opts: { root?: string; ephemeral?: boolean } = {}): Promise<string> {
+    const iface = interfaceOf(url);
+    const dir = `/${opts.root ?? 'dubbo'}/${iface}/providers`;
+    await this.mkdirp(dir);
+    const node = `${dir}/${encodeURIComponent(url)}`;
+    await this.create(node, opts.ephemeral === false ? zookeeper.CreateMode.PERSISTENT : zookeeper.CreateMode.EPHEMERAL);
+    return node;
+  }
+
+  async unregister(url: string, root = 'dubbo'): Promise<void> {
+    await this.remove(`/${root}/${interfaceOf(url)}/providers/${encodeURIComponent(url)}`);
+  }
+
+  /** Creates many znodes in multi-op transactions (ZooKeeper's atomic batches). */
+  async createMany(paths: string[], batch = 500): Promise<void> {
+    for (let i = 0; i < paths.length; i += batch) {
+      const tx = this.client.transaction();
+      for (const p of paths.slice(i, i + batch)) tx.create(p, zookeeper.CreateMode.PERSISTENT);
+      await new Promise<void>((resolve, reject) => tx.commit((err) => (err ? reject(err) : resolve())));
+    }
+  }
+}
+
+export function interfaceOf(url: string): string {
+  const m = /interface=([^&]+)/.exec(url) ?? /^[a-z]+:\/\/[^/]+\/([^?]+)/.exec(url);
+  if (!m) throw new Error(`no interface in ${url}`);
+  return decodeURIComponent(m[1]);
+}
+
+/**
+ * Ends a live session from outside, the way Curator's KillSession does: a second client joins
+ * the session with its id and password, then closes it. The first client then sees EXPIRED.
+ */
+export async function killSession(connect: string, sessionId: Buffer, sessionPassword: Buffer): Promise<void> {
+  const intruder = await ZkWriter.connect(connect, { sessionId, sessionPassword });
+  await intruder.close();
+}

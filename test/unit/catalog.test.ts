@@ -1,0 +1,166 @@
+import { Catalog } from '../../src/model/catalog';
+import { testConfig } from '../support/config';
+
+const cfg = testConfig({ protection: { massRemoval: { threshold: 0.5, minEndpoints: 4, holdMs: 60000 } }, render: { emptyServiceGraceMs: 1000 } });
+const url = (ip: string, extra = '') => `dubbo://${ip}:20880/a.B?application=app${extra}`;
+
+function catalog(sources = ['zk', 'file']) {
+  const rejected: string[] = [];
+  const c = new Catalog(cfg.mapping, cfg.protection, sources, { rejected: (_s, e, r) => rejected.push(`${e}: ${r}`), warning: () => {} }, cfg.render.emptyServiceGraceMs);
+  return { c, rejected };
+}
+const ips = (c: Catalog, id = 'a.B') => c.service(id)?.endpoints.map((e) => e.address) ?? [];
+
+describe('Catalog', () => {
+  it('publishes on commit and reports what changed', () => {
+    const { c } = catalog();
+    c.setService('zk', 'a.B', [url('10.0.0.1'), url('10.0.0.2')]);
+    expect(c.service('a.B')).toBeUndefined();
+    expect([...c.commit(1000).changed]).toEqual(['a.B']);
+    expect(ips(c)).toEqual(['10.0.0.1', '10.0.0.2']);
+    expect(c.commit(1001).changed.size).toBe(0);
+  });
+
+  it('skips a bad entry with a reason and keeps the rest', () => {
+    const { c, rejected } = catalog();
+    c.setService('zk', 'a.B', [url('10.0.0.1'), 'dubbo://nonsense']);
+    c.commit(1);
+    expect(ips(c)).toEqual(['10.0.0.1']);
+    expect(rejected[0]).toContain('no port');
+  });
+
+  it('merges sources without duplicates; the earlier source wins an endpoint', () => {
+    const { c } = catalog();
+    c.setService('zk', 'a.B', [url('10.0.0.1', '&env=blue')]);
+    c.setService('file', 'a.B', [url('10.0.0.1', '&env=green'), url('10.0.0.3')]);
+    c.commit(1);
+    const eps = c.service('a.B')!.endpoints;
+    expect(eps.map((e) => [e.address, e.source, e.labels.env])).toEqual([['10.0.0.1', 'zk', 'blue'], ['10.0.0.3', 'file', undefined]]);
+  });
+
+  it('puts all versions of an interface on one mesh service, version as an endpoint attribute', () => {
+    const { c } = catalog();
+    c.setService('zk', 'a.B', [url('10.0.0.1', '&version=1.0'), url('10.0.0.1', '&version=2.0')]);
+    c.commit(1);
+    const svc = c.service('a.B')!;
+    expect(svc.versions).toEqual(['1.0', '2.0']);
+    expect(svc.endpoints.map((e) => e.labels['dubbo.version'])).toEqual(['1.0', '2.0']);
+  });
+
+  it('keeps groups apart', () => {
+    const { c } = catalog();
+    c.setService('zk', 'a.B', [url('10.0.0.1', '&group=g1'), url('10.0.0.2', '&group=g2')]);
+    expect([...c.commit(1).changed].sort()).toEqual(['g1/a.B', 'g2/a.B']);
+  });
+
+  it('routes through the sidecar where a provider was re-registered by it', () => {
+    const { c } = catalog();
+    c.setService('zk', 'a.B', ['dubbo://10.0.0.1:20880/a.B', 'dubbo://10.0.0.1:20882/a.B', 'dubbo://10.0.0.2:20880/a.B']);
+    c.commit(1);
+    expect(c.service('a.B')!.endpoints.map((e) => `${e.address}:${e.port}:${e.meshed}`)).toEqual(['10.0.0.1:20882:true', '10.0.0.2:20880:false']);
+  });
+
+  it('gives weight 0 no traffic while others have weight, and equal shares when all are 0', () => {
+    const { c } = catalog();
+    c.setService('zk', 'a.B', [url('10.0.0.1', '&weight=0'), url('10.0.0.2', '&weight=10')]);
+    c.commit(1);
+    expect(ips(c)).toEqual(['10.0.0.2']);
+    c.setService('zk', 'a.B', [url('10.0.0.1', '&weight=0'), url('10.0.0.2', '&weight=0')]);
+    c.commit(2);
+    expect(c.service('a.B')!.endpoints.map((e) => e.weight)).toEqual([1, 1]);
+  });
+
+  it('keeps a service with no provider for its grace period, then drops it', () => {
+    const { c } = catalog();
+    c.setService('zk', 'a.B', [url('10.0.0.1')]);
+    c.commit(1000);
+    c.removeService('zk', 'a.B');
+    const r = c.commit(2000);
+    expect(r.changed.has('a.B')).toBe(true);
+    expect(c.service('a.B')).toMatchObject({ endpoints: [], emptySinceMs: 2000 });
+    expect(r.wakeAtMs).toBe(3000);
+    expect(c.stats().inGrace).toBe(1);
+    expect(c.commit(2999).changed.size).toBe(0);
+    expect(c.commit(3000).changed.has('a.B')).toBe(true);
+    expect(c.service('a.B')).toBeUndefined();
+  });
+
+  it('a provider coming back in grace revives the service with its creation time', () => {
+    const { c } = catalog();
+    c.setService('zk', 'a.B', [url('10.0.0.1')]);
+    c.commit(1000);
+    c.removeService('zk', 'a.B');
+    c.commit(2000);
+    c.setService('zk', 'a.B', [url('10.0.0.2')]);
+    c.commit(2500);
+    expect(c.service('a.B')).toMatchObject({ createdAtMs: 1000, emptySinceMs: undefined });
+  });
+
+  describe('mass-removal protection', () => {
+    function populated() {
+      const x = catalog();
+      x.c.replaceAll('zk', new Map([['a.B', ['1', '2', '3', '4'].map((i) => url(`10.0.0.${i}`))], ['c.D', [url('10.0.1.1').replace('a.B', 'c.D')]]]));
+      x.c.commit(0);
+      return x;
+    }
+
+    it('holds a resync that would remove most endpoints, and says so', () => {
+      const { c } = populated();
+      c.replaceAll('zk', new Map()); // ZooKeeper came back empty
+      c.commit(10);
+      expect(ips(c)).toHaveLength(4);
+      expect(c.guards()).toEqual([{ source: 'zk', sinceMs: 10, heldRemovals: 5, publishedEndpoints: 5, releaseAtMs: 60010 }]);
+    });
+
+    it('still applies additions and updates while removals are held', () => {
+      const { c } = populated();
+      c.replaceAll('zk', new Map([['a.B', [url('10.0.0.9')]]]));
+      c.commit(10);
+      expect(ips(c)).toEqual(['10.0.0.1', '10.0.0.2', '10.0.0.3', '10.0.0.4', '10.0.0.9']);
+    });
+
+    it('applies held removals once confirmed', () => {
+      const { c } = populated();
+      c.replaceAll('zk', new Map());
+      c.commit(10);
+      expect(c.confirmRemovals('zk')).toBe(true);
+      c.commit(20);
+      expect(c.service('a.B')!.endpoints).toEqual([]);
+      expect(c.guards()).toEqual([]);
+    });
+
+    it('applies held removals after the hold time', () => {
+      const { c } = populated();
+      c.replaceAll('zk', new Map());
+      expect(c.commit(10).wakeAtMs).toBe(60010);
+      c.commit(60010);
+      expect(ips(c)).toEqual([]);
+    });
+
+    it('clears by itself when the endpoints come back', () => {
+      const { c } = populated();
+      c.replaceAll('zk', new Map());
+      c.commit(10);
+      c.replaceAll('zk', new Map([['a.B', ['1', '2', '3', '4'].map((i) => url(`10.0.0.${i}`))], ['c.D', [url('10.0.1.1').replace('a.B', 'c.D')]]]));
+      c.commit(20);
+      expect(c.guards()).toEqual([]);
+      expect(ips(c)).toHaveLength(4);
+    });
+
+    it('lets ordinary churn through', () => {
+      const { c } = populated();
+      c.setService('zk', 'a.B', ['1', '2', '3'].map((i) => url(`10.0.0.${i}`)));
+      c.commit(10);
+      expect(ips(c)).toHaveLength(3);
+      expect(c.guards()).toEqual([]);
+    });
+  });
+
+  it('tracks source health and first sync', () => {
+    const { c } = catalog();
+    c.health('zk', 'synced');
+    c.health('zk', 'stale', 'disconnected');
+    expect(c.sourceHealth().get('zk')).toEqual({ state: 'stale', reason: 'disconnected', syncedOnce: true });
+    expect(c.sourceHealth().get('file')!.syncedOnce).toBe(false);
+  });
+});

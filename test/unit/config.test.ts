@@ -1,0 +1,62 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { ConfigError, loadConfigFile, parseConfig } from '../../src/config/load';
+
+const problems = (text: string): string[] => {
+  try {
+    parseConfig(text);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  return [];
+};
+
+describe('config', () => {
+  it('loads the annotated example and resolves paths against its folder', () => {
+    const file = path.resolve(__dirname, '../../config/adapter.yaml');
+    const c = loadConfigFile(file);
+    expect(c.sources[0]).toMatchObject({ type: 'file', file: { path: path.resolve(__dirname, '../../config/providers.yaml') } });
+    expect(c.clusters).toEqual([{ name: 'default', listener: { address: '127.0.0.1', port: 15051 } }]);
+    expect(readFileSync(file, 'utf8')).toContain('sources:');
+  });
+
+  it('fills every default', () => {
+    const c = parseConfig('sources: [{name: zk, type: zookeeper, zookeeper: {connect: "a:2181,b:2181/chroot"}}]');
+    expect(c.sources[0]).toEqual({ name: 'zk', type: 'zookeeper', zookeeper: { connect: 'a:2181,b:2181/chroot', root: 'dubbo', sessionTimeoutMs: 30000, resyncIntervalMs: 300000 } });
+    expect(c.render.endpointMode).toBe('workloadentry');
+    expect(c.mapping.meshed.sidecarPort).toBe(20882);
+    expect(c.xds.debounce).toEqual({ quietMs: 100, maxDelayMs: 1000 });
+    expect(c.protection.massRemoval).toEqual({ threshold: 0.5, minEndpoints: 10, holdMs: 300000 });
+  });
+
+  it('names the path, the value and the fix', () => {
+    expect(problems('sources: [{name: zk, type: zookeeper, zookeeper: {connect: 5}}]')).toEqual(['sources/0/zookeeper/connect: must be string (got 5)']);
+    expect(problems('sources: [{name: f, type: file, file: {path: x}}]\nrender: {endpointMode: fancy}')).toEqual([
+      'render/endpointMode: must be one of workloadentry, inline (got "fancy")',
+    ]);
+    expect(problems('sources: [{name: f, type: file, file: {path: x}}]\nrendr: {}')).toEqual(['(root): unknown key "rendr" (check its spelling)']);
+    expect(problems('sources: [{name: f, type: file, fil: {path: x}}]').sort()).toEqual(['sources/0: missing "file"', 'sources/0: unknown key "fil" (check its spelling)']);
+  });
+
+  it('refuses labels from volatile parameters, duplicate names and port clashes', () => {
+    const p = problems(`
+sources: [{name: a, type: file, file: {path: x}}, {name: a, type: file, file: {path: y}}]
+mapping: {labels: [{param: pid, label: pid}]}
+clusters: [{name: c1, listener: {port: 15080}}]
+`);
+    expect(p).toEqual(
+      expect.arrayContaining([
+        'sources/*/name: "a" is used twice; each must be unique',
+        expect.stringContaining('mapping/labels/0/param: "pid" changes on every provider restart'),
+        'clusters/0/listener/port: 15080 is also the admin port; pick another',
+      ]),
+    );
+  });
+
+  it('rejects YAML that is not a mapping, and unreadable files', () => {
+    expect(problems('- a\n- b')[0]).toContain('must be a mapping');
+    expect(problems('a: [')[0]).toContain('not valid YAML');
+    expect(() => loadConfigFile('/nonexistent.yaml')).toThrow(/cannot read/);
+  });
+});

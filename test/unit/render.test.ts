@@ -1,0 +1,118 @@
+import yaml from 'js-yaml';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { renderService } from '../../src/istio/render';
+import { toManifest } from '../../src/istio/manifest';
+import { validateObject } from '../../src/istio/validate';
+import { isDns1123Label, labelValue, objectName, hostFromTemplate } from '../../src/istio/names';
+import { Catalog, type CatalogService } from '../../src/model/catalog';
+import { parseProvidersFile } from '../../src/registry/file';
+import { fixtureProviderEntries, testConfig } from '../support/config';
+
+const cfg = testConfig();
+const view = cfg.clusters[0];
+const settings = { mapping: cfg.mapping, render: cfg.render };
+
+function servicesFrom(entries: Map<string, string[]>, c = cfg): CatalogService[] {
+  const cat = new Catalog(c.mapping, c.protection, ['s'], { rejected: (_s, e, r) => { throw new Error(`${e}: ${r}`); }, warning: () => {} }, 1000);
+  cat.replaceAll('s', entries);
+  cat.commit(1_700_000_000_000);
+  return [...cat.serviceIds()].sort().map((id) => cat.service(id)!);
+}
+
+const example = (): Map<string, string[]> => {
+  const r = parseProvidersFile(readFileSync(path.resolve(__dirname, '../../config/providers.yaml'), 'utf8'));
+  if ('error' in r) throw new Error(r.error);
+  return r.services;
+};
+
+describe('renderService', () => {
+  it('renders the example providers exactly as the reviewed golden file', () => {
+    const docs = servicesFrom(example()).flatMap((s) => renderService(s, settings, view)).map(toManifest);
+    const text = docs.map((d) => yaml.dump(d, { lineWidth: 200 })).join('---\n');
+    const golden = path.resolve(__dirname, '../golden/example-workloadentry.yaml');
+    if (process.env.UPDATE_GOLDEN) writeFileSync(golden, text);
+    expect(text).toBe(readFileSync(golden, 'utf8'));
+  });
+
+  it('produces only valid objects for every fixture URL', () => {
+    const byIface = new Map<string, string[]>();
+    for (const e of fixtureProviderEntries()) {
+      const iface = /interface%3D([^%]+)/.exec(e)![1];
+      byIface.set(iface, [...(byIface.get(iface) ?? []), e]);
+    }
+    const objs = servicesFrom(byIface).flatMap((s) => renderService(s, settings, view));
+    expect(objs.filter((o) => o.kind === 'WorkloadEntry')).toHaveLength(4);
+    for (const o of objs) expect(validateObject(o)).toEqual([]);
+  });
+
+  it('is deterministic: same input, same objects and versions', () => {
+    const a = servicesFrom(example()).flatMap((s) => renderService(s, settings, view));
+    const b = servicesFrom(example()).flatMap((s) => renderService(s, settings, view));
+    expect(JSON.stringify(a)).toBe(JSON.stringify(b));
+  });
+
+  it('never changes the ServiceEntry when only endpoints churn (workloadentry mode)', () => {
+    const one = servicesFrom(new Map([['a.B', ['dubbo://10.0.0.1:20880/a.B?application=x']]]));
+    const two = servicesFrom(new Map([['a.B', ['dubbo://10.0.0.1:20880/a.B?application=x', 'dubbo://10.0.0.2:20881/a.B?application=x&weight=5']]]));
+    const se = (s: CatalogService[]) => renderService(s[0], settings, view).find((o) => o.kind === 'ServiceEntry')!;
+    expect(se(two).version).toBe(se(one).version);
+  });
+
+  it('keeps Dubbo version off Istio\'s version label, and volatile parameters off labels', () => {
+    const [svc] = servicesFrom(new Map([['a.B', ['dubbo://10.0.0.1:20880/a.B?version=1.2.3&pid=77&timestamp=1700000000000&application=x']]]));
+    const we = renderService(svc, settings, view).find((o) => o.kind === 'WorkloadEntry')!;
+    expect(we.spec.labels).toEqual({ app: 'x', 'dubbo.version': '1.2.3', 'dubbo.apache.org/meshed': 'false', 'dubbo.apache.org/service': 'a-b' });
+    expect(we.name).toBe('a-b-10-0-0-1-20880-v1-2-3');
+  });
+
+  it('renders endpoints inline in inline mode, with the same endpoint content', () => {
+    const inline = testConfig({ render: { endpointMode: 'inline' } });
+    const svcs = servicesFrom(example(), inline);
+    const objs = svcs.flatMap((s) => renderService(s, { mapping: inline.mapping, render: inline.render }, view));
+    expect(objs.every((o) => o.kind === 'ServiceEntry')).toBe(true);
+    const se = objs.find((o) => o.name === 'org-apache-dubbo-demo-demoservice')!;
+    expect(se.spec.workloadSelector).toBeUndefined();
+    expect(se.spec.endpoints).toEqual([
+      { address: '192.168.0.114', ports: { 'tcp-dubbo': 20880 }, labels: { app: 'dubbo-demo-api-provider', 'dubbo.apache.org/meshed': 'false' }, weight: 100 },
+      { address: '192.168.0.115', ports: { 'tcp-dubbo': 20882 }, labels: { app: 'dubbo-demo-api-provider', env: 'green', 'dubbo.apache.org/meshed': 'true' }, weight: 100, locality: 'cn-hangzhou/cn-hangzhou-b' },
+    ]);
+    for (const o of objs) expect(validateObject(o)).toEqual([]);
+  });
+
+  it('applies the cluster view: revision label and network', () => {
+    const [svc] = servicesFrom(new Map([['a.B', ['dubbo://10.0.0.1:20880/a.B']]]));
+    const objs = renderService(svc, settings, { ...view, revision: 'canary', network: 'net-a' });
+    expect(objs.every((o) => o.labels['istio.io/rev'] === 'canary')).toBe(true);
+    expect(objs.find((o) => o.kind === 'WorkloadEntry')!.spec.network).toBe('net-a');
+  });
+
+  it('uses host and namespace templates from config', () => {
+    const c = testConfig({ mapping: { hostTemplate: '{interface}.dubbo.svc' }, render: { namespace: 'mesh-dubbo', exportTo: ['.'] } });
+    const [svc] = servicesFrom(new Map([['a.B', ['dubbo://10.0.0.1:20880/a.B']]]), c);
+    const se = renderService(svc, { mapping: c.mapping, render: c.render }, view)[0];
+    expect(se).toMatchObject({ namespace: 'mesh-dubbo', spec: { hosts: ['a.b.dubbo.svc'], exportTo: ['.'] } });
+  });
+});
+
+describe('names', () => {
+  it('keeps plain hosts readable and hashes lossy or long ones', () => {
+    expect(objectName('org.apache.dubbo.demo.demoservice')).toBe('org-apache-dubbo-demo-demoservice');
+    expect(objectName('a-b.c')).not.toBe(objectName('a.b-c'));
+    const long = objectName('com.example.' + 'verylongpackagename.'.repeat(5) + 'userqueryservicefacade');
+    expect(isDns1123Label(long)).toBe(true);
+    expect(long).toMatch(/userqueryservicefacade-[0-9a-f]{10}$/);
+    expect(objectName('x'.repeat(100))).toBe(objectName('x'.repeat(100)));
+  });
+
+  it('makes any string a valid label value', () => {
+    expect(labelValue('demo-provider')).toBe('demo-provider');
+    expect(labelValue('a b/c')).toMatch(/^a-b-c-[0-9a-f]{10}$/);
+    expect(labelValue('v'.repeat(80))).toHaveLength(63);
+  });
+
+  it('builds DNS-1123 hosts from templates: no colons, lower case', () => {
+    expect(hostFromTemplate('{group}.{interface}', { group: 'My_Group', interface: 'com.Foo.Bar' })).toBe('my-group.com.foo.bar');
+    expect(hostFromTemplate('{interface}', { interface: 'providers:a.B:1.0:g' })).toBe('providers-a.b-1.0-g');
+  });
+});
