@@ -1,3 +1,6 @@
+// The daemon logs JSON to the console; tests keep only errors unless LOG_LEVEL says otherwise.
+process.env.LOG_LEVEL = process.env.LOG_LEVEL || 'error';
+
 // Two projects: unit tests use in-memory fakes only; integration tests start real servers.
 const transform = { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] };
 module.exports = {

@@ -1,0 +1,148 @@
+import { Metrics } from '../../src/common/metrics';
+import { object } from '../../src/istio/render';
+import { SnapshotBuilder } from '../../src/xds/snapshot';
+import { XdsServer } from '../../src/xds/server';
+import { waitFor } from '../support/net';
+import { DeltaClient, IstiodLikeClient, istiodTypeUrls } from '../support/xds-client';
+
+const se = (name: string) => object('ServiceEntry', 'dubbo', name, {}, {}, { hosts: [`${name}.svc`], ports: [{ number: 20880, protocol: 'TCP', name: 'tcp-dubbo' }], location: 'MESH_INTERNAL', resolution: 'STATIC' }, 1000);
+const we = (name: string, ip: string, weight = 100) => object('WorkloadEntry', 'dubbo', name, {}, {}, { address: ip, ports: { 'tcp-dubbo': 20880 }, weight }, 1000);
+const SE = 'networking.istio.io/v1/ServiceEntry';
+const WE = 'networking.istio.io/v1/WorkloadEntry';
+
+describe('XdsServer', () => {
+  let server: XdsServer;
+  let builder: SnapshotBuilder;
+  let metrics: Metrics;
+  let addr: string;
+  const clients: { close(): void }[] = [];
+
+  beforeEach(async () => {
+    metrics = new Metrics(false);
+    server = new XdsServer([{ name: 'c1', listener: { address: '127.0.0.1', port: 0 } }], { debounce: { quietMs: 0, maxDelayMs: 0 }, keepalive: { timeMs: 30000, timeoutMs: 10000 } }, metrics);
+    await server.start();
+    addr = `127.0.0.1:${server.port('c1')}`;
+    builder = new SnapshotBuilder('c1');
+  });
+  afterEach(async () => {
+    clients.splice(0).forEach((c) => c.close());
+    await server.stop(500);
+  });
+  const sotw = (types?: string[]) => {
+    const c = new IstiodLikeClient(addr, types).connect();
+    clients.push(c);
+    return c;
+  };
+
+  it('holds our types until there is a first complete state, but answers the rest at once', async () => {
+    const c = sotw();
+    await waitFor('unknown types answered', () => c.state.has('core/v1alpha1/MeshConfig') && c.state.has('security.istio.io/v1/AuthorizationPolicy'));
+    expect(c.state.has(SE)).toBe(false);
+    expect(c.resources('core/v1alpha1/MeshConfig').size).toBe(0);
+    server.setSnapshot(builder.update(new Map([['s', [se('a'), we('a-1', '10.0.0.1')]]])));
+    await waitFor('synced', () => c.synced());
+    expect([...c.resources(SE).keys()]).toEqual(['dubbo/a']);
+    expect([...c.resources(WE).keys()]).toEqual(['dubbo/a-1']);
+  });
+
+  it('answers under the exact type URL requested: v1, v1beta1 and v1alpha3', async () => {
+    server.setSnapshot(builder.update(new Map([['s', [se('a')]]])));
+    const urls = ['networking.istio.io/v1/ServiceEntry', 'networking.istio.io/v1beta1/ServiceEntry', 'networking.istio.io/v1alpha3/ServiceEntry'];
+    const c = sotw(urls);
+    await waitFor('synced', () => c.synced());
+    for (const u of urls) expect([...c.resources(u).keys()]).toEqual(['dubbo/a']);
+  });
+
+  it('pushes the full set on change, with a new nonce and version each time, tracking ACKs', async () => {
+    server.setSnapshot(builder.update(new Map([['s', [se('a'), we('a-1', '10.0.0.1')]]])));
+    const c = sotw();
+    await waitFor('synced', () => c.synced());
+    const v1 = c.state.get(WE)!.version;
+    server.setSnapshot(builder.update(new Map([['s', [se('a'), we('a-1', '10.0.0.1'), we('a-2', '10.0.0.2')]]])));
+    await waitFor('second endpoint', () => c.resources(WE).size === 2);
+    server.setSnapshot(builder.update(new Map([['s', [se('a'), we('a-2', '10.0.0.2', 7)]]])));
+    await waitFor('first endpoint gone', () => c.resources(WE).size === 1 && c.resources(WE).get('dubbo/a-2')!.spec.weight === 7);
+    expect(c.state.get(WE)!.version).not.toBe(v1);
+    const info = server.connections()[0];
+    await waitFor('ack recorded', () => server.connections()[0].types[WE].ackedVersion === c.state.get(WE)!.version);
+    expect(info.nodeId).toContain('sidecar~');
+    // ServiceEntry did not change, so it was sent once only.
+    expect(c.history.filter((h) => h.typeUrl === SE)).toHaveLength(1);
+  });
+
+  it('sends nothing new to a client that has not ACKed, then skips it straight to the latest', async () => {
+    server.setSnapshot(builder.update(new Map([['s', [we('a-1', '10.0.0.1')]]])));
+    const c = sotw([WE]);
+    await waitFor('synced', () => c.synced());
+    c.ackEnabled = false;
+    server.setSnapshot(builder.update(new Map([['s', [we('a-1', '10.0.0.1', 2)]]])));
+    await waitFor('v2', () => c.resources(WE).get('dubbo/a-1')?.spec.weight === 2);
+    for (let w = 3; w <= 6; w++) server.setSnapshot(builder.update(new Map([['s', [we('a-1', '10.0.0.1', w)]]])));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(c.resources(WE).get('dubbo/a-1')!.spec.weight).toBe(2);
+    c.ackEnabled = true;
+    // The late ACK of v2 releases exactly one response: the latest.
+    (c as unknown as { stream: { write(m: object): void } }).stream.write({ typeUrl: WE, versionInfo: c.state.get(WE)!.version, responseNonce: c.state.get(WE)!.nonce });
+    await waitFor('latest', () => c.resources(WE).get('dubbo/a-1')?.spec.weight === 6);
+    expect(c.history.filter((h) => h.typeUrl === WE)).toHaveLength(3);
+    expect((await metrics.registry.getSingleMetricAsString('dia_xds_skipped_versions_total'))).toMatch(/ [1-9]\d*$/m);
+  });
+
+  it('records a NACK with its message', async () => {
+    server.setSnapshot(builder.update(new Map([['s', [we('a-1', '10.0.0.1')]]])));
+    const c = sotw([WE]);
+    await waitFor('synced', () => c.synced());
+    c.ackEnabled = false;
+    server.setSnapshot(builder.update(new Map([['s', [we('a-1', '10.0.0.2')]]])));
+    await waitFor('v2', () => c.resources(WE).get('dubbo/a-1')?.spec.address === '10.0.0.2');
+    (c as unknown as { stream: { write(m: object): void } }).stream.write({ typeUrl: WE, versionInfo: 'old', responseNonce: c.state.get(WE)!.nonce, errorDetail: { code: 3, message: 'bad thing' } });
+    await waitFor('nack', () => server.connections()[0].types[WE].nacks === 1);
+    expect(server.connections()[0].types[WE].lastNack).toBe('bad thing');
+  });
+
+  it('gives every client the same bytes and resyncs a reconnecting client in full', async () => {
+    server.setSnapshot(builder.update(new Map([['s', [se('a'), we('a-1', '10.0.0.1')]]])));
+    const a = sotw();
+    const b = sotw(istiodTypeUrls('v1alpha3'));
+    await waitFor('both synced', () => a.synced() && b.synced());
+    a.close();
+    const again = sotw();
+    await waitFor('resynced', () => again.synced());
+    expect([...again.resources(WE).keys()]).toEqual(['dubbo/a-1']);
+    expect(b.resources('networking.istio.io/v1alpha3/WorkloadEntry').get('dubbo/a-1')!.version).toBe(again.resources(WE).get('dubbo/a-1')!.version);
+  });
+
+  describe('Delta ADS', () => {
+    it('sends only what changed, and the names of what was removed', async () => {
+      server.setSnapshot(builder.update(new Map([['s', [we('a-1', '10.0.0.1'), we('a-2', '10.0.0.2')]]])));
+      const d = new DeltaClient(addr).connect();
+      clients.push(d);
+      d.subscribe(WE);
+      await waitFor('initial', () => d.resources.get(WE)?.size === 2);
+      server.setSnapshot(builder.update(new Map([['s', [we('a-1', '10.0.0.1', 5), we('a-3', '10.0.0.3')]]])));
+      await waitFor('delta', () => d.responses.length === 2);
+      expect(d.responses[1]).toMatchObject({ names: ['dubbo/a-1', 'dubbo/a-3'], removed: ['dubbo/a-2'] });
+      expect([...d.resources.get(WE)!.keys()].sort()).toEqual(['dubbo/a-1', 'dubbo/a-3']);
+      expect(d.resources.get(WE)!.get('dubbo/a-1')!.object.spec.weight).toBe(5);
+    });
+
+    it('honours explicit subscriptions and initial versions', async () => {
+      server.setSnapshot(builder.update(new Map([['s', [we('a-1', '10.0.0.1'), we('a-2', '10.0.0.2')]]])));
+      const current = builder.latest().types.get('WorkloadEntry')!.resources.get('dubbo/a-1')!.version;
+      const d = new DeltaClient(addr).connect();
+      clients.push(d);
+      d.subscribe(WE, ['dubbo/a-1', 'dubbo/a-2'], { 'dubbo/a-1': current });
+      await waitFor('initial', () => d.responses.length === 1);
+      // a-1 is explicitly subscribed, so it is sent even though the client claims to have it.
+      expect(d.responses[0].names.sort()).toEqual(['dubbo/a-1', 'dubbo/a-2']);
+      d.unsubscribe(WE, ['dubbo/a-2']);
+      await new Promise((r) => setTimeout(r, 100)); // let the server read the unsubscribe first
+      server.setSnapshot(builder.update(new Map([['s', [we('a-1', '10.0.0.1'), we('a-2', '10.0.0.2', 9)]]])));
+      await new Promise((r) => setTimeout(r, 200));
+      expect(d.responses).toHaveLength(1);
+      server.setSnapshot(builder.update(new Map([['s', [we('a-1', '10.0.0.1', 3), we('a-2', '10.0.0.2', 9)]]])));
+      await waitFor('a-1 update', () => d.responses.length === 2);
+      expect(d.responses[1]).toMatchObject({ names: ['dubbo/a-1'], removed: [] });
+    });
+  });
+});
