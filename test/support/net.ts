@@ -20,6 +20,7 @@ export async function waitFor<T>(what: string, probe: () => T | undefined | fals
       const v = await probe();
       if (v !== undefined && v !== false) return v as T;
     } catch (err) {
+      if ((err as Error).message.includes('exited')) throw err; // the thing we wait for is gone
       last = err;
     }
     await sleep(everyMs);

@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,6 +7,8 @@ import { freePort, sleep, waitFor } from './net';
 
 const ROOT = path.resolve(__dirname, '../..');
 const LIB = path.join(ROOT, '.cache/zookeeper/lib');
+
+class FatalError extends Error {}
 
 export function provisionZookeeper(): void {
   const r = spawnSync(path.join(ROOT, 'test/servers/zookeeper/provision.sh'), { stdio: 'inherit' });
@@ -58,7 +60,14 @@ export class ZookeeperServer {
       ],
       { stdio: ['ignore', log, log] },
     );
-    await waitFor(`ZooKeeper on ${this.connect}`, () => this.fourLetter('ruok').then((r) => r === 'imok'), 60000, 100);
+    const proc = this.proc;
+    await waitFor(`ZooKeeper on ${this.connect}`, () => {
+      if (proc.exitCode !== null) throw new Error(`ZooKeeper exited (${proc.exitCode}); see ${path.join(this.dir, 'server.log')}:\n${readFileSync(path.join(this.dir, 'server.log'), 'utf8').slice(-2000)}`);
+      return this.fourLetter('ruok').then((r) => r === 'imok');
+    }, 60000, 100).catch((err: Error) => {
+      if (proc.exitCode !== null) throw new FatalError(err.message);
+      throw err;
+    });
     return this;
   }
 

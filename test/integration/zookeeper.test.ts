@@ -1,0 +1,218 @@
+import zookeeper from 'node-zookeeper-client';
+import type { Daemon } from '../../src/daemon';
+import { fixtureProviderEntries } from '../support/config';
+import { metricValue, minWorkloadsSince, SE, startDaemon, WE, zkSource } from '../support/daemon';
+import { sleep, waitFor } from '../support/net';
+import { IstiodLikeClient } from '../support/xds-client';
+import { killSession, ZkWriter } from '../support/zk-client';
+import { ZookeeperServer } from '../support/zookeeper-server';
+
+jest.setTimeout(120_000);
+
+const fixtures = fixtureProviderEntries().map((e) => decodeURIComponent(e));
+const provider = (ip: string, iface = 'org.apache.dubbo.demo.GreetingService', extra = '') =>
+  `dubbo://${ip}:20880/${iface}?application=greeting&dubbo=2.0.2&interface=${iface}&side=provider&timestamp=1700000000000${extra}`;
+
+describe('ZooKeeper source against a real ZooKeeper', () => {
+  let zk: ZookeeperServer;
+  let writer: ZkWriter;
+  let daemon: Daemon;
+  let admin: string;
+  let client: IstiodLikeClient;
+
+  beforeAll(async () => {
+    zk = await new ZookeeperServer().start();
+    writer = await ZkWriter.connect(zk.connect);
+    for (const url of fixtures) await writer.register(url, { ephemeral: false });
+    const started = await startDaemon({
+      sources: [zkSource(zk.connect)],
+      protection: { massRemoval: { threshold: 0.5, minEndpoints: 3, holdMs: 0 } },
+      render: { emptyServiceGraceMs: 3000 },
+    });
+    daemon = started.daemon;
+    admin = started.admin;
+    client = new IstiodLikeClient(started.xdsAddress).connect();
+    await waitFor('istiod-like client synced with the fixtures', () => client.synced() && client.resources(WE).size === fixtures.length);
+  });
+
+  afterAll(async () => {
+    client?.close();
+    await daemon?.stop();
+    await writer?.close();
+    await zk?.destroy();
+  });
+
+  it('serves every fixture provider as a WorkloadEntry selected by its ServiceEntry', () => {
+    const ses = client.resources(SE);
+    expect([...ses.keys()].sort()).toEqual(['dubbo/com-alibaba-dubbo-demo-demoservice', 'dubbo/com-hcw-api-qsearchservice', 'dubbo/org-apache-dubbo-demo-demoservice']);
+    const se = ses.get('dubbo/com-alibaba-dubbo-demo-demoservice')!;
+    expect(se.spec).toMatchObject({ hosts: ['com.alibaba.dubbo.demo.demoservice'], location: 'MESH_INTERNAL', resolution: 'STATIC' });
+    const selector = (se.spec.workloadSelector as { labels: Record<string, string> }).labels;
+    const members = [...client.resources(WE).values()].filter((w) => Object.entries(selector).every(([k, v]) => (w.spec.labels as Record<string, string>)[k] === v));
+    expect(members.map((w) => `${w.spec.address}:${(w.spec.ports as Record<string, number>)['tcp-dubbo']}`).sort()).toEqual(['172.16.104.22:20880', '172.16.104.22:20881']);
+    expect(se.createTime!.seconds).toBe(Math.floor(1495781812400 / 1000));
+  });
+
+  it('picks up a new interface, providers that come, change and go, and an interface that goes', async () => {
+    const a = provider('10.1.0.1');
+    const b = provider('10.1.0.2');
+    await writer.register(a);
+    await writer.register(b);
+    const host = 'dubbo/org-apache-dubbo-demo-greetingservice';
+    await waitFor('new interface', () => client.resources(SE).has(host) && client.resources(WE).size === fixtures.length + 2);
+
+    await writer.unregister(b);
+    await writer.register(provider('10.1.0.2', undefined, '&weight=10'));
+    await waitFor('changed weight', () => [...client.resources(WE).values()].some((w) => w.spec.address === '10.1.0.2' && w.spec.weight === 10));
+
+    await writer.unregister(a);
+    await waitFor('one gone', () => ![...client.resources(WE).values()].some((w) => w.spec.address === '10.1.0.1'));
+
+    await writer.removeRecursive('/dubbo/org.apache.dubbo.demo.GreetingService');
+    await waitFor('interface gone: endpoints first', () => ![...client.resources(WE).values()].some((w) => w.spec.address === '10.1.0.2'));
+    expect(client.resources(SE).has(host)).toBe(true); // kept with zero endpoints during its grace period
+    await waitFor('then the ServiceEntry after the grace period', () => !client.resources(SE).has(host), 10000);
+  });
+
+  it('skips a malformed znode with a metric, and keeps everything else flowing', async () => {
+    const before = await metricValue(admin, 'dia_rejected_inputs_total', { source: 'zk' });
+    await writer.mkdirp('/dubbo/com.example.Broken/providers');
+    await writer.create('/dubbo/com.example.Broken/providers/not%20a%20url');
+    await writer.register(provider('10.2.0.1', 'com.example.Broken'));
+    await waitFor('the good provider next to the bad one', () => [...client.resources(WE).values()].some((w) => w.spec.address === '10.2.0.1'));
+    expect(await metricValue(admin, 'dia_rejected_inputs_total', { source: 'zk' })).toBe(before + 1);
+    await writer.removeRecursive('/dubbo/com.example.Broken');
+  });
+
+  it('survives a forced session expiry: stale, new session, full resync, no empty push', async () => {
+    const baseline = client.resources(WE).size;
+    const source = daemon.sources[0] as unknown as { client: zookeeper.Client };
+    const oldSession = source.client.getSessionId().toString('hex');
+    const resyncs = await metricValue(admin, 'dia_source_resyncs_total', { source: 'zk' });
+    await killSession(zk.connect, source.client.getSessionId(), source.client.getSessionPassword());
+    // While the session is gone, the registry changes: the resync must find it.
+    await writer.register(provider('10.3.0.1', 'com.example.Expiry'));
+    await waitFor('new session', () => source.client.getSessionId().toString('hex') !== oldSession && daemon.catalog.sourceHealth().get('zk')!.state === 'synced', 30000);
+    await waitFor('change made during expiry arrives', () => [...client.resources(WE).values()].some((w) => w.spec.address === '10.3.0.1'));
+    expect(await metricValue(admin, 'dia_source_resyncs_total', { source: 'zk' })).toBeGreaterThan(resyncs);
+    expect(minWorkloadsSince(client, baseline)).toBeGreaterThanOrEqual(baseline);
+    await writer.removeRecursive('/dubbo/com.example.Expiry');
+    await waitFor('cleanup', () => client.resources(WE).size === baseline);
+  });
+
+  it('survives a ZooKeeper restart: stays served while down, resyncs after', async () => {
+    const baseline = client.resources(WE).size;
+    await writer.close();
+    await zk.stop();
+    await waitFor('source stale', () => daemon.catalog.sourceHealth().get('zk')!.state === 'stale', 15000);
+    const ready = await fetch(`${admin}/readyz`);
+    expect(ready.status).toBe(200); // still serving the last good state
+    expect(await ready.text()).toMatch(/degraded[\s\S]*source zk is stale/);
+    await sleep(500);
+    expect(client.resources(WE).size).toBe(baseline);
+    await zk.start();
+    writer = await ZkWriter.connect(zk.connect);
+    await waitFor('synced again', () => daemon.catalog.sourceHealth().get('zk')!.state === 'synced', 30000);
+    await writer.register(provider('10.4.0.1', 'com.example.AfterRestart'));
+    await waitFor('watches work after restart', () => [...client.resources(WE).values()].some((w) => w.spec.address === '10.4.0.1'));
+    expect(minWorkloadsSince(client, baseline)).toBeGreaterThanOrEqual(baseline);
+    await writer.removeRecursive('/dubbo/com.example.AfterRestart');
+    await waitFor('cleanup', () => client.resources(WE).size === baseline);
+  });
+
+  it('holds back the wipe when ZooKeeper comes back empty, until an operator confirms', async () => {
+    const baseline = client.resources(WE).size;
+    expect(baseline).toBeGreaterThanOrEqual(3);
+    await writer.close();
+    await zk.restart({ wipe: true });
+    writer = await ZkWriter.connect(zk.connect);
+    await waitFor('removal held', () => daemon.catalog.guards().length === 1, 30000);
+    await sleep(300);
+    expect(client.resources(WE).size).toBe(baseline);
+    const ready = await (await fetch(`${admin}/readyz`)).text();
+    expect(ready).toContain(`${baseline} of ${baseline} endpoints would be removed at once`);
+    expect(await metricValue(admin, 'dia_held_removals', { source: 'zk' })).toBe(baseline);
+    expect(minWorkloadsSince(client, baseline)).toBe(baseline);
+
+    const confirm = await fetch(`${admin}/admin/confirm-removals?source=zk`, { method: 'POST' });
+    expect(confirm.status).toBe(200);
+    await waitFor('removal applied after confirmation', () => client.resources(WE).size === 0);
+    expect(client.resources(SE).size).toBeGreaterThan(0); // services in grace, not yet removed
+  });
+});
+
+describe('1,000 providers arriving at once', () => {
+  it('all reach the xDS client', async () => {
+    const zk = await new ZookeeperServer().start();
+    const writer = await ZkWriter.connect(zk.connect);
+    const { daemon, xdsAddress } = await startDaemon({ sources: [zkSource(zk.connect)] });
+    const client = new IstiodLikeClient(xdsAddress).connect();
+    try {
+      await waitFor('empty sync', () => client.synced());
+      const paths: string[] = [];
+      for (let s = 0; s < 50; s++) {
+        const iface = `com.example.bulk.Service${s}`;
+        paths.push(`/dubbo/${iface}`, `/dubbo/${iface}/providers`);
+        for (let p = 0; p < 20; p++) paths.push(`/dubbo/${iface}/providers/${encodeURIComponent(provider(`10.20.${s}.${p + 1}`, iface, `&env=${p % 2 ? 'blue' : 'green'}`))}`);
+      }
+      await writer.mkdirp('/dubbo');
+      await writer.createMany(paths);
+      await waitFor('1,000 WorkloadEntries', () => client.resources(WE).size === 1000, 60000);
+      expect(client.resources(SE).size).toBe(50);
+    } finally {
+      client.close();
+      await daemon.stop();
+      await writer.close();
+      await zk.destroy();
+    }
+  });
+});
+
+describe('ZooKeeper connection options', () => {
+  let zk: ZookeeperServer;
+  let writer: ZkWriter;
+  const digestId = (user: string, pw: string) => `${user}:${require('node:crypto').createHash('sha1').update(`${user}:${pw}`).digest('base64')}`;
+
+  beforeAll(async () => {
+    zk = await new ZookeeperServer().start();
+    writer = await ZkWriter.connect(zk.connect, { auth: 'dubbo:s3cret' });
+    const acl = [new zookeeper.ACL(zookeeper.Permission.ALL, new zookeeper.Id('digest', digestId('dubbo', 's3cret')))];
+    await writer.mkdirp('/tenant-a/dubbo/com.example.Secure/providers', acl);
+    await writer.create(`/tenant-a/dubbo/com.example.Secure/providers/${encodeURIComponent(provider('10.30.0.1', 'com.example.Secure'))}`, zookeeper.CreateMode.PERSISTENT, acl);
+  });
+  afterAll(async () => {
+    await writer?.close();
+    await zk?.destroy();
+  });
+
+  it('reads through a chroot with digest credentials, from a connect string with a dead server in it', async () => {
+    const deadPort = 1; // nothing listens there: the client must move on to the next server
+    process.env.TEST_ZK_DIGEST = 'dubbo:s3cret';
+    const { daemon, xdsAddress } = await startDaemon({
+      sources: [zkSource(`127.0.0.1:${deadPort},${zk.connect}/tenant-a`, { auth: { scheme: 'digest', credentialsEnv: 'TEST_ZK_DIGEST' } })],
+    });
+    const client = new IstiodLikeClient(xdsAddress).connect();
+    try {
+      await waitFor('the secured provider', () => [...client.resources(WE).values()].some((w) => w.spec.address === '10.30.0.1'), 30000);
+    } finally {
+      client.close();
+      await daemon.stop();
+    }
+  });
+
+  it('reports missing credentials instead of serving an empty mesh', async () => {
+    const { daemon, admin, xdsAddress } = await startDaemon({ sources: [zkSource(`${zk.connect}/tenant-a`)] });
+    const client = new IstiodLikeClient(xdsAddress).connect();
+    try {
+      await waitFor('not ready, with the reason', async () => {
+        const r = await fetch(`${admin}/readyz`);
+        return r.status === 503 && /source zk has not synced yet.*(NO_AUTH|NoAuth)/i.test(await r.text());
+      }, 20000);
+      expect(client.state.has(WE)).toBe(false); // istiod is not answered for our types: nothing is wiped
+      expect(client.state.has('core/v1alpha1/MeshConfig')).toBe(true);
+    } finally {
+      client.close();
+      await daemon.stop();
+    }
+  });
+});
