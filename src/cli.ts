@@ -19,7 +19,7 @@ function load(file: string, level?: string): Config {
   try {
     const c = loadConfigFile(file);
     if (level) c.logLevel = level as Config['logLevel'];
-    setLogLevel(c.logLevel);
+    setLogLevel(c.logLevel, !!level);
     return c;
   } catch (err) {
     if (err instanceof ConfigError) {
@@ -126,7 +126,10 @@ program
         bad++;
         continue;
       }
-      for (const w of parsed.warnings) process.stderr.write(`${s.file.path}: ${w}\n`), bad++;
+      for (const w of parsed.warnings) {
+        process.stderr.write(`${s.file.path}: ${w}\n`);
+        bad++;
+      }
       for (const [iface, entries] of parsed.services) {
         entries.forEach((e, i) => {
           const r = normalizeProviderEntry(e, config.mapping);

@@ -1,4 +1,4 @@
-import { log, setLogLevel } from './common/log';
+import { log } from './common/log';
 import { Metrics } from './common/metrics';
 import type { Config } from './config/types';
 import { renderService, type RenderSettings } from './istio/render';
@@ -34,7 +34,6 @@ export class Daemon {
     private readonly config: Config,
     opts: { metrics?: Metrics } = {},
   ) {
-    setLogLevel(config.logLevel);
     this.metrics = opts.metrics ?? new Metrics();
     const m = this.metrics;
     this.settings = { mapping: config.mapping, render: config.render };
@@ -118,6 +117,7 @@ export class Daemon {
     try {
       const now = Date.now();
       const { changed, wakeAtMs } = this.catalog.commit(now);
+      log.debug('flush', { changedServices: changed.size, wakeAtMs });
       for (const b of this.builders) {
         const view = this.config.clusters.find((c) => c.name === b.cluster)!;
         const changes = new Map<string, IstioObject[]>();

@@ -9,6 +9,7 @@ export const log: Logger = winston.createLogger({
   transports: [new winston.transports.Console({ stderrLevels: ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'] })],
 });
 
-export function setLogLevel(level: string): void {
-  log.level = level;
+/** Precedence: --log-level, then the LOG_LEVEL environment variable, then the config file. */
+export function setLogLevel(level: string, fromFlag = false): void {
+  log.level = fromFlag ? level : (process.env.LOG_LEVEL ?? level);
 }

@@ -75,9 +75,9 @@ function semanticProblems(c: Config): string[] {
   };
   dup(c.sources.map((s) => s.name), 'sources/*/name');
   dup(c.clusters.map((k) => k.name), 'clusters/*/name');
-  dup(c.clusters.map((k) => `${k.listener.address}:${k.listener.port}`), 'clusters/*/listener');
+  dup(c.clusters.filter((k) => k.listener.port !== 0).map((k) => `${k.listener.address}:${k.listener.port}`), 'clusters/*/listener');
   c.clusters.forEach((k, i) => {
-    if (k.listener.port === c.admin.port && k.listener.address === c.admin.address) {
+    if (k.listener.port !== 0 && k.listener.port === c.admin.port && k.listener.address === c.admin.address) {
       problems.push(`clusters/${i}/listener/port: ${k.listener.port} is also the admin port; pick another`);
     }
   });

@@ -4,6 +4,8 @@
  */
 const name = { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: 63 };
 const port = { type: 'integer', minimum: 1, maximum: 65535 };
+// 0 asks the OS for a free port; the bound port is logged and shown at /debug/connections.
+const listenPort = { type: 'integer', minimum: 0, maximum: 65535 };
 const ms = { type: 'integer', minimum: 0 };
 const labelKey = {
   type: 'string',
@@ -23,7 +25,7 @@ export const configSchema = {
       description: 'Admin HTTP: health, readiness, metrics and debug endpoints.',
       properties: {
         address: { type: 'string', default: '127.0.0.1' },
-        port: { ...port, default: 15080 },
+        port: { ...listenPort, default: 15080 },
       },
     },
     sources: {
@@ -212,7 +214,7 @@ export const configSchema = {
             required: ['port'],
             properties: {
               address: { type: 'string', default: '127.0.0.1' },
-              port,
+              port: listenPort,
               tls: {
                 type: 'object',
                 additionalProperties: false,

@@ -28,6 +28,8 @@ export class ZookeeperSource implements RegistrySource {
   private stopped = false;
   private state: SourceState = 'connecting';
   private reason?: string;
+  private expired = false;
+  private disconnectTimer?: NodeJS.Timeout;
   private lastSyncMs?: number;
   private everConnected = false;
   /** Entries per interface as last given to the sink. */
@@ -61,6 +63,7 @@ export class ZookeeperSource implements RegistrySource {
     this.stopped = true;
     clearTimeout(this.resyncTimer);
     clearTimeout(this.retryTimer);
+    clearTimeout(this.disconnectTimer);
     this.generation++;
     const c = this.client;
     this.client = undefined;
@@ -84,25 +87,41 @@ export class ZookeeperSource implements RegistrySource {
     client.on('state', (s: zookeeper.State) => {
       if (gen !== this.generation || this.stopped) return;
       if (s === zookeeper.State.SYNC_CONNECTED) {
-        const reason = this.everConnected ? 'reconnected' : 'connected';
+        clearTimeout(this.disconnectTimer);
+        const reason = this.expired ? 'session-expired' : this.everConnected ? 'reconnected' : 'connected';
         this.everConnected = true;
+        this.expired = false;
         log.info('zookeeper connected', { source: this.name, sessionId: client.getSessionId().toString('hex') });
         void this.resync(reason);
       } else if (s === zookeeper.State.DISCONNECTED) {
         this.setState(this.lastSyncMs ? 'stale' : 'connecting', 'disconnected from ZooKeeper; keeping the last known providers');
         log.warn('zookeeper disconnected', { source: this.name });
+        // As Curator does: once disconnected for a whole session timeout, the server has expired
+        // the session whether or not we hear it. A server restarted with an empty data dir also
+        // refuses this client forever (it has seen a newer zxid), so only a new client gets in.
+        clearTimeout(this.disconnectTimer);
+        this.disconnectTimer = setTimeout(() => {
+          if (gen === this.generation && !this.stopped) this.renewSession(client, 'disconnected longer than the session timeout');
+        }, z.sessionTimeoutMs);
+        this.disconnectTimer.unref();
       } else if (s === zookeeper.State.EXPIRED) {
-        this.setState(this.lastSyncMs ? 'stale' : 'connecting', 'ZooKeeper session expired; reconnecting with a new session');
-        log.warn('zookeeper session expired; starting a new session and a full resync', { source: this.name });
-        this.generation++;
-        client.close();
-        if (!this.stopped) this.connect();
+        this.renewSession(client, 'session expired');
       } else if (s === zookeeper.State.AUTH_FAILED) {
         this.setState('failed', 'ZooKeeper authentication failed: check the digest credentials');
         log.error('zookeeper authentication failed', { source: this.name });
       }
     });
     client.connect();
+  }
+
+  private renewSession(client: zookeeper.Client, why: string): void {
+    clearTimeout(this.disconnectTimer);
+    this.setState(this.lastSyncMs ? 'stale' : 'connecting', `ZooKeeper ${why}; reconnecting with a new session`);
+    log.warn('zookeeper session lost; starting a new session and a full resync', { source: this.name, why });
+    this.expired = true;
+    this.generation++;
+    client.close();
+    if (!this.stopped) this.connect();
   }
 
   /** Full re-list. Concurrent calls share one run. */
@@ -122,10 +141,10 @@ export class ZookeeperSource implements RegistrySource {
     clearTimeout(this.resyncTimer);
     try {
       const started = Date.now();
-      const ifaces = await this.listRoot(client, gen);
-      if (gen !== this.generation) return;
       const before = new Map(this.known);
-      let missed = 0;
+      const { ifaces, removed } = await this.listRoot(client, gen);
+      if (gen !== this.generation) return;
+      let missed = removed;
       await Promise.all(ifaces.map(async (iface) => {
         const prev = before.get(iface);
         await this.readProviders(client, gen, iface);
@@ -133,13 +152,6 @@ export class ZookeeperSource implements RegistrySource {
         if (!sameList(prev, now)) missed++;
       }));
       if (gen !== this.generation) return;
-      const present = new Set(ifaces);
-      for (const iface of [...this.known.keys()]) {
-        if (!present.has(iface)) {
-          missed++;
-          this.forget(iface);
-        }
-      }
       if (reason !== 'connected' && missed > 0) {
         this.hooks.missedEvents?.(this.name, missed);
         log.warn('resync found differences no watch reported', { source: this.name, reason, differences: missed });
@@ -167,24 +179,35 @@ export class ZookeeperSource implements RegistrySource {
     this.resyncTimer.unref();
   }
 
-  /** Children of the root, with the watch re-armed; a missing root means no services. */
-  private async listRoot(client: Client, gen: number): Promise<string[]> {
+  /**
+   * Children of the root, with the watch re-armed; a missing root means no services. Interfaces
+   * gone from the listing are forgotten here, at once: ZooKeeper answers one session in order, so
+   * this listing is the newest, and a caller that applied it after awaiting more reads could undo
+   * interfaces that a newer listing has added meanwhile.
+   */
+  private async listRoot(client: Client, gen: number): Promise<{ ifaces: string[]; removed: number }> {
     const watcher = this.watcher(gen, this.root, () => void this.onRootChanged(client, gen));
-    const children = await getChildren(client, this.root, watcher);
-    if (children === undefined) {
-      await exists(client, this.root, watcher);
-      return [];
+    let children = await getChildren(client, this.root, watcher);
+    // Created between the two reads: only a child watch tells us about interfaces.
+    if (children === undefined && (await exists(client, this.root, watcher))) children = await getChildren(client, this.root, watcher);
+    const ifaces = children ?? [];
+    let removed = 0;
+    if (gen === this.generation) {
+      const present = new Set(ifaces);
+      for (const iface of [...this.known.keys()]) {
+        if (present.has(iface)) continue;
+        removed++;
+        this.forget(iface);
+      }
     }
-    return children;
+    return { ifaces, removed };
   }
 
   private async onRootChanged(client: Client, gen: number): Promise<void> {
     try {
-      const ifaces = await this.listRoot(client, gen);
+      const { ifaces } = await this.listRoot(client, gen);
       if (gen !== this.generation) return;
-      const present = new Set(ifaces);
-      for (const iface of ifaces) if (!this.watchers.has(this.providersPath(iface))) await this.readProviders(client, gen, iface);
-      for (const iface of [...this.known.keys()]) if (!present.has(iface)) this.forget(iface);
+      await Promise.all(ifaces.filter((iface) => !this.watchers.has(this.providersPath(iface))).map((iface) => this.readProviders(client, gen, iface)));
     } catch (err) {
       this.onWatchError(err, gen);
     }
@@ -206,6 +229,7 @@ export class ZookeeperSource implements RegistrySource {
       const there = await exists(client, path, watcher);
       if (there) children = await getChildren(client, path, watcher);
     }
+    log.debug('zookeeper providers read', { source: this.name, path, providers: children?.length ?? null });
     if (gen !== this.generation || (this.appliedSeq.get(iface) ?? 0) > seq) return;
     this.appliedSeq.set(iface, seq);
     if (children === undefined || children.length === 0) {
@@ -227,7 +251,8 @@ export class ZookeeperSource implements RegistrySource {
   private watcher(gen: number, path: string, onFire: () => void): Watcher {
     let w = this.watchers.get(path);
     if (!w) {
-      w = () => {
+      w = (event) => {
+        log.debug('zookeeper watch fired', { source: this.name, path, event: String(event) });
         if (gen === this.generation && !this.stopped) onFire();
       };
       this.watchers.set(path, w);

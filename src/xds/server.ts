@@ -324,7 +324,7 @@ export class XdsServer {
       const port = await new Promise<number>((resolve, reject) => server.bindAsync(addr, creds, (err, p) => (err ? reject(new Error(`cannot listen on ${addr} for cluster ${c.name}: ${err.message}`)) : resolve(p))));
       this.servers.set(c.name, server);
       this.ports.set(c.name, port);
-      log.info('xds listener up', { cluster: c.name, address: addr, tls: !!c.listener.tls });
+      log.info('xds listener up', { cluster: c.name, address: addr, port, tls: !!c.listener.tls });
     }
   }
 

@@ -1,10 +1,12 @@
+import { createHash } from 'node:crypto';
 import zookeeper from 'node-zookeeper-client';
 import type { Daemon } from '../../src/daemon';
 import { fixtureProviderEntries } from '../support/config';
 import { metricValue, minWorkloadsSince, SE, startDaemon, WE, zkSource } from '../support/daemon';
 import { sleep, waitFor } from '../support/net';
-import { IstiodLikeClient } from '../support/xds-client';
-import { killSession, ZkWriter } from '../support/zk-client';
+import { DeltaClient, IstiodLikeClient } from '../support/xds-client';
+import { TcpProxy } from '../support/tcp-proxy';
+import { ZkWriter } from '../support/zk-client';
 import { ZookeeperServer } from '../support/zookeeper-server';
 
 jest.setTimeout(120_000);
@@ -19,13 +21,15 @@ describe('ZooKeeper source against a real ZooKeeper', () => {
   let daemon: Daemon;
   let admin: string;
   let client: IstiodLikeClient;
+  let proxy: TcpProxy;
 
   beforeAll(async () => {
     zk = await new ZookeeperServer().start();
+    proxy = await new TcpProxy(zk.port).start();
     writer = await ZkWriter.connect(zk.connect);
     for (const url of fixtures) await writer.register(url, { ephemeral: false });
     const started = await startDaemon({
-      sources: [zkSource(zk.connect)],
+      sources: [zkSource(proxy.address)],
       protection: { massRemoval: { threshold: 0.5, minEndpoints: 3, holdMs: 0 } },
       render: { emptyServiceGraceMs: 3000 },
     });
@@ -39,6 +43,7 @@ describe('ZooKeeper source against a real ZooKeeper', () => {
     client?.close();
     await daemon?.stop();
     await writer?.close();
+    await proxy?.stop();
     await zk?.destroy();
   });
 
@@ -82,6 +87,36 @@ describe('ZooKeeper source against a real ZooKeeper', () => {
     await waitFor('the good provider next to the bad one', () => [...client.resources(WE).values()].some((w) => w.spec.address === '10.2.0.1'));
     expect(await metricValue(admin, 'dia_rejected_inputs_total', { source: 'zk' })).toBe(before + 1);
     await writer.removeRecursive('/dubbo/com.example.Broken');
+    await waitFor('cleanup', () => ![...client.resources(WE).values()].some((w) => w.spec.address === '10.2.0.1'));
+  });
+
+  it('streams Delta ADS: a wildcard subscriber gets adds, changes and removals as deltas', async () => {
+    const delta = new DeltaClient(`127.0.0.1:${daemon.xds.port('default')}`).connect();
+    try {
+      delta.subscribe(WE);
+      await waitFor('delta initial state', () => (delta.resources.get(WE)?.size ?? 0) === client.resources(WE).size);
+      const a = provider('10.5.0.1', 'com.example.Delta');
+      await writer.register(a);
+      const named = () => [...(delta.resources.get(WE) ?? new Map()).entries()].find(([, r]) => r.object.spec.address === '10.5.0.1');
+      await waitFor('add arrives', () => named() !== undefined);
+      const [name, first] = named()!;
+      const sent = delta.responses.length;
+
+      await writer.unregister(a);
+      await writer.register(provider('10.5.0.1', 'com.example.Delta', '&weight=40'));
+      await waitFor('change arrives', () => named()?.[1].object.spec.weight === 40);
+      expect(named()![1].version).not.toBe(first.version);
+      // Only the changed object travels, not the whole set.
+      const changes = delta.responses.slice(sent).filter((r) => r.typeUrl === WE && r.names.length > 0);
+      expect(changes.every((r) => r.names.length === 1 && r.names[0] === name)).toBe(true);
+
+      const beforeRemoval = delta.responses.length;
+      await writer.removeRecursive('/dubbo/com.example.Delta');
+      await waitFor('removal arrives', () => delta.responses.slice(beforeRemoval).some((r) => r.removed.includes(name)));
+      expect(named()).toBeUndefined();
+    } finally {
+      delta.close();
+    }
   });
 
   it('survives a forced session expiry: stale, new session, full resync, no empty push', async () => {
@@ -89,9 +124,14 @@ describe('ZooKeeper source against a real ZooKeeper', () => {
     const source = daemon.sources[0] as unknown as { client: zookeeper.Client };
     const oldSession = source.client.getSessionId().toString('hex');
     const resyncs = await metricValue(admin, 'dia_source_resyncs_total', { source: 'zk' });
-    await killSession(zk.connect, source.client.getSessionId(), source.client.getSessionPassword());
+    // A partition longer than the session timeout: the server expires the session meanwhile.
+    await proxy.cut();
+    await waitFor('source stale', () => daemon.catalog.sourceHealth().get('zk')!.state === 'stale', 15000);
     // While the session is gone, the registry changes: the resync must find it.
     await writer.register(provider('10.3.0.1', 'com.example.Expiry'));
+    await sleep(4000 + 2000);
+    expect(client.resources(WE).size).toBe(baseline);
+    await proxy.heal();
     await waitFor('new session', () => source.client.getSessionId().toString('hex') !== oldSession && daemon.catalog.sourceHealth().get('zk')!.state === 'synced', 30000);
     await waitFor('change made during expiry arrives', () => [...client.resources(WE).values()].some((w) => w.spec.address === '10.3.0.1'));
     expect(await metricValue(admin, 'dia_source_resyncs_total', { source: 'zk' })).toBeGreaterThan(resyncs);
@@ -171,7 +211,7 @@ describe('1,000 providers arriving at once', () => {
 describe('ZooKeeper connection options', () => {
   let zk: ZookeeperServer;
   let writer: ZkWriter;
-  const digestId = (user: string, pw: string) => `${user}:${require('node:crypto').createHash('sha1').update(`${user}:${pw}`).digest('base64')}`;
+  const digestId = (user: string, pw: string) => `${user}:${createHash('sha1').update(`${user}:${pw}`).digest('base64')}`;
 
   beforeAll(async () => {
     zk = await new ZookeeperServer().start();

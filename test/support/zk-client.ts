@@ -9,8 +9,8 @@ export const OPEN_ACL = (zookeeper.ACL as unknown as { OPEN_ACL_UNSAFE: zookeepe
 export class ZkWriter {
   private constructor(readonly client: zookeeper.Client) {}
 
-  static async connect(connect: string, opts: { auth?: string; sessionId?: Buffer; sessionPassword?: Buffer; sessionTimeout?: number } = {}): Promise<ZkWriter> {
-    const client = zookeeper.createClient(connect, { sessionTimeout: opts.sessionTimeout ?? 10000, spinDelay: 200, retries: 5, sessionId: opts.sessionId, sessionPassword: opts.sessionPassword } as never);
+  static async connect(connect: string, opts: { auth?: string } = {}): Promise<ZkWriter> {
+    const client = zookeeper.createClient(connect, { sessionTimeout: 10000, spinDelay: 200, retries: 5 });
     if (opts.auth) client.addAuthInfo('digest', Buffer.from(opts.auth));
     await new Promise<void>((resolve, reject) => {
       const t = setTimeout(() => reject(new Error(`cannot connect to ${connect}`)), 15000);
@@ -81,13 +81,4 @@ export function interfaceOf(url: string): string {
   const m = /interface=([^&]+)/.exec(url) ?? /^[a-z]+:\/\/[^/]+\/([^?]+)/.exec(url);
   if (!m) throw new Error(`no interface in ${url}`);
   return decodeURIComponent(m[1]);
-}
-
-/**
- * Ends a live session from outside, the way Curator's KillSession does: a second client joins
- * the session with its id and password, then closes it. The first client then sees EXPIRED.
- */
-export async function killSession(connect: string, sessionId: Buffer, sessionPassword: Buffer): Promise<void> {
-  const intruder = await ZkWriter.connect(connect, { sessionId, sessionPassword });
-  await intruder.close();
 }

@@ -63,7 +63,8 @@ export class ZookeeperServer {
     const proc = this.proc;
     await waitFor(`ZooKeeper on ${this.connect}`, () => {
       if (proc.exitCode !== null) throw new Error(`ZooKeeper exited (${proc.exitCode}); see ${path.join(this.dir, 'server.log')}:\n${readFileSync(path.join(this.dir, 'server.log'), 'utf8').slice(-2000)}`);
-      return this.fourLetter('ruok').then((r) => r === 'imok');
+      // ruok answers imok before the server serves; srvr shows Mode: only once it does.
+      return this.fourLetter('srvr').then((r) => r.includes('Mode:'));
     }, 60000, 100).catch((err: Error) => {
       if (proc.exitCode !== null) throw new FatalError(err.message);
       throw err;
