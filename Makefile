@@ -4,8 +4,11 @@ NODE_MODULES := node_modules/.package-lock.json
 
 .PHONY: run test build lint typecheck unit integration deps provision clean
 
+# Not `npm ci`: npm 11 rejects our lock file as out of sync because the registry here serves
+# only some platform builds of jest's optional resolver bindings; `npm install` honours the
+# locked versions and leaves the lock file unchanged.
 $(NODE_MODULES): package.json package-lock.json
-	npm ci --no-audit --no-fund
+	npm install --no-audit --no-fund
 	@touch $@
 
 deps: $(NODE_MODULES)

@@ -47,6 +47,7 @@ export class Daemon {
           log.warn('provider entry rejected', { source, entry, reason });
         },
         warning: (source, entry, message) => log.warn('provider entry accepted with a warning', { source, entry, warning: message }),
+        event: (source, kind) => m.sourceEvents.inc({ source, kind }),
       },
       config.render.emptyServiceGraceMs,
     );
@@ -54,6 +55,7 @@ export class Daemon {
       dirty: () => this.schedule(),
       health: (source, state) => {
         for (const st of ['connecting', 'synced', 'stale', 'failed'] as const) m.sourceState.set({ source, state: st }, st === state ? 1 : 0);
+        if (state === 'synced') m.sourceLastSync.set({ source }, Date.now() / 1000);
       },
     });
     this.sources = config.sources.map((s) =>

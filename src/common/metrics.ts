@@ -13,9 +13,15 @@ export class Metrics {
     labelNames: ['source', 'state'],
     registers: [this.registry],
   });
+  readonly sourceLastSync = new Gauge({
+    name: 'dia_source_last_sync_timestamp_seconds',
+    help: 'When the source was last fully read (Unix time); alert on its age while the source is stale',
+    labelNames: ['source'],
+    registers: [this.registry],
+  });
   readonly sourceEvents = new Counter({
     name: 'dia_source_events_total',
-    help: 'Registry events received, by source and kind',
+    help: 'Changes a source reported that reached the catalog (service-changed, service-removed), by source',
     labelNames: ['source', 'kind'],
     registers: [this.registry],
   });

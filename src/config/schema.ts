@@ -24,8 +24,8 @@ export const configSchema = {
       default: {},
       description: 'Admin HTTP: health, readiness, metrics and debug endpoints.',
       properties: {
-        address: { type: 'string', default: '127.0.0.1' },
-        port: { ...listenPort, default: 15080 },
+        address: { type: 'string', default: '127.0.0.1', description: 'Address the admin HTTP server binds to.' },
+        port: { ...listenPort, default: 15080, description: 'Admin HTTP port; 0 picks a free one.' },
       },
     },
     sources: {
@@ -37,10 +37,11 @@ export const configSchema = {
         additionalProperties: false,
         required: ['name', 'type'],
         properties: {
-          name,
-          type: { enum: ['file', 'zookeeper'] },
+          name: { ...name, description: 'Source name (DNS-1123 label), used in logs, metrics and /debug/sources.' },
+          type: { enum: ['file', 'zookeeper'], description: 'Which block below configures it.' },
           file: {
             type: 'object',
+            description: 'type: file. A YAML file of provider URLs (see config/providers.yaml).',
             additionalProperties: false,
             required: ['path'],
             properties: {
@@ -50,6 +51,7 @@ export const configSchema = {
           },
           zookeeper: {
             type: 'object',
+            description: 'type: zookeeper. Interface-level Dubbo registrations under /ROOT/*/providers.',
             additionalProperties: false,
             required: ['connect'],
             properties: {
@@ -59,14 +61,20 @@ export const configSchema = {
                 description: 'host:port[,host:port...][/chroot]',
               },
               root: { type: 'string', default: 'dubbo', pattern: '^[^/]+$', description: 'Dubbo registry root node (no slashes).' },
-              sessionTimeoutMs: { type: 'integer', minimum: 2000, default: 30000 },
+              sessionTimeoutMs: {
+                type: 'integer',
+                minimum: 2000,
+                default: 30000,
+                description: 'ZooKeeper session timeout. Disconnected for this long, the source starts a new session and re-lists.',
+              },
               resyncIntervalMs: { ...ms, default: 300000, description: 'Periodic full re-list (with up to 20% jitter); 0 turns it off.' },
               auth: {
                 type: 'object',
+                description: 'Credentials for znodes protected by a digest ACL.',
                 additionalProperties: false,
                 required: ['scheme'],
                 properties: {
-                  scheme: { const: 'digest' },
+                  scheme: { const: 'digest', description: 'ZooKeeper ACL scheme.' },
                   credentials: { type: 'string', pattern: '^[^:]+:.*$', description: 'user:password' },
                   credentialsEnv: { type: 'string', description: 'Environment variable holding user:password (preferred).' },
                 },
@@ -87,10 +95,15 @@ export const configSchema = {
       default: {},
       description: 'How Dubbo provider URLs map to hosts, ports and labels.',
       properties: {
-        hostTemplate: { type: 'string', default: '{interface}' },
-        groupHostTemplate: { type: 'string', default: '{group}.{interface}' },
+        hostTemplate: {
+          type: 'string',
+          default: '{interface}',
+          description: 'Host of a service without group. Placeholders {interface}, {group}, {version}; lower-cased. With {version}, each version is its own service.',
+        },
+        groupHostTemplate: { type: 'string', default: '{group}.{interface}', description: 'Host of a service with a group: groups never share a host.' },
         protocols: {
           type: 'object',
+          description: 'Dubbo protocol (URL scheme) -> ServiceEntry port. A provider of an unlisted protocol is rejected with a reason.',
           default: {
             dubbo: { portName: 'tcp-dubbo', protocol: 'TCP', number: 20880 },
             tri: { portName: 'grpc-tri', protocol: 'GRPC', number: 50051 },
@@ -102,14 +115,15 @@ export const configSchema = {
             additionalProperties: false,
             required: ['portName', 'protocol', 'number'],
             properties: {
-              portName: { type: 'string', pattern: '^(tcp|grpc|http|http2)(-[a-z0-9]([-a-z0-9]*[a-z0-9])?)?$' },
-              protocol: { enum: ['TCP', 'GRPC', 'HTTP', 'HTTP2'] },
-              number: port,
+              portName: { type: 'string', description: 'Istio port name; its prefix selects the protocol sniffing.', pattern: '^(tcp|grpc|http|http2)(-[a-z0-9]([-a-z0-9]*[a-z0-9])?)?$' },
+              protocol: { enum: ['TCP', 'GRPC', 'HTTP', 'HTTP2'], description: 'Istio protocol of the port.' },
+              number: { ...port, description: 'Service port number; the endpoint keeps its own port.' },
             },
           },
         },
         labels: {
           type: 'array',
+          description: 'URL parameter -> endpoint label. Values are sanitized to Kubernetes rules; long ones get a hash suffix.',
           default: [
             { param: 'application', label: 'app' },
             { param: 'version', label: 'dubbo.version' },
@@ -121,13 +135,14 @@ export const configSchema = {
             type: 'object',
             additionalProperties: false,
             required: ['param', 'label'],
-            properties: { param: { type: 'string', minLength: 1 }, label: labelKey },
+            properties: { param: { type: 'string', minLength: 1, description: 'URL parameter name.' }, label: { ...labelKey, description: 'Label key.' } },
           },
         },
         locality: {
           type: 'object',
           additionalProperties: false,
           default: {},
+          description: 'URL parameters read, first found wins, for each part of the endpoint locality.',
           properties: {
             region: { type: 'array', items: { type: 'string' }, default: ['region'] },
             zone: { type: 'array', items: { type: 'string' }, default: ['zone', 'idc'] },
@@ -137,47 +152,57 @@ export const configSchema = {
         volatileParams: {
           type: 'array',
           items: { type: 'string' },
+          description: 'Parameters that change on every restart; never allowed as labels (the config is rejected).',
           default: ['pid', 'timestamp', 'dubbo', 'release', 'methods', 'revision', 'anyhost', 'side', 'generic', 'dynamic', 'deprecated', 'threads', 'logger'],
         },
         meshed: {
           type: 'object',
           additionalProperties: false,
           default: {},
+          description: 'How a provider re-registered by its sidecar is recognized, and the label it gets.',
           properties: {
-            sidecarPort: { ...port, default: 20882 },
-            markerParam: { type: 'string', default: 'mesh' },
-            markerValue: { type: 'string', default: 'true' },
-            label: { ...labelKey, default: 'dubbo.apache.org/meshed' },
+            sidecarPort: { ...port, default: 20882, description: 'A provider registered on this port is meshed.' },
+            markerParam: { type: 'string', default: 'mesh', description: 'Or: a provider with this parameter...' },
+            markerValue: { type: 'string', default: 'true', description: '...set to this value is meshed.' },
+            label: { ...labelKey, default: 'dubbo.apache.org/meshed', description: 'Label set to "true" or "false" on every endpoint.' },
           },
         },
-        defaultWeight: { type: 'integer', minimum: 1, default: 100 },
+        defaultWeight: { type: 'integer', minimum: 1, default: 100, description: 'Weight of a provider without a weight parameter (Dubbo default 100).' },
       },
     },
     render: {
       type: 'object',
       additionalProperties: false,
       default: {},
+      description: 'How services become Istio objects.',
       properties: {
-        namespace: { ...name, default: 'dubbo' },
-        exportTo: { type: 'array', items: { type: 'string' }, default: ['*'] },
-        endpointMode: { enum: ['workloadentry', 'inline'], default: 'workloadentry' },
-        membershipLabel: { ...labelKey, default: 'dubbo.apache.org/service' },
+        namespace: { ...name, default: 'dubbo', description: 'Namespace of every object.' },
+        exportTo: { type: 'array', items: { type: 'string' }, default: ['*'], description: 'ServiceEntry exportTo.' },
+        endpointMode: {
+          enum: ['workloadentry', 'inline'],
+          default: 'workloadentry',
+          description: 'workloadentry: a WorkloadEntry per provider, selected by the ServiceEntry; inline: endpoints inside the ServiceEntry.',
+        },
+        membershipLabel: { ...labelKey, default: 'dubbo.apache.org/service', description: 'Label that ties WorkloadEntries to their ServiceEntry.' },
         objectLabels: {
           type: 'object',
           additionalProperties: { type: 'string' },
           default: { 'app.kubernetes.io/managed-by': 'dubbo-istio-adapter' },
+          description: 'Labels on every object we render.',
         },
-        serviceAccount: { type: 'string' },
-        emptyServiceGraceMs: { ...ms, default: 60000 },
+        serviceAccount: { type: 'string', description: 'WorkloadEntry serviceAccount, when set.' },
+        emptyServiceGraceMs: { ...ms, default: 60000, description: 'A service whose providers all left keeps its ServiceEntry, with no endpoints, this long.' },
       },
     },
     xds: {
       type: 'object',
       additionalProperties: false,
       default: {},
+      description: 'The MCP-over-xDS server istiod dials.',
       properties: {
         debounce: {
           type: 'object',
+          description: 'Changes are batched into one push.',
           additionalProperties: false,
           default: {},
           properties: {
@@ -191,8 +216,8 @@ export const configSchema = {
           default: {},
           description: 'Server-side pings that detect a dead istiod. Pings from istiod are always answered (no too_many_pings policy).',
           properties: {
-            timeMs: { type: 'integer', minimum: 1000, default: 30000 },
-            timeoutMs: { type: 'integer', minimum: 1000, default: 10000 },
+            timeMs: { type: 'integer', minimum: 1000, default: 30000, description: 'Ping an idle istiod connection this often.' },
+            timeoutMs: { type: 'integer', minimum: 1000, default: 10000, description: 'Close it when a ping is not answered within this.' },
           },
         },
       },
@@ -207,19 +232,21 @@ export const configSchema = {
         additionalProperties: false,
         required: ['name', 'listener'],
         properties: {
-          name,
+          name: { ...name, description: 'Cluster view name, used in logs, metrics and /debug/snapshot?cluster=.' },
           listener: {
             type: 'object',
             additionalProperties: false,
             required: ['port'],
+            description: 'Where this view\'s istiod dials (meshConfig.configSources: xds://ADDRESS:PORT).',
             properties: {
-              address: { type: 'string', default: '127.0.0.1' },
-              port: listenPort,
+              address: { type: 'string', default: '127.0.0.1', description: '0.0.0.0 in a pod.' },
+              port: { ...listenPort, description: 'gRPC port; 0 picks a free one.' },
               tls: {
                 type: 'object',
                 additionalProperties: false,
                 required: ['certFile', 'keyFile'],
-                properties: { certFile: { type: 'string' }, keyFile: { type: 'string' } },
+                description: 'Server TLS (istiod tlsSettings.mode SIMPLE). Without it, plaintext.',
+                properties: { certFile: { type: 'string', description: 'PEM certificate chain.' }, keyFile: { type: 'string', description: 'PEM private key.' } },
               },
             },
           },
@@ -232,15 +259,17 @@ export const configSchema = {
       type: 'object',
       additionalProperties: false,
       default: {},
+      description: 'Never lose the mesh: guards against a registry that empties by accident.',
       properties: {
         massRemoval: {
           type: 'object',
+          description: 'Holds back a commit that would remove too many endpoints of one source at once.',
           additionalProperties: false,
           default: {},
           properties: {
-            threshold: { type: 'number', exclusiveMinimum: 0, maximum: 1, default: 0.5 },
-            minEndpoints: { type: 'integer', minimum: 0, default: 10 },
-            holdMs: { ...ms, default: 300000 },
+            threshold: { type: 'number', exclusiveMinimum: 0, maximum: 1, default: 0.5, description: 'Share of a source\'s endpoints that one commit may remove before it is held.' },
+            minEndpoints: { type: 'integer', minimum: 0, default: 10, description: 'Below this many endpoints a source is not guarded.' },
+            holdMs: { ...ms, default: 300000, description: 'Held removals apply after this long (0: only on POST /admin/confirm-removals?source=NAME).' },
           },
         },
       },

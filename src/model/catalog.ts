@@ -31,7 +31,8 @@ export interface CatalogService {
 export interface CatalogObserver {
   rejected(source: string, entry: string, reason: string): void;
   warning(source: string, entry: string, message: string): void;
-  missedEvents?(source: string, count: number): void;
+  /** A source reported a service with a different provider list, or the service gone. */
+  event?(source: string, kind: 'service-changed' | 'service-removed'): void;
 }
 
 export interface GuardStatus {
@@ -151,6 +152,7 @@ export class Catalog implements SourceSink {
     }
     if (previous && sameEntries(previous, next)) return;
     s.observed.set(service, next);
+    this.observer.event?.(source, 'service-changed');
     this.markDirty(s, service);
   }
 
@@ -158,6 +160,7 @@ export class Catalog implements SourceSink {
     const s = this.source(source);
     if (!s.observed.has(service)) return;
     s.observed.delete(service);
+    this.observer.event?.(source, 'service-removed');
     this.markDirty(s, service);
   }
 
