@@ -9,9 +9,9 @@ export function testConfig(partial: Record<string, unknown> = {}): Config {
   return parseConfig(yaml.dump({ sources: [{ name: 'test', type: 'file', file: { path: 'unused.yaml' } }], ...partial }));
 }
 
-export const FIXTURES = path.resolve(__dirname, '../../../shared/fixtures');
+export const FIXTURES = path.resolve(__dirname, '../fixtures');
 
-/** The real provider URLs of ../shared/fixtures, one znode name (URL-encoded) per line. */
+/** The real provider URLs of test/fixtures, one znode name (URL-encoded) per line. */
 export function fixtureProviderEntries(): string[] {
   return readFileSync(path.join(FIXTURES, 'zk-provider-urls.txt'), 'utf8')
     .split('\n')

@@ -2,7 +2,7 @@ import { parseProviderUrl } from '../../src/dubbo/url';
 import { fixtureProviderEntries } from '../support/config';
 
 describe('parseProviderUrl', () => {
-  it('parses every provider URL in the shared fixtures, decoding the znode name once', () => {
+  it('parses every provider URL in the fixtures, decoding the znode name once', () => {
     const entries = fixtureProviderEntries();
     expect(entries.length).toBeGreaterThanOrEqual(4);
     for (const e of entries) {
