@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 NODE_MODULES := node_modules/.package-lock.json
 
-.PHONY: run test build lint typecheck unit integration deps provision clean
+.PHONY: run test build lint typecheck unit integration e2e deps provision clean
 
 # Not `npm ci`: npm 11 rejects our lock file as out of sync because the registry here serves
 # only some platform builds of jest's optional resolver bindings; `npm install` honours the
@@ -22,8 +22,10 @@ build: dist/.built
 run: build
 	node dist/cli.js run --config config/adapter.yaml
 
+# Real servers for the integration and e2e suites, cached in .cache/ (istiod: 5-10 min cold).
 provision:
 	test/servers/zookeeper/provision.sh
+	test/servers/istiod/provision.sh
 
 lint: deps
 	npx eslint .
@@ -36,6 +38,9 @@ unit: deps
 
 integration: build provision
 	npx jest --selectProjects integration --runInBand
+
+e2e: build provision
+	npx jest --selectProjects e2e --runInBand
 
 # Every suite; `.ci/run` calls this and counts the results.
 test: build provision

@@ -1,7 +1,8 @@
 // The daemon logs JSON to the console; tests keep only errors unless LOG_LEVEL says otherwise.
 process.env.LOG_LEVEL = process.env.LOG_LEVEL || 'error';
 
-// Two projects: unit tests use in-memory fakes only; integration tests start real servers.
+// unit tests use in-memory fakes only; integration tests start real servers (ZooKeeper);
+// e2e tests add a real istiod.
 const transform = { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] };
 module.exports = {
   projects: [
@@ -12,6 +13,13 @@ module.exports = {
       transform,
       testEnvironment: 'node',
       globalSetup: '<rootDir>/test/support/global-setup.ts',
+    },
+    {
+      displayName: 'e2e',
+      testMatch: ['<rootDir>/test/e2e/**/*.test.ts'],
+      transform,
+      testEnvironment: 'node',
+      globalSetup: '<rootDir>/test/support/global-setup-e2e.ts',
     },
   ],
 };
