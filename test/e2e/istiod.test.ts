@@ -49,7 +49,7 @@ async function converged(istiod: Istiod, probe: EnvoyProbe, daemon: Daemon, clus
       expectEnvoyConfig(probe, daemon, cluster);
       return true;
     } catch (err) {
-      throw new Error((err as Error).message.slice(0, 1500));
+      throw new Error((err as Error).message.slice(0, 1500), { cause: err });
     }
   }, 30000, 100);
 }
