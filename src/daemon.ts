@@ -1,13 +1,14 @@
 import { log } from './common/log';
 import { Metrics } from './common/metrics';
-import type { Config } from './config/types';
+import type { ClusterConfig, Config } from './config/types';
+import { canonicalJson } from './common/hash';
 import { renderService, type RenderSettings } from './istio/render';
 import type { IstioObject } from './istio/types';
 import { validateObject } from './istio/validate';
 import { Catalog } from './model/catalog';
 import { createSource } from './registry';
 import type { RegistrySource } from './registry/types';
-import { SnapshotBuilder, type ClusterSnapshot } from './xds/snapshot';
+import { ResourceCache, SnapshotBuilder, type ClusterSnapshot } from './xds/snapshot';
 import { XdsServer } from './xds/server';
 import { AdminServer, type AdminView, type Readiness } from './admin/server';
 
@@ -64,6 +65,7 @@ export class Daemon {
         resynced: (source, reason) => m.sourceResyncs.inc({ source, reason }),
       }),
     );
+    const shared = new ResourceCache();
     this.builders = config.clusters.map(
       (c) =>
         new SnapshotBuilder(c.name, {
@@ -76,7 +78,7 @@ export class Daemon {
             m.conflicts.inc({ kind: 'name' });
             log.warn('two services render the same object; the first by service id wins', { cluster: c.name, kind, name, services: owners });
           },
-        }),
+        }, shared),
     );
     this.xds = new XdsServer(config.clusters, config.xds, m);
   }
@@ -120,12 +122,19 @@ export class Daemon {
       const now = Date.now();
       const { changed, wakeAtMs } = this.catalog.commit(now);
       log.debug('flush', { changedServices: changed.size, wakeAtMs });
+      // Views that render alike (same filter, overrides and revision) share one render.
+      const rendered = new Map<string, Map<string, IstioObject[]>>();
       for (const b of this.builders) {
         const view = this.config.clusters.find((c) => c.name === b.cluster)!;
-        const changes = new Map<string, IstioObject[]>();
-        for (const id of changed) {
-          const svc = this.catalog.service(id);
-          changes.set(id, svc ? this.validated(renderService(svc, this.settings, view), b.cluster) : []);
+        const key = renderKey(view);
+        let changes = rendered.get(key);
+        if (!changes) {
+          changes = new Map();
+          for (const id of changed) {
+            const svc = this.catalog.service(id);
+            changes.set(id, svc ? this.validated(renderService(svc, this.settings, view), b.cluster) : []);
+          }
+          rendered.set(key, changes);
         }
         b.update(changes);
       }
@@ -193,6 +202,11 @@ export class Daemon {
       metrics: this.metrics.registry,
     };
   }
+}
+
+/** What makes two cluster views render differently; views with the same key get the same objects. */
+function renderKey(view: ClusterConfig): string {
+  return canonicalJson({ filter: view.filter ?? null, overrides: view.overrides ?? null, revision: view.revision ?? null });
 }
 
 /** A bounded label value for a free-text reason: quoted values and numbers folded away. */

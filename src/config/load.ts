@@ -51,10 +51,11 @@ export function parseConfig(text: string, file = '<inline>'): Config {
 function explain(errors: ErrorObject[]): string[] {
   const lines = new Set<string>();
   for (const e of errors) {
-    if (e.keyword === 'if') continue;
+    if (e.keyword === 'if' || e.keyword === 'propertyNames') continue;
     const where = e.instancePath === '' ? '(root)' : e.instancePath.slice(1);
     let line: string;
-    if (e.keyword === 'additionalProperties') line = `${where}: unknown key "${(e.params as { additionalProperty: string }).additionalProperty}" (check its spelling)`;
+    if (e.propertyName !== undefined) line = `${where}: key ${JSON.stringify(e.propertyName)} is not a valid label key (DNS-1123 prefix/, then up to 63 letters, digits, '-', '_', '.')`;
+    else if (e.keyword === 'additionalProperties') line = `${where}: unknown key "${(e.params as { additionalProperty: string }).additionalProperty}" (check its spelling)`;
     else if (e.keyword === 'required') line = `${where}: missing "${(e.params as { missingProperty: string }).missingProperty}"`;
     else if (e.keyword === 'not') line = `${where}: a source of type "${(e.data as { type?: string }).type}" takes only its own block (file: or zookeeper:)`;
     else if (e.keyword === 'enum') line = `${where}: must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')} (got ${JSON.stringify(e.data)})`;
@@ -79,6 +80,16 @@ function semanticProblems(c: Config): string[] {
   c.clusters.forEach((k, i) => {
     if (k.listener.port !== 0 && k.listener.port === c.admin.port && k.listener.address === c.admin.address) {
       problems.push(`clusters/${i}/listener/port: ${k.listener.port} is also the admin port; pick another`);
+    }
+  });
+  c.clusters.forEach((k, i) => {
+    for (const which of ['services', 'endpoints'] as const) {
+      k.filter?.[which]?.matchExpressions?.forEach((x, j) => {
+        const where = `clusters/${i}/filter/${which}/matchExpressions/${j}`;
+        const needsValues = x.operator === 'In' || x.operator === 'NotIn';
+        if (needsValues && !x.values?.length) problems.push(`${where}: ${x.operator} needs a non-empty "values" list`);
+        if (!needsValues && x.values?.length) problems.push(`${where}: ${x.operator} takes no "values"; remove them`);
+      });
     }
   });
   const volatile = new Set(c.mapping.volatileParams);

@@ -12,6 +12,28 @@ const labelKey = {
   pattern: '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$',
 };
 
+// A Kubernetes LabelSelector: every matchLabels pair and every expression must hold.
+const labelSelector = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    matchLabels: { type: 'object', additionalProperties: { type: 'string' } },
+    matchExpressions: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['key', 'operator'],
+        properties: {
+          key: { type: 'string', minLength: 1 },
+          operator: { enum: ['In', 'NotIn', 'Exists', 'DoesNotExist'] },
+          values: { type: 'array', items: { type: 'string' } },
+        },
+      },
+    },
+  },
+};
+
 export const configSchema = {
   $id: 'dubbo-istio-adapter/config',
   type: 'object',
@@ -251,7 +273,40 @@ export const configSchema = {
             },
           },
           revision: { type: 'string', description: 'istio.io/rev label value; istiod ignores objects of another revision.' },
-          network: { type: 'string', description: 'Network of this cluster\'s endpoints (WorkloadEntry.network).' },
+          filter: {
+            type: 'object',
+            additionalProperties: false,
+            description: 'Which services and endpoints this view sees. Left out: everything.',
+            properties: {
+              services: {
+                ...labelSelector,
+                description: 'Matched against the service labels dubbo.apache.org/interface and dubbo.group. A service left out gets no objects in this view.',
+              },
+              endpoints: {
+                ...labelSelector,
+                description: 'Matched against each endpoint\'s labels (app, env, dubbo.version, ... and the meshed label). A service keeps its ServiceEntry when none match.',
+              },
+            },
+          },
+          overrides: {
+            type: 'object',
+            additionalProperties: false,
+            description: 'What this view sets on every endpoint.',
+            properties: {
+              network: { type: 'string', description: 'WorkloadEntry network (multi-network meshes).' },
+              locality: {
+                type: 'string',
+                pattern: '^[^/]+(/[^/]+){0,2}$',
+                description: 'region[/zone[/subzone]], replacing the locality from the registry.',
+              },
+              labels: {
+                type: 'object',
+                propertyNames: labelKey,
+                additionalProperties: { type: 'string' },
+                description: 'Extra endpoint labels; they win over labels from the registry.',
+              },
+            },
+          },
         },
       },
     },

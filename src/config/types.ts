@@ -84,7 +84,13 @@ export interface ClusterConfig {
   listener: { address: string; port: number; tls?: { certFile: string; keyFile: string } };
   /** Value of the istio.io/rev label on every object; istiod drops objects of another revision. */
   revision?: string;
-  network?: string;
+  filter?: { services?: LabelSelector; endpoints?: LabelSelector };
+  overrides?: { network?: string; locality?: string; labels?: Record<string, string> };
+}
+
+export interface LabelSelector {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: { key: string; operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist'; values?: string[] }[];
 }
 
 export interface ProtectionConfig {

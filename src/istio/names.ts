@@ -1,5 +1,10 @@
 import { contentHash } from '../common/hash';
 
+/** Annotations on a ServiceEntry naming its Dubbo service; also the label a cluster's service filter matches. */
+export const ANNOTATION_INTERFACE = 'dubbo.apache.org/interface';
+export const ANNOTATION_GROUP = 'dubbo.apache.org/group';
+export const ANNOTATION_VERSION = 'dubbo.apache.org/version';
+
 /** Kubernetes and Istio naming rules, and stable shortening. Pure. */
 
 const LABEL_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;

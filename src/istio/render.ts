@@ -1,7 +1,8 @@
 import { canonicalJson, contentHash } from '../common/hash';
 import type { ClusterConfig, MappingConfig, RenderConfig } from '../config/types';
 import type { CatalogEndpoint, CatalogService } from '../model/catalog';
-import { hostFromTemplate, labelValue, objectName } from './names';
+import { ANNOTATION_GROUP, ANNOTATION_INTERFACE, ANNOTATION_VERSION, hostFromTemplate, labelValue, objectName } from './names';
+import { inView } from './view';
 import type { IstioKind, IstioObject } from './types';
 
 export interface RenderSettings {
@@ -9,9 +10,6 @@ export interface RenderSettings {
   render: RenderConfig;
 }
 
-export const ANNOTATION_INTERFACE = 'dubbo.apache.org/interface';
-export const ANNOTATION_GROUP = 'dubbo.apache.org/group';
-export const ANNOTATION_VERSION = 'dubbo.apache.org/version';
 
 export function hostOf(svc: Pick<CatalogService, 'key'>, mapping: MappingConfig): string {
   const { interface: iface, group, version } = svc.key;
@@ -22,8 +20,10 @@ export function hostOf(svc: Pick<CatalogService, 'key'>, mapping: MappingConfig)
  * One Dubbo service to Istio objects for one cluster view. Pure and deterministic: the same input
  * gives the same objects, byte for byte, in any process.
  */
-export function renderService(svc: CatalogService, s: RenderSettings, view: ClusterConfig): IstioObject[] {
+export function renderService(all: CatalogService, s: RenderSettings, view: ClusterConfig): IstioObject[] {
   const { mapping, render } = s;
+  const svc = inView(all, view, mapping.meshed.label);
+  if (!svc) return [];
   const host = hostOf(svc, mapping);
   const seName = objectName(host);
   const metaLabels = objectLabels(render, view);
@@ -63,13 +63,15 @@ export function renderService(svc: CatalogService, s: RenderSettings, view: Clus
 
 function workloadSpec(e: CatalogEndpoint, s: RenderSettings, view: ClusterConfig): Record<string, unknown> {
   const proto = s.mapping.protocols[e.protocol];
+  const over = view.overrides ?? {};
   const labels: Record<string, string> = {};
   for (const [k, v] of Object.entries(e.labels)) labels[k] = labelValue(v);
   labels[s.mapping.meshed.label] = e.meshed ? 'true' : 'false';
+  for (const [k, v] of Object.entries(over.labels ?? {})) labels[k] = labelValue(v);
   const spec: Record<string, unknown> = { address: e.address, ports: { [proto.portName]: e.port }, labels, weight: e.weight };
-  const locality = [e.locality.region ?? '', e.locality.zone ?? '', e.locality.subzone ?? ''].join('/').replace(/\/+$/, '');
+  const locality = over.locality ?? [e.locality.region ?? '', e.locality.zone ?? '', e.locality.subzone ?? ''].join('/').replace(/\/+$/, '');
   if (locality) spec.locality = locality;
-  if (view.network) spec.network = view.network;
+  if (over.network) spec.network = over.network;
   if (s.render.serviceAccount) spec.serviceAccount = s.render.serviceAccount;
   return spec;
 }

@@ -14,6 +14,43 @@ export interface SnapshotResource {
   sotwField: Buffer;
 }
 
+/**
+ * Encoded resources shared by every cluster view: views whose objects are identical (same kind,
+ * name, content version and create time) share one encoding and one Buffer. Reference-counted,
+ * so an object no view holds any more is dropped.
+ */
+export class ResourceCache {
+  private readonly entries = new Map<string, { resource: SnapshotResource; refs: number }>();
+
+  /** The resource for an object, encoding it only if no view holds it yet. Throws if it cannot be encoded. */
+  acquire(obj: IstioObject): { resource: SnapshotResource; encoded: boolean } {
+    const key = cacheKey(obj);
+    const hit = this.entries.get(key);
+    if (hit) {
+      hit.refs++;
+      return { resource: hit.resource, encoded: false };
+    }
+    const any = encodeMcpAny(obj);
+    const resource = { name: `${obj.namespace}/${obj.name}`, version: obj.version, object: obj, any, sotwField: lengthDelimitedField(2, any) };
+    this.entries.set(key, { resource, refs: 1 });
+    return { resource, encoded: true };
+  }
+
+  release(resource: SnapshotResource): void {
+    const key = cacheKey(resource.object);
+    const e = this.entries.get(key);
+    if (e && --e.refs <= 0) this.entries.delete(key);
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+}
+
+function cacheKey(o: IstioObject): string {
+  return `${o.kind}\0${o.namespace}/${o.name}\0${o.version}\0${o.createdAtMs}`;
+}
+
 /** The full set of one kind for one cluster view. Immutable. */
 export class TypeSnapshot {
   private body?: Buffer;
@@ -61,6 +98,7 @@ export class SnapshotBuilder {
   constructor(
     readonly cluster: string,
     private readonly observer: BuilderObserver = {},
+    private readonly cache: ResourceCache = new ResourceCache(),
   ) {
     for (const k of ISTIO_KINDS) {
       this.current.set(k, new Map());
@@ -105,6 +143,7 @@ export class SnapshotBuilder {
         if (old) {
           map.delete(name);
           digest.toggle(name, old.version);
+          this.cache.release(old);
           changedKinds.add(kind);
         }
         continue;
@@ -112,17 +151,20 @@ export class SnapshotBuilder {
       if (owners.length > 1) this.observer.conflict?.(kind, name, owners);
       const obj = this.byService.get(owners[0])!.find((o) => o.kind === kind && `${o.namespace}/${o.name}` === name)!;
       if (old && old.version === obj.version && old.object.createdAtMs === obj.createdAtMs) continue;
-      let any: Buffer;
+      let acquired: ReturnType<ResourceCache['acquire']>;
       try {
-        any = encodeMcpAny(obj);
+        acquired = this.cache.acquire(obj);
       } catch (err) {
         this.observer.unencodable?.(kind, name, err as Error);
         continue;
       }
-      encoded++;
-      if (old) digest.toggle(name, old.version);
+      if (acquired.encoded) encoded++;
+      if (old) {
+        digest.toggle(name, old.version);
+        this.cache.release(old);
+      }
       digest.toggle(name, obj.version);
-      map.set(name, { name, version: obj.version, object: obj, any, sotwField: lengthDelimitedField(2, any) });
+      map.set(name, acquired.resource);
       changedKinds.add(kind);
     }
     if (encoded) this.observer.encoded?.(encoded);

@@ -2,7 +2,7 @@ import type { Daemon } from '../../src/daemon';
 import { fixtureProviderEntries } from '../support/config';
 import { startDaemon, zkSource } from '../support/daemon';
 import { EnvoyProbe, outbound } from '../support/envoy-probe';
-import { comparable, expectedEndpoints, sentAs, served, storedAs } from '../support/expect-istio';
+import { comparable, converged, expectEnvoyConfig, expectIstiodStores, served } from '../support/expect-istio';
 import { Istiod } from '../support/istiod';
 import { sleep, waitFor } from '../support/net';
 import { ZkWriter } from '../support/zk-client';
@@ -21,38 +21,6 @@ const extras = [
   'dubbo://10.7.0.4:20882/com.example.StockService?application=stock&interface=com.example.StockService&side=provider&timestamp=1700000000000',
   'tri://10.7.0.5:50051/com.example.UserService?application=users&interface=com.example.UserService&side=provider&timestamp=1700000000000',
 ];
-
-/** Every object we serve is in istiod's store, unchanged; nothing else is. */
-async function expectIstiodStores(istiod: Istiod, daemon: Daemon, cluster = 'default'): Promise<void> {
-  const ours = served(daemon, cluster);
-  const stored = await istiod.configz();
-  for (const kind of ['ServiceEntry', 'WorkloadEntry']) {
-    const sent = [...(ours.get(kind as never)?.values() ?? [])].map(sentAs).sort(byName);
-    const got = stored.filter((o) => o.kind === kind).map(storedAs).sort(byName);
-    expect(got).toEqual(sent);
-  }
-}
-const byName = (a: Record<string, unknown>, b: Record<string, unknown>) => String(a.name).localeCompare(String(b.name));
-
-/** istiod generated the clusters and endpoints our objects mean, and no others. */
-function expectEnvoyConfig(probe: EnvoyProbe, daemon: Daemon, cluster = 'default'): void {
-  const want = expectedEndpoints(served(daemon, cluster));
-  const outboundClusters = [...probe.clusters.keys()].filter((n) => n.startsWith('outbound|')).sort();
-  expect(outboundClusters).toEqual([...want.keys()].sort());
-  for (const [name, eps] of want) expect({ name, endpoints: comparable(probe.endpointsOf(name)) }).toEqual({ name, endpoints: eps });
-}
-
-async function converged(istiod: Istiod, probe: EnvoyProbe, daemon: Daemon, cluster = 'default'): Promise<void> {
-  await waitFor('istiod and its proxy converge on what we serve', async () => {
-    try {
-      await expectIstiodStores(istiod, daemon, cluster);
-      expectEnvoyConfig(probe, daemon, cluster);
-      return true;
-    } catch (err) {
-      throw new Error((err as Error).message.slice(0, 1500), { cause: err });
-    }
-  }, 30000, 100);
-}
 
 describe('a real istiod fed by the adapter', () => {
   let zk: ZookeeperServer;

@@ -1,7 +1,8 @@
 import { toManifest } from '../../src/istio/manifest';
 import type { Daemon } from '../../src/daemon';
-import type { ConfigzObject } from './istiod';
-import { outbound, type ProbeEndpoint } from './envoy-probe';
+import type { ConfigzObject, Istiod } from './istiod';
+import { waitFor } from './net';
+import { outbound, type EnvoyProbe, type ProbeEndpoint } from './envoy-probe';
 
 export type Manifest = ReturnType<typeof toManifest> & { kind: string; metadata: { name: string; namespace: string; labels?: Record<string, string>; resourceVersion: string; creationTimestamp: string }; spec: Record<string, unknown> };
 
@@ -89,4 +90,36 @@ function toEndpoint(w: WorkloadSpec, p: { name: string; number: number }): Expec
 
 export function comparable(eps: ProbeEndpoint[] | undefined): ExpectedEndpoint[] | undefined {
   return eps?.map(({ address, port, weight, locality }) => ({ address, port, weight, locality }));
+}
+
+/** Every object we serve is in istiod's store, unchanged; nothing else is. */
+export async function expectIstiodStores(istiod: Istiod, daemon: Daemon, cluster = 'default'): Promise<void> {
+  const ours = served(daemon, cluster);
+  const stored = await istiod.configz();
+  for (const kind of ['ServiceEntry', 'WorkloadEntry']) {
+    const sent = [...(ours.get(kind as never)?.values() ?? [])].map(sentAs).sort(byName);
+    const got = stored.filter((o) => o.kind === kind).map(storedAs).sort(byName);
+    expect(got).toEqual(sent);
+  }
+}
+const byName = (a: Record<string, unknown>, b: Record<string, unknown>) => String(a.name).localeCompare(String(b.name));
+
+/** istiod generated the clusters and endpoints our objects mean, and no others. */
+export function expectEnvoyConfig(probe: EnvoyProbe, daemon: Daemon, cluster = 'default'): void {
+  const want = expectedEndpoints(served(daemon, cluster));
+  const outboundClusters = [...probe.clusters.keys()].filter((n) => n.startsWith('outbound|')).sort();
+  expect(outboundClusters).toEqual([...want.keys()].sort());
+  for (const [name, eps] of want) expect({ name, endpoints: comparable(probe.endpointsOf(name)) }).toEqual({ name, endpoints: eps });
+}
+
+export async function converged(istiod: Istiod, probe: EnvoyProbe, daemon: Daemon, cluster = 'default'): Promise<void> {
+  await waitFor('istiod and its proxy converge on what we serve', async () => {
+    try {
+      await expectIstiodStores(istiod, daemon, cluster);
+      expectEnvoyConfig(probe, daemon, cluster);
+      return true;
+    } catch (err) {
+      throw new Error((err as Error).message.slice(0, 1500), { cause: err });
+    }
+  }, 30000, 100);
 }

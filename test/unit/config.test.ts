@@ -54,6 +54,29 @@ clusters: [{name: c1, listener: {port: 15080}}]
     );
   });
 
+  it('checks cluster filters and overrides', () => {
+    const p = problems(`
+sources: [{name: a, type: file, file: {path: x}}]
+clusters:
+  - name: east
+    listener: {port: 15051}
+    filter:
+      endpoints: {matchExpressions: [{key: env, operator: In}, {key: zone, operator: Exists, values: [a]}]}
+`);
+    expect(p).toEqual([
+      'clusters/0/filter/endpoints/matchExpressions/0: In needs a non-empty "values" list',
+      'clusters/0/filter/endpoints/matchExpressions/1: Exists takes no "values"; remove them',
+    ]);
+    const o = problems(`
+sources: [{name: a, type: file, file: {path: x}}]
+clusters: [{name: east, listener: {port: 15051}, overrides: {locality: "a/b/c/d", labels: {"bad key!": x}}}]
+`);
+    expect(o).toEqual([
+      expect.stringContaining('clusters/0/overrides/locality: must match pattern'),
+      expect.stringContaining('clusters/0/overrides/labels: key "bad key!" is not a valid label key'),
+    ]);
+  });
+
   it('rejects YAML that is not a mapping, and unreadable files', () => {
     expect(problems('- a\n- b')[0]).toContain('must be a mapping');
     expect(problems('a: [')[0]).toContain('not valid YAML');

@@ -82,9 +82,40 @@ describe('renderService', () => {
 
   it('applies the cluster view: revision label and network', () => {
     const [svc] = servicesFrom(new Map([['a.B', ['dubbo://10.0.0.1:20880/a.B']]]));
-    const objs = renderService(svc, settings, { ...view, revision: 'canary', network: 'net-a' });
+    const objs = renderService(svc, settings, { ...view, revision: 'canary', overrides: { network: 'net-a' } });
     expect(objs.every((o) => o.labels['istio.io/rev'] === 'canary')).toBe(true);
     expect(objs.find((o) => o.kind === 'WorkloadEntry')!.spec.network).toBe('net-a');
+  });
+
+  it('filters services and endpoints per cluster view, and applies its overrides', () => {
+    const svcs = servicesFrom(
+      new Map([
+        ['a.Orders', ['dubbo://10.0.0.1:20880/a.Orders?env=blue&zone=z1&region=r1', 'dubbo://10.0.0.2:20880/a.Orders?env=green']],
+        ['a.Stock', ['dubbo://10.0.0.3:20880/a.Stock?env=blue']],
+      ]),
+    );
+    const east = {
+      ...view,
+      filter: {
+        services: { matchExpressions: [{ key: 'dubbo.apache.org/interface', operator: 'In' as const, values: ['a.Orders'] }] },
+        endpoints: { matchLabels: { env: 'blue' } },
+      },
+      overrides: { locality: 'east/east-1', labels: { 'topology.istio.io/cluster': 'east', env: 'blue-east' } },
+    };
+    const objs = svcs.flatMap((svc) => renderService(svc, settings, east));
+    expect(objs.filter((o) => o.kind === 'ServiceEntry').map((o) => o.spec.hosts)).toEqual([['a.orders']]);
+    const wes = objs.filter((o) => o.kind === 'WorkloadEntry');
+    expect(wes.map((w) => w.spec.address)).toEqual(['10.0.0.1']);
+    expect(wes[0].spec).toMatchObject({ locality: 'east/east-1', labels: { 'topology.istio.io/cluster': 'east', env: 'blue-east' } });
+    // The same service in a view without filters or overrides is rendered from the same input.
+    const all = svcs.flatMap((svc) => renderService(svc, settings, view));
+    expect(all.filter((o) => o.kind === 'WorkloadEntry')).toHaveLength(3);
+  });
+
+  it('keeps a service whose endpoints the view filters out, with no endpoints', () => {
+    const [svc] = servicesFrom(new Map([['a.B', ['dubbo://10.0.0.1:20880/a.B?env=green']]]));
+    const objs = renderService(svc, settings, { ...view, filter: { endpoints: { matchLabels: { env: 'blue' } } } });
+    expect(objs.map((o) => o.kind)).toEqual(['ServiceEntry']);
   });
 
   it('uses host and namespace templates from config', () => {

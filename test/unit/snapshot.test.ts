@@ -1,5 +1,5 @@
 import { object } from '../../src/istio/render';
-import { SnapshotBuilder } from '../../src/xds/snapshot';
+import { ResourceCache, SnapshotBuilder } from '../../src/xds/snapshot';
 import { decodeMcpAny } from '../support/xds-client';
 import { Any } from '../support/proto-any';
 
@@ -36,6 +36,25 @@ describe('SnapshotBuilder', () => {
     expect(s2.types.get('ServiceEntry')).toBe(s1.types.get('ServiceEntry'));
     expect(s2.types.get('WorkloadEntry')!.version).not.toBe(s1.types.get('WorkloadEntry')!.version);
     expect(s2.types.get('WorkloadEntry')!.resources.get('dubbo/a-b-1')!.any).toBe(s1.types.get('WorkloadEntry')!.resources.get('dubbo/a-b-1')!.any);
+  });
+
+  it('shares one encoding between cluster views whose objects are identical, and frees it with the last', () => {
+    const cache = new ResourceCache();
+    let encoded = 0;
+    const count = { encoded: (n: number) => (encoded += n) };
+    const east = new SnapshotBuilder('east', count, cache);
+    const west = new SnapshotBuilder('west', count, cache);
+    const shared = we('a-b-1', '10.0.0.1');
+    const e = east.update(new Map([['svc', [se('a-b', 'a.b'), shared]]]));
+    // west differs in one object (another network), and shares the rest.
+    const w = west.update(new Map([['svc', [se('a-b', 'a.b'), object('WorkloadEntry', 'dubbo', 'a-b-2', {}, {}, { address: '10.0.0.2', network: 'west' }, 1)]]]));
+    expect(encoded).toBe(3);
+    expect(w.types.get('ServiceEntry')!.resources.get('dubbo/a-b')!.any).toBe(e.types.get('ServiceEntry')!.resources.get('dubbo/a-b')!.any);
+    expect(cache.size).toBe(3);
+    east.update(new Map([['svc', []]]));
+    expect(cache.size).toBe(2);
+    west.update(new Map([['svc', []]]));
+    expect(cache.size).toBe(0);
   });
 
   it('gives a type the same version for the same set, whatever the order of changes', () => {

@@ -53,6 +53,27 @@ describe('XdsServer', () => {
     for (const u of urls) expect([...c.resources(u).keys()]).toEqual(['dubbo/a']);
   });
 
+  // The request sets of the istiod releases that cannot run without Kubernetes here (1.30 and
+  // later crash; 1.22 to 1.29 are not served by the module proxy): networking v1alpha3 up to
+  // 1.23, v1 from 1.24. The e2e suite covers a real istiod of the v1 generation.
+  it.each([
+    ['1.22', 'v1alpha3'],
+    ['1.23', 'v1alpha3'],
+    ['1.24', 'v1'],
+    ['1.26', 'v1'],
+    ['1.29', 'v1'],
+  ] as const)('serves istiod %s its whole initial request set (%s)', async (_release, version) => {
+    server.setSnapshot(builder.update(new Map([['s', [se('a'), we('a-1', '10.0.0.1')]]])));
+    const urls = istiodTypeUrls(version);
+    const c = sotw(urls);
+    await waitFor('every type answered', () => c.synced());
+    for (const u of urls) {
+      const want = u === `networking.istio.io/${version}/ServiceEntry` ? ['dubbo/a'] : u === `networking.istio.io/${version}/WorkloadEntry` ? ['dubbo/a-1'] : [];
+      expect({ u, names: [...c.resources(u).keys()] }).toEqual({ u, names: want });
+    }
+    expect(c.resources(`networking.istio.io/${version}/ServiceEntry`).get('dubbo/a')!.bodyTypeUrl).toBe('type.googleapis.com/istio.networking.v1alpha3.ServiceEntry');
+  });
+
   it('pushes the full set on change, with a new nonce and version each time, tracking ACKs', async () => {
     server.setSnapshot(builder.update(new Map([['s', [se('a'), we('a-1', '10.0.0.1')]]])));
     const c = sotw();

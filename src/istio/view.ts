@@ -1,0 +1,40 @@
+import type { ClusterConfig, LabelSelector } from '../config/types';
+import type { CatalogService } from '../model/catalog';
+import { ANNOTATION_INTERFACE } from './names';
+
+/** Kubernetes LabelSelector semantics: every matchLabels pair and every expression must hold. */
+export function selectorMatches(sel: LabelSelector | undefined, labels: Readonly<Record<string, string>>): boolean {
+  if (!sel) return true;
+  for (const [k, v] of Object.entries(sel.matchLabels ?? {})) if (labels[k] !== v) return false;
+  for (const x of sel.matchExpressions ?? []) {
+    const has = Object.prototype.hasOwnProperty.call(labels, x.key);
+    const ok =
+      x.operator === 'Exists' ? has
+      : x.operator === 'DoesNotExist' ? !has
+      : x.operator === 'In' ? has && (x.values ?? []).includes(labels[x.key])
+      : !has || !(x.values ?? []).includes(labels[x.key]);
+    if (!ok) return false;
+  }
+  return true;
+}
+
+/** The labels a cluster's service filter sees: the Dubbo identity of the service. */
+export function serviceLabels(svc: Pick<CatalogService, 'key'>): Record<string, string> {
+  const labels: Record<string, string> = { [ANNOTATION_INTERFACE]: svc.key.interface };
+  if (svc.key.group) labels['dubbo.group'] = svc.key.group;
+  return labels;
+}
+
+/**
+ * The service as one cluster view sees it, or undefined when the view leaves it out. Filtering
+ * only; overrides apply in render. Returns the same object when the filter changes nothing,
+ * so views without filters share one render.
+ */
+export function inView(svc: CatalogService, view: ClusterConfig, meshedLabel: string): CatalogService | undefined {
+  const f = view.filter;
+  if (!f) return svc;
+  if (!selectorMatches(f.services, serviceLabels(svc))) return undefined;
+  if (!f.endpoints) return svc;
+  const endpoints = svc.endpoints.filter((e) => selectorMatches(f.endpoints, { ...e.labels, [meshedLabel]: e.meshed ? 'true' : 'false' }));
+  return endpoints.length === svc.endpoints.length ? svc : { ...svc, endpoints };
+}

@@ -1,0 +1,114 @@
+import type { Daemon } from '../../src/daemon';
+import { startDaemon, zkSource } from '../support/daemon';
+import { EnvoyProbe, outbound } from '../support/envoy-probe';
+import { converged, served } from '../support/expect-istio';
+import { Istiod } from '../support/istiod';
+import { waitFor } from '../support/net';
+import { ZkWriter } from '../support/zk-client';
+import { ZookeeperServer } from '../support/zookeeper-server';
+
+jest.setTimeout(180_000);
+
+const provider = (ip: string, iface: string, extra: string) =>
+  `dubbo://${ip}:20880/${iface}?application=shop&interface=${iface}&side=provider&timestamp=1700000000000${extra}`;
+
+describe('two clusters, one istiod each, each with its own view', () => {
+  let zk: ZookeeperServer;
+  let writer: ZkWriter;
+  let daemon: Daemon;
+  const istiods: Istiod[] = [];
+  const probes: EnvoyProbe[] = [];
+
+  beforeAll(async () => {
+    zk = await new ZookeeperServer().start();
+    writer = await ZkWriter.connect(zk.connect);
+    for (const url of [
+      provider('10.8.0.1', 'com.example.OrderService', '&env=blue&region=eu&zone=eu-1'),
+      provider('10.8.0.2', 'com.example.OrderService', '&env=green&region=eu&zone=eu-2'),
+      provider('10.8.0.3', 'com.example.StockService', '&env=blue'),
+      provider('10.8.0.4', 'com.example.PayService', '&env=blue'),
+    ]) {
+      await writer.register(url, { ephemeral: false });
+    }
+    const started = await startDaemon({
+      sources: [zkSource(zk.connect)],
+      clusters: [
+        {
+          // Blue cluster: only blue endpoints of two services, with its own network, locality and revision.
+          name: 'east',
+          listener: { port: 0 },
+          revision: 'east',
+          filter: {
+            services: { matchExpressions: [{ key: 'dubbo.apache.org/interface', operator: 'In', values: ['com.example.OrderService', 'com.example.StockService'] }] },
+            endpoints: { matchLabels: { env: 'blue' } },
+          },
+          overrides: { network: 'net-east', locality: 'us-east/us-east-1', labels: { 'topology.istio.io/cluster': 'east' } },
+        },
+        { name: 'west', listener: { port: 0 } },
+        { name: 'west-replica', listener: { port: 0 } },
+      ],
+    });
+    daemon = started.daemon;
+    for (const [cluster, revision] of [['east', 'east'], ['west', undefined]] as const) {
+      const istiod = await new Istiod({ configSources: [`xds://127.0.0.1:${daemon.xds.port(cluster)}`], revision }).start();
+      istiods.push(istiod);
+      probes.push(new EnvoyProbe(istiod.xdsAddress).connect());
+    }
+    await converged(istiods[0], probes[0], daemon, 'east');
+    await converged(istiods[1], probes[1], daemon, 'west');
+  });
+
+  afterAll(async () => {
+    for (const p of probes) p.close();
+    for (const i of istiods) await i.destroy();
+    await daemon?.stop();
+    await writer?.close();
+    await zk?.destroy();
+  });
+
+  it('gives the east istiod only its filtered view, with the overrides, under its revision', async () => {
+    const stored = await istiods[0].configz();
+    expect(stored.filter((o) => o.kind === 'ServiceEntry').map((o) => o.spec.hosts).sort()).toEqual([['com.example.orderservice'], ['com.example.stockservice']]);
+    expect(stored.every((o) => o.metadata.labels?.['istio.io/rev'] === 'east')).toBe(true);
+    const orders = stored.filter((o) => o.kind === 'WorkloadEntry' && (o.spec.address as string).startsWith('10.8.0.'));
+    expect(orders.map((o) => o.spec.address).sort()).toEqual(['10.8.0.1', '10.8.0.3']);
+    expect(orders[0].spec).toMatchObject({ network: 'net-east', locality: 'us-east/us-east-1', labels: { 'topology.istio.io/cluster': 'east', env: 'blue' } });
+    expect(probes[0].endpointsOf(outbound(20880, 'com.example.orderservice'))).toEqual([
+      expect.objectContaining({ address: '10.8.0.1', locality: { region: 'us-east', zone: 'us-east-1', subZone: '' } }),
+    ]);
+    expect(probes[0].clusters.has(outbound(20880, 'com.example.payservice'))).toBe(false);
+  });
+
+  it('gives the west istiod everything, as the registry has it', async () => {
+    const stored = await istiods[1].configz();
+    expect(stored.filter((o) => o.kind === 'WorkloadEntry')).toHaveLength(4);
+    expect(stored.some((o) => o.metadata.labels?.['istio.io/rev'])).toBe(false);
+    expect(probes[1].endpointsOf(outbound(20880, 'com.example.orderservice'))).toEqual([
+      expect.objectContaining({ address: '10.8.0.1', locality: { region: 'eu', zone: 'eu-1', subZone: '' } }),
+      expect.objectContaining({ address: '10.8.0.2', locality: { region: 'eu', zone: 'eu-2', subZone: '' } }),
+    ]);
+    expect(probes[1].clusters.has(outbound(20880, 'com.example.payservice'))).toBe(true);
+  });
+
+  it('shares render work and encoded bytes between views whose objects are identical', () => {
+    const west = daemon.snapshots().find((s) => s.cluster === 'west')!;
+    const replica = daemon.snapshots().find((s) => s.cluster === 'west-replica')!;
+    for (const [kind, t] of west.types) {
+      for (const [name, r] of t.resources) {
+        const other = replica.types.get(kind)!.resources.get(name)!;
+        expect(other.object).toBe(r.object); // rendered once
+        expect(other.any).toBe(r.any); // encoded once
+      }
+    }
+    expect(served(daemon, 'west').get('WorkloadEntry' as never)?.size).toBe(4);
+  });
+
+  it('moves an endpoint between views when its env label flips', async () => {
+    await writer.unregister(provider('10.8.0.2', 'com.example.OrderService', '&env=green&region=eu&zone=eu-2'));
+    await writer.register(provider('10.8.0.2', 'com.example.OrderService', '&env=blue&region=eu&zone=eu-2'));
+    const addresses = () => probes[0].endpointsOf(outbound(20880, 'com.example.orderservice'))?.map((e) => e.address).join(',');
+    await waitFor('the flipped endpoint in the east view', () => addresses() === '10.8.0.1,10.8.0.2', 30000);
+    await converged(istiods[0], probes[0], daemon, 'east');
+    await converged(istiods[1], probes[1], daemon, 'west');
+  });
+});
