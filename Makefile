@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 NODE_MODULES := node_modules/.package-lock.json
 
-.PHONY: run test build lint typecheck unit integration e2e deps provision clean
+.PHONY: run test build lint typecheck unit integration e2e chart deps provision clean
 
 # Not `npm ci`: npm 11 rejects our lock file as out of sync because the registry here serves
 # only some platform builds of jest's optional resolver bindings; `npm install` honours the
@@ -22,10 +22,11 @@ build: dist/.built
 run: build
 	node dist/cli.js run --config config/adapter.yaml
 
-# Real servers for the integration and e2e suites, cached in .cache/ (istiod: 5-10 min cold).
+# Real servers and tools for the suites, cached in .cache/ (istiod: 5-10 min cold, helm: 1-2 min).
 provision:
 	test/servers/zookeeper/provision.sh
 	test/servers/istiod/provision.sh
+	test/servers/helm/provision.sh
 
 lint: deps
 	npx eslint .
@@ -33,7 +34,7 @@ lint: deps
 typecheck: deps
 	npx tsc -p tsconfig.json --noEmit
 
-unit: deps
+unit: build
 	npx jest --selectProjects unit
 
 integration: build provision
@@ -41,6 +42,9 @@ integration: build provision
 
 e2e: build provision
 	npx jest --selectProjects e2e --runInBand
+
+chart: build provision
+	npx jest --selectProjects chart
 
 # Every suite; `.ci/run` calls this and counts the results.
 test: build provision

@@ -2,7 +2,7 @@
 process.env.LOG_LEVEL = process.env.LOG_LEVEL || 'error';
 
 // unit tests use in-memory fakes only; integration tests start real servers (ZooKeeper);
-// e2e tests add a real istiod.
+// e2e tests add a real istiod; chart tests run helm on the chart and the daemon on its config.
 const transform = { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] };
 module.exports = {
   projects: [
@@ -20,6 +20,13 @@ module.exports = {
       transform,
       testEnvironment: 'node',
       globalSetup: '<rootDir>/test/support/global-setup-e2e.ts',
+    },
+    {
+      displayName: 'chart',
+      testMatch: ['<rootDir>/test/chart/**/*.test.ts'],
+      transform,
+      testEnvironment: 'node',
+      globalSetup: '<rootDir>/test/support/global-setup-chart.ts',
     },
   ],
 };

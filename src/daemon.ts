@@ -185,6 +185,10 @@ export class Daemon {
         reasons.push(`source ${name} is ${h.state}: ${h.reason ?? 'no reason given'}; its last known endpoints stay published`);
       }
     }
+    if (ready && !this.published) {
+      ready = false;
+      reasons.push('every source has synced; the first snapshot is being built');
+    }
     for (const g of this.catalog.guards()) {
       reasons.push(`source ${g.source}: ${g.heldRemovals} of ${g.publishedEndpoints} endpoints would be removed at once; held ${g.releaseAtMs ? `until ${new Date(g.releaseAtMs).toISOString()}` : 'until confirmed'} (POST /admin/confirm-removals?source=${g.source})`);
     }
