@@ -25,6 +25,7 @@ run: build
 # Real servers and tools for the suites, cached in .cache/ (istiod: 5-10 min cold, helm: 1-2 min).
 provision:
 	test/servers/zookeeper/provision.sh
+	test/servers/nacos/provision.sh
 	test/servers/istiod/provision.sh
 	test/servers/helm/provision.sh
 

@@ -57,7 +57,7 @@ function explain(errors: ErrorObject[]): string[] {
     if (e.propertyName !== undefined) line = `${where}: key ${JSON.stringify(e.propertyName)} is not a valid label key (DNS-1123 prefix/, then up to 63 letters, digits, '-', '_', '.')`;
     else if (e.keyword === 'additionalProperties') line = `${where}: unknown key "${(e.params as { additionalProperty: string }).additionalProperty}" (check its spelling)`;
     else if (e.keyword === 'required') line = `${where}: missing "${(e.params as { missingProperty: string }).missingProperty}"`;
-    else if (e.keyword === 'not') line = `${where}: a source of type "${(e.data as { type?: string }).type}" takes only its own block (file: or zookeeper:)`;
+    else if (e.keyword === 'not') line = `${where}: a source of type "${(e.data as { type?: string }).type}" takes only its own block (file:, zookeeper: or nacos:)`;
     else if (e.keyword === 'enum') line = `${where}: must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')} (got ${JSON.stringify(e.data)})`;
     else line = `${where}: ${e.message} (got ${JSON.stringify(e.data)})`;
     lines.add(line);
@@ -112,6 +112,11 @@ function semanticProblems(c: Config): string[] {
     if (s.type === 'zookeeper' && s.zookeeper.auth) {
       const a = s.zookeeper.auth;
       if (!a.credentials === !a.credentialsEnv) problems.push(`sources/${i}/zookeeper/auth: set exactly one of credentials or credentialsEnv`);
+    }
+    if (s.type === 'nacos' && s.nacos.auth) {
+      const a = s.nacos.auth;
+      if (!a.password === !a.passwordEnv) problems.push(`sources/${i}/nacos/auth: set exactly one of password or passwordEnv`);
+      if (a.accessKey && !a.secretKey === !a.secretKeyEnv) problems.push(`sources/${i}/nacos/auth: with accessKey, set exactly one of secretKey or secretKeyEnv`);
     }
   });
   if (!/\{interface\}/.test(c.mapping.hostTemplate)) problems.push('mapping/hostTemplate: must contain {interface}');

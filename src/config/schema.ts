@@ -60,7 +60,7 @@ export const configSchema = {
         required: ['name', 'type'],
         properties: {
           name: { ...name, description: 'Source name (DNS-1123 label), used in logs, metrics and /debug/sources.' },
-          type: { enum: ['file', 'zookeeper'], description: 'Which block below configures it.' },
+          type: { enum: ['file', 'zookeeper', 'nacos'], description: 'Which block below configures it.' },
           file: {
             type: 'object',
             description: 'type: file. A YAML file of provider URLs (see config/providers.yaml).',
@@ -69,6 +69,45 @@ export const configSchema = {
             properties: {
               path: { type: 'string', minLength: 1, description: 'YAML file of provider URLs, relative to the config file.' },
               pollMs: { ...ms, default: 1000, description: 'How often the file is checked for changes.' },
+            },
+          },
+          nacos: {
+            type: 'object',
+            description: 'type: nacos. Interface-level Dubbo services (providers:{interface}:{version}:{group}) in Nacos, over its HTTP API. See docs/nacos.md.',
+            additionalProperties: false,
+            required: ['serverAddr'],
+            properties: {
+              serverAddr: { type: 'string', pattern: '^[^,\\s/]+(,[^,\\s/]+)*$', description: 'host:port[,host:port...]; the next one is tried when one fails.' },
+              contextPath: { type: 'string', default: '/nacos', description: 'Nacos server context path.' },
+              namespaces: { type: 'array', items: { type: 'string' }, minItems: 1, default: [''], description: 'Namespace ids to read; "" is the public namespace.' },
+              groups: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1, default: ['DEFAULT_GROUP'], description: 'Nacos groups to read in each namespace.' },
+              servicePrefix: { type: 'string', default: 'providers:', description: 'Only services whose name starts with this are read (consumers:* are not).' },
+              pollMs: { type: 'integer', minimum: 200, default: 5000, description: 'How often every service and its instances are listed.' },
+              concurrency: { type: 'integer', minimum: 1, maximum: 256, default: 8, description: 'Requests in flight at once.' },
+              timeoutMs: { type: 'integer', minimum: 100, default: 5000, description: 'Timeout of one request.' },
+              auth: {
+                type: 'object',
+                additionalProperties: false,
+                required: ['username'],
+                description: 'Nacos auth (nacos.core.auth.enabled=true): a user, and optionally an access key pair.',
+                properties: {
+                  username: { type: 'string', minLength: 1 },
+                  password: { type: 'string', description: 'Inline password; prefer passwordEnv.' },
+                  passwordEnv: { type: 'string', description: 'Environment variable holding the password.' },
+                  accessKey: { type: 'string', description: 'Access key, for servers that use AK/SK.' },
+                  secretKey: { type: 'string' },
+                  secretKeyEnv: { type: 'string' },
+                },
+              },
+              tls: {
+                type: 'object',
+                additionalProperties: false,
+                description: 'Talk HTTPS to Nacos.',
+                properties: {
+                  caFile: { type: 'string', description: 'PEM CA bundle that signed the Nacos certificate.' },
+                  insecureSkipVerify: { type: 'boolean', default: false, description: 'Do not check the certificate (tests only).' },
+                },
+              },
             },
           },
           zookeeper: {
@@ -105,10 +144,10 @@ export const configSchema = {
           },
         },
         // Each type needs its own block, and only that one.
-        allOf: [
-          { if: { properties: { type: { const: 'file' } } }, then: { required: ['file'], not: { required: ['zookeeper'] } } },
-          { if: { properties: { type: { const: 'zookeeper' } } }, then: { required: ['zookeeper'], not: { required: ['file'] } } },
-        ],
+        allOf: (['file', 'zookeeper', 'nacos'] as const).map((t) => ({
+          if: { properties: { type: { const: t } } },
+          then: { required: [t], not: { anyOf: ['file', 'zookeeper', 'nacos'].filter((o) => o !== t).map((o) => ({ required: [o] })) } },
+        })),
       },
     },
     mapping: {

@@ -10,7 +10,7 @@ export interface Config {
   protection: ProtectionConfig;
 }
 
-export type SourceConfig = FileSourceConfig | ZookeeperSourceConfig;
+export type SourceConfig = FileSourceConfig | ZookeeperSourceConfig | NacosSourceConfig;
 
 export interface FileSourceConfig {
   name: string;
@@ -29,6 +29,26 @@ export interface ZookeeperSourceConfig {
     /** Re-list everything this often (plus up to 20% jitter) to catch a missed watch. 0 turns it off. */
     resyncIntervalMs: number;
     auth?: { scheme: 'digest'; credentials?: string; credentialsEnv?: string };
+  };
+}
+
+export interface NacosSourceConfig {
+  name: string;
+  type: 'nacos';
+  nacos: {
+    /** host:port[,host:port...] */
+    serverAddr: string;
+    contextPath: string;
+    /** Namespace ids; '' is the public namespace. */
+    namespaces: string[];
+    groups: string[];
+    /** Only Nacos services whose name starts with this are read (Dubbo: providers:). */
+    servicePrefix: string;
+    pollMs: number;
+    concurrency: number;
+    timeoutMs: number;
+    auth?: { username: string; password?: string; passwordEnv?: string; accessKey?: string; secretKey?: string; secretKeyEnv?: string };
+    tls?: { caFile?: string; insecureSkipVerify?: boolean };
   };
 }
 

@@ -1,3 +1,4 @@
+import { isNacosEntry, providerUrlOfNacosEntry } from './nacos';
 import type { MappingConfig } from '../config/types';
 import type { Endpoint, ServiceKey } from './model';
 import { parseProviderUrl, type ProviderUrl } from './url';
@@ -12,6 +13,11 @@ const JAVA_NAME = /^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$/;
 
 /** Raw registry entry (encoded znode name or plain URL) to the internal model. Pure. */
 export function normalizeProviderEntry(entry: string, mapping: MappingConfig): Normalized {
+  if (isNacosEntry(entry)) {
+    const built = providerUrlOfNacosEntry(entry);
+    if ('error' in built) return built.skipped ? { ok: false, skipped: true, reason: built.error } : { ok: false, skipped: false, reason: built.error };
+    entry = built.url;
+  }
   const parsed = parseProviderUrl(entry);
   if ('error' in parsed) return { ok: false, skipped: false, reason: parsed.error };
   return normalizeProviderUrl(parsed.url, mapping);

@@ -1,5 +1,6 @@
 import type { SourceConfig } from '../config/types';
 import { FileSource } from './file';
+import { NacosSource } from './nacos';
 import type { RegistrySource } from './types';
 import { ZookeeperSource, type ZookeeperSourceHooks } from './zookeeper';
 
@@ -9,5 +10,7 @@ export function createSource(cfg: SourceConfig, hooks: ZookeeperSourceHooks = {}
       return new FileSource(cfg);
     case 'zookeeper':
       return new ZookeeperSource(cfg, hooks);
+    case 'nacos':
+      return new NacosSource(cfg);
   }
 }

@@ -61,6 +61,7 @@ describe('the Helm chart', () => {
     ]);
     expect(multi.clusters[0].overrides).toEqual({ network: 'net-east', locality: 'us-east/us-east-1', labels: { 'topology.istio.io/cluster': 'east' } });
     expect(multi.render.endpointMode).toBe('inline');
+    expect(multi.sources.map((src) => src.type)).toEqual(['zookeeper', 'nacos']);
   });
 
   it('wires ports, probes, config, TLS, secrets and security the way the daemon expects', () => {
@@ -73,7 +74,10 @@ describe('the Helm chart', () => {
     expect(c.ports.map((p) => [p.name, p.containerPort])).toEqual([['http-admin', 15080], ['xds-0', 15051], ['xds-1', 15052]]);
     expect(c.readinessProbe).toMatchObject({ httpGet: { path: '/readyz', port: 'http-admin' } });
     expect(c.livenessProbe).toMatchObject({ httpGet: { path: '/healthz', port: 'http-admin' } });
-    expect(c.env).toEqual([{ name: 'ZK_DIGEST', valueFrom: { secretKeyRef: { name: 'zookeeper-digest', key: 'credentials' } } }]);
+    expect(c.env).toEqual([
+      { name: 'ZK_DIGEST', valueFrom: { secretKeyRef: { name: 'zookeeper-digest', key: 'credentials' } } },
+      { name: 'NACOS_PASSWORD', valueFrom: { secretKeyRef: { name: 'nacos-credentials', key: 'password' } } },
+    ]);
     expect(c.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
     expect(pod.securityContext).toMatchObject({ runAsNonRoot: true });
     expect(c.volumeMounts.map((m) => m.mountPath).sort()).toEqual(['/etc/dubbo-istio-adapter/config', '/etc/dubbo-istio-adapter/tls']);
@@ -98,6 +102,7 @@ describe('the Helm chart', () => {
     expect(bad({ clusters: [{ name: 'East_1', port: 15051 }] })).toMatch(/clusters\/0\/name/);
     expect(bad({ tls: { enabled: true } })).toMatch(/tls\/secretName/);
     expect(bad({ sources: [{ name: 'zk', type: 'zookeeper', zookeeper: { connect: 'zk:2181', auth: { scheme: 'digest', credentials: 'u:p' } } }] })).toMatch(/sources\/0\/zookeeper\/auth/);
+    expect(bad({ sources: [{ name: 'n', type: 'nacos', nacos: { serverAddr: 'nacos:8848', auth: { username: 'u', password: 'p' } } }] })).toMatch(/sources\/0\/nacos\/auth/);
   });
 
   it('prints the exact configSources snippet for each cluster view in its NOTES', () => {

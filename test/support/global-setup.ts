@@ -1,6 +1,8 @@
+import { provisionNacos } from './nacos-server';
 import { provisionZookeeper } from './zookeeper-server';
 
 /** Integration suites need the real servers on disk; fetch them once, before any suite runs. */
 export default async function globalSetup(): Promise<void> {
   provisionZookeeper();
+  provisionNacos();
 }

@@ -1,0 +1,245 @@
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import { log } from '../common/log';
+import type { NacosSourceConfig } from '../config/types';
+import type { RegistrySource, SourceSink, SourceState, SourceStatus } from './types';
+
+/**
+ * Watches Dubbo's interface-level services in Nacos through Nacos's HTTP open API (v1, which
+ * Nacos 2.x serves and 3.x keeps for client compatibility). Nacos has no "children" watch, so
+ * the source lists the services of each configured namespace and group, and the instances of
+ * each, every pollMs. An instance goes on as a JSON entry; src/dubbo turns it into a URL.
+ *
+ * Why not the `nacos` npm client: its naming client speaks the v1 HTTP API with UDP push,
+ * which Nacos 2.x and later no longer push over, so it ends up polling per subscribed service
+ * anyway, without a way to list services or to tell "empty" from "unreachable". Polling the
+ * same API ourselves gives us both, with bounded concurrency. See docs/nacos.md.
+ */
+export class NacosSource implements RegistrySource {
+  readonly name: string;
+  private sink?: SourceSink;
+  private state: SourceState = 'connecting';
+  private reason?: string;
+  private lastSyncMs?: number;
+  private timer?: NodeJS.Timeout;
+  private stopped = false;
+  private running?: Promise<void>;
+  private token?: { value: string; expiresAtMs: number };
+  private readonly known = new Map<string, readonly string[]>();
+  private readonly agent: http.Agent;
+  private readonly base: string[];
+  private next = 0;
+
+  constructor(private readonly cfg: NacosSourceConfig) {
+    this.name = cfg.name;
+    const n = cfg.nacos;
+    const scheme = n.tls ? 'https' : 'http';
+    this.base = n.serverAddr.split(',').map((a) => `${scheme}://${a.trim()}${n.contextPath}`);
+    this.agent = n.tls
+      ? new https.Agent({ keepAlive: true, maxSockets: n.concurrency, ca: n.tls.caFile ? readFileSync(n.tls.caFile) : undefined, rejectUnauthorized: !n.tls.insecureSkipVerify })
+      : new http.Agent({ keepAlive: true, maxSockets: n.concurrency });
+  }
+
+  async start(sink: SourceSink): Promise<void> {
+    this.sink = sink;
+    sink.health(this.name, 'connecting');
+    void this.resync('start');
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running?.catch(() => undefined);
+    this.agent.destroy();
+  }
+
+  /** One full listing; concurrent calls share it. */
+  resync(reason: string): Promise<void> {
+    if (!this.running) {
+      this.running = this.poll(reason).finally(() => {
+        this.running = undefined;
+        if (!this.stopped) {
+          clearTimeout(this.timer);
+          this.timer = setTimeout(() => void this.resync('poll'), this.cfg.nacos.pollMs);
+          this.timer.unref();
+        }
+      });
+    }
+    return this.running;
+  }
+
+  private async poll(reason: string): Promise<void> {
+    const started = Date.now();
+    const n = this.cfg.nacos;
+    try {
+      const seen = new Map<string, readonly string[]>();
+      for (const namespace of n.namespaces) {
+        for (const group of n.groups) {
+          const services = (await this.listServices(namespace, group)).filter((s) => s.startsWith(n.servicePrefix));
+          await mapLimit(services, n.concurrency, async (service) => {
+            const key = `${namespace || 'public'}/${group}/${service}`;
+            seen.set(key, await this.listInstances(namespace, group, service));
+          });
+        }
+      }
+      if (this.stopped) return;
+      // Applied only after every list succeeded: a failed poll changes nothing.
+      for (const [key, entries] of seen) {
+        if (sameList(this.known.get(key), entries)) continue;
+        this.known.set(key, entries);
+        this.sink?.setService(this.name, key, entries);
+      }
+      for (const key of [...this.known.keys()]) {
+        if (seen.has(key)) continue;
+        this.known.delete(key);
+        this.sink?.removeService(this.name, key);
+      }
+      this.lastSyncMs = Date.now();
+      this.setState('synced');
+      log.debug('nacos poll complete', { source: this.name, reason, services: seen.size, ms: Date.now() - started });
+    } catch (err) {
+      if (this.stopped) return;
+      const message = (err as Error).message;
+      const failed = err instanceof CredentialsRefused;
+      this.setState(failed ? 'failed' : this.lastSyncMs ? 'stale' : 'connecting', `${failed ? 'Nacos refused our credentials' : 'Nacos unreachable'}: ${message}; keeping the last known providers`);
+      log.warn('nacos poll failed; keeping the last known providers', { source: this.name, error: message });
+    }
+  }
+
+  private async listServices(namespace: string, group: string): Promise<string[]> {
+    const out: string[] = [];
+    const pageSize = 1000;
+    for (let page = 1; ; page++) {
+      const r = (await this.get('/v1/ns/service/list', { pageNo: String(page), pageSize: String(pageSize), namespaceId: namespace, groupName: group })) as { count: number; doms: string[] };
+      out.push(...(r.doms ?? []));
+      if (!r.doms || r.doms.length < pageSize || out.length >= r.count) return out;
+    }
+  }
+
+  private async listInstances(namespace: string, group: string, service: string): Promise<string[]> {
+    const r = (await this.get('/v1/ns/instance/list', { serviceName: service, groupName: group, namespaceId: namespace, healthyOnly: 'false' })) as {
+      hosts?: { ip: string; port: number; weight: number; healthy: boolean; enabled: boolean; clusterName?: string; metadata?: Record<string, string> }[];
+    };
+    return (r.hosts ?? [])
+      .map((h) => JSON.stringify({ nacos: { service, ip: h.ip, port: h.port, weight: h.weight, healthy: h.healthy, enabled: h.enabled, cluster: h.clusterName, metadata: sortKeys(h.metadata ?? {}) } }))
+      .sort();
+  }
+
+  private async get(path: string, query: Record<string, string>): Promise<unknown> {
+    const token = await this.accessToken();
+    const q = new URLSearchParams({ ...query, ...(token ? { accessToken: token } : {}) });
+    return this.request('GET', `${path}?${q}`);
+  }
+
+  private async accessToken(): Promise<string | undefined> {
+    const auth = this.cfg.nacos.auth;
+    if (!auth) return undefined;
+    if (this.token && this.token.expiresAtMs > Date.now()) return this.token.value;
+    const password = auth.password ?? process.env[auth.passwordEnv ?? ''] ?? '';
+    let r: { accessToken: string; tokenTtl?: number };
+    try {
+      r = (await this.request('POST', '/v1/auth/login', new URLSearchParams({ username: auth.username, password }).toString())) as typeof r;
+    } catch (err) {
+      // The server answered: it refused the user (Nacos says 403, or 500 for an unknown user).
+      if (err instanceof HttpStatusError) throw new CredentialsRefused(`login as ${auth.username}: ${err.message}`);
+      throw err;
+    }
+    // Renew well before the token expires.
+    this.token = { value: r.accessToken, expiresAtMs: Date.now() + Math.max(30, (r.tokenTtl ?? 18000) / 2) * 1000 };
+    return r.accessToken;
+  }
+
+  /** One request to the next server of the list that answers; 401/403 are not retried elsewhere. */
+  private async request(method: string, path: string, body?: string): Promise<unknown> {
+    let lastErr: Error | undefined;
+    for (let attempt = 0; attempt < this.base.length; attempt++) {
+      const base = this.base[(this.next + attempt) % this.base.length];
+      try {
+        const res = await send(this.agent, method, base + path, body, this.cfg.nacos.timeoutMs, this.accessKeyHeaders());
+        this.next = (this.next + attempt) % this.base.length;
+        return res;
+      } catch (err) {
+        lastErr = err as Error;
+        if (lastErr instanceof HttpStatusError && (lastErr.status === 401 || lastErr.status === 403)) {
+          this.token = undefined;
+          throw this.cfg.nacos.auth ? lastErr : new CredentialsRefused(`${lastErr.message} (Nacos has auth on; configure nacos.auth)`);
+        }
+      }
+    }
+    throw lastErr ?? new Error('no Nacos server configured');
+  }
+
+  private accessKeyHeaders(): Record<string, string> {
+    const a = this.cfg.nacos.auth;
+    if (!a?.accessKey) return {};
+    return { accessKey: a.accessKey, secretKey: a.secretKey ?? process.env[a.secretKeyEnv ?? ''] ?? '' };
+  }
+
+  private setState(state: SourceState, reason?: string): void {
+    this.state = state;
+    this.reason = reason;
+    this.sink?.health(this.name, state, reason);
+  }
+
+  status(): SourceStatus {
+    let entries = 0;
+    for (const e of this.known.values()) entries += e.length;
+    return {
+      name: this.name,
+      type: 'nacos',
+      state: this.state,
+      reason: this.reason,
+      lastSyncMs: this.lastSyncMs,
+      services: this.known.size,
+      entries,
+      details: { serverAddr: this.cfg.nacos.serverAddr, namespaces: this.cfg.nacos.namespaces, groups: this.cfg.nacos.groups },
+    };
+  }
+}
+
+class HttpStatusError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
+
+class CredentialsRefused extends Error {}
+
+function send(agent: http.Agent, method: string, url: string, body: string | undefined, timeoutMs: number, headers: Record<string, string>): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const mod = url.startsWith('https:') ? https : http;
+    const req = mod.request(url, { method, agent, timeout: timeoutMs, headers: { ...headers, ...(body ? { 'content-type': 'application/x-www-form-urlencoded' } : {}) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        if ((res.statusCode ?? 0) >= 400) return reject(new HttpStatusError(res.statusCode ?? 0, `${method} ${new URL(url).pathname}: HTTP ${res.statusCode} ${text.slice(0, 200)}`));
+        try {
+          resolve(JSON.parse(text));
+        } catch {
+          reject(new Error(`${method} ${new URL(url).pathname}: not JSON: ${text.slice(0, 200)}`));
+        }
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error(`${method} ${new URL(url).pathname}: timed out after ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let i = 0;
+  const worker = async (): Promise<void> => {
+    while (i < items.length) await fn(items[i++]);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+function sortKeys(o: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+function sameList(a: readonly string[] | undefined, b: readonly string[]): boolean {
+  return !!a && a.length === b.length && a.every((v, i) => v === b[i]);
+}

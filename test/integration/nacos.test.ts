@@ -1,0 +1,176 @@
+import type { Daemon } from '../../src/daemon';
+import { metricValue, SE, startDaemon, WE, zkSource } from '../support/daemon';
+import { dubboMetadata, NacosServer, NacosWriter } from '../support/nacos-server';
+import { sleep, waitFor } from '../support/net';
+import { IstiodLikeClient } from '../support/xds-client';
+import { ZkWriter } from '../support/zk-client';
+import { ZookeeperServer } from '../support/zookeeper-server';
+
+jest.setTimeout(180_000);
+
+const nacosSource = (addr: string, extra: Record<string, unknown> = {}) => ({ name: 'nacos', type: 'nacos', nacos: { serverAddr: addr, pollMs: 300, ...extra } });
+const svc = (iface: string, version = '', group = '') => `providers:${iface}:${version}:${group}`;
+const addresses = (c: IstiodLikeClient) => [...c.resources(WE).values()].map((w) => `${w.spec.address}:${(w.spec.ports as Record<string, number>)['tcp-dubbo']}`).sort();
+
+describe('Nacos source against a real Nacos server', () => {
+  let nacos: NacosServer;
+  let writer: NacosWriter;
+  let daemon: Daemon;
+  let admin: string;
+  let client: IstiodLikeClient;
+
+  beforeAll(async () => {
+    nacos = await new NacosServer().start();
+    writer = new NacosWriter(nacos.base);
+    await writer.register({ service: svc('com.example.Greeter'), ip: '10.40.0.1', port: 20880, metadata: dubboMetadata('com.example.Greeter') });
+    // A consumer registration, as Dubbo writes it: never a provider.
+    await writer.register({ service: 'consumers:com.example.Greeter::', ip: '10.40.9.9', port: 1, metadata: { side: 'consumer', interface: 'com.example.Greeter' } });
+    const started = await startDaemon({ sources: [nacosSource(nacos.address)], protection: { massRemoval: { threshold: 0.5, minEndpoints: 100, holdMs: 0 } } });
+    daemon = started.daemon;
+    admin = started.admin;
+    client = new IstiodLikeClient(started.xdsAddress).connect();
+    await waitFor('initial sync', () => client.synced() && client.resources(WE).size === 1, 30000);
+  });
+
+  afterAll(async () => {
+    client?.close();
+    await daemon?.stop();
+    await nacos?.destroy();
+  });
+
+  it('serves providers:* services and skips consumers:*', () => {
+    expect(addresses(client)).toEqual(['10.40.0.1:20880']);
+    expect([...client.resources(SE).values()].map((s) => s.spec.hosts)).toEqual([['com.example.greeter']]);
+  });
+
+  it('carries a registration, an update and a deregistration to the xDS client', async () => {
+    const iface = 'com.example.Orders';
+    await writer.register({ service: svc(iface, '1.0.0', 'g1'), ip: '10.40.1.1', port: 20880, metadata: dubboMetadata(iface, { version: '1.0.0', group: 'g1', env: 'blue' }) });
+    await waitFor('registration', () => addresses(client).includes('10.40.1.1:20880'), 30000);
+    const we = [...client.resources(WE).values()].find((w) => w.spec.address === '10.40.1.1')!;
+    expect(we.spec.labels).toMatchObject({ env: 'blue', 'dubbo.version': '1.0.0', 'dubbo.group': 'g1' });
+    expect([...client.resources(SE).values()].some((s) => (s.spec.hosts as string[])[0] === 'g1.com.example.orders')).toBe(true);
+
+    await writer.register({ service: svc(iface, '1.0.0', 'g1'), ip: '10.40.1.1', port: 20880, metadata: dubboMetadata(iface, { version: '1.0.0', group: 'g1', env: 'blue', weight: '40' }) });
+    await waitFor('update', () => [...client.resources(WE).values()].find((w) => w.spec.address === '10.40.1.1')?.spec.weight === 40, 30000);
+
+    await writer.register({ service: svc(iface, '1.0.0', 'g1'), ip: '10.40.1.2', port: 20880, metadata: dubboMetadata(iface, { version: '1.0.0', group: 'g1' }), enabled: false });
+    await sleep(1000);
+    expect(addresses(client)).not.toContain('10.40.1.2:20880'); // disabled in Nacos: not routable
+
+    await writer.deregister({ service: svc(iface, '1.0.0', 'g1'), ip: '10.40.1.1', port: 20880 });
+    await waitFor('deregistration', () => !addresses(client).includes('10.40.1.1:20880'), 30000);
+  });
+
+  it('skips a malformed metadata entry with a metric, and keeps the rest flowing', async () => {
+    const before = await metricValue(admin, 'dia_rejected_inputs_total', { source: 'nacos' });
+    await writer.register({ service: svc('com.example.Broken'), ip: '10.40.2.1', port: 20880, metadata: dubboMetadata('com.example.Broken', { protocol: 'no such protocol' }) });
+    await writer.register({ service: svc('com.example.Broken'), ip: '10.40.2.2', port: 20880, metadata: dubboMetadata('com.example.Broken') });
+    await waitFor('the good instance next to the bad one', () => addresses(client).includes('10.40.2.2:20880'), 30000);
+    expect(addresses(client)).not.toContain('10.40.2.1:20880');
+    expect(await metricValue(admin, 'dia_rejected_inputs_total', { source: 'nacos' })).toBe(before + 1);
+  });
+
+  it('reads only the namespaces and groups it is told to', async () => {
+    await writer.register({ service: svc('com.example.Elsewhere'), ip: '10.40.3.1', port: 20880, metadata: dubboMetadata('com.example.Elsewhere'), group: 'TEAM_B' });
+    await sleep(1500);
+    expect(addresses(client)).not.toContain('10.40.3.1:20880');
+    const other = await startDaemon({ sources: [nacosSource(nacos.address, { groups: ['TEAM_B'] })] });
+    const c2 = new IstiodLikeClient(other.xdsAddress).connect();
+    try {
+      await waitFor('group TEAM_B only', () => c2.synced() && addresses(c2).join() === '10.40.3.1:20880', 30000);
+    } finally {
+      c2.close();
+      await other.daemon.stop();
+    }
+  });
+
+  it('keeps the endpoints through a Nacos restart, then resyncs', async () => {
+    const baseline = addresses(client);
+    await nacos.stop();
+    await waitFor('source stale', () => daemon.catalog.sourceHealth().get('nacos')!.state === 'stale', 15000);
+    expect(await (await fetch(`${admin}/readyz`)).text()).toMatch(/degraded[\s\S]*source nacos is stale/);
+    await sleep(1000);
+    expect(addresses(client)).toEqual(baseline);
+    await nacos.start();
+    await waitFor('synced again', () => daemon.catalog.sourceHealth().get('nacos')!.state === 'synced', 60000);
+    // Persistent instances come back from Nacos's storage; nothing was withdrawn meanwhile.
+    expect(addresses(client)).toEqual(baseline);
+    await writer.register({ service: svc('com.example.AfterRestart'), ip: '10.40.4.1', port: 20880, metadata: dubboMetadata('com.example.AfterRestart') });
+    await waitFor('changes flow after the restart', () => addresses(client).includes('10.40.4.1:20880'), 30000);
+  });
+});
+
+describe('Nacos with auth on', () => {
+  let nacos: NacosServer;
+
+  beforeAll(async () => {
+    nacos = await new NacosServer({ auth: { adminPassword: 'Adm1n-pass' } }).start();
+    await new NacosWriter(nacos.base, { username: 'nacos', password: 'Adm1n-pass' }).register({
+      service: svc('com.example.Secure'),
+      ip: '10.41.0.1',
+      port: 20880,
+      metadata: dubboMetadata('com.example.Secure'),
+    });
+  });
+  afterAll(async () => {
+    await nacos?.destroy();
+  });
+
+  it('reads with a username and a password from the environment', async () => {
+    process.env.TEST_NACOS_PASSWORD = 'Adm1n-pass';
+    const d = await startDaemon({ sources: [nacosSource(nacos.address, { auth: { username: 'nacos', passwordEnv: 'TEST_NACOS_PASSWORD' } })] });
+    const c = new IstiodLikeClient(d.xdsAddress).connect();
+    try {
+      await waitFor('secure provider', () => c.synced() && addresses(c).join() === '10.41.0.1:20880', 30000);
+    } finally {
+      c.close();
+      await d.daemon.stop();
+    }
+  });
+
+  it('reports refused credentials instead of serving an empty mesh', async () => {
+    const d = await startDaemon({ sources: [nacosSource(nacos.address, { auth: { username: 'nacos', password: 'wrong' } })] });
+    try {
+      await waitFor('failed', () => d.daemon.catalog.sourceHealth().get('nacos')!.state === 'failed', 30000);
+      const ready = await fetch(`${d.admin}/readyz`);
+      expect(ready.status).toBe(503);
+      expect(await ready.text()).toContain('Nacos refused our credentials');
+    } finally {
+      await d.daemon.stop();
+    }
+  });
+});
+
+describe('ZooKeeper and Nacos together', () => {
+  it('merge one service key from both into one endpoint set, without duplicates', async () => {
+    const zk = await new ZookeeperServer().start();
+    const nacos = await new NacosServer().start();
+    const zkw = await ZkWriter.connect(zk.connect);
+    const nw = new NacosWriter(nacos.base);
+    const iface = 'com.example.Migrating';
+    const url = (ip: string) => `dubbo://${ip}:20880/${iface}?application=demo&interface=${iface}&side=provider&timestamp=1700000000000`;
+    // 10.42.0.1 is registered in both (dual registration during a migration).
+    await zkw.register(url('10.42.0.1'));
+    await zkw.register(url('10.42.0.2'));
+    await nw.register({ service: svc(iface), ip: '10.42.0.1', port: 20880, metadata: dubboMetadata(iface) });
+    await nw.register({ service: svc(iface), ip: '10.42.0.3', port: 20880, metadata: dubboMetadata(iface) });
+    const d = await startDaemon({ sources: [zkSource(zk.connect), nacosSource(nacos.address)] });
+    const c = new IstiodLikeClient(d.xdsAddress).connect();
+    try {
+      await waitFor('merged', () => c.synced() && addresses(c).length === 3, 30000);
+      expect(addresses(c)).toEqual(['10.42.0.1:20880', '10.42.0.2:20880', '10.42.0.3:20880']);
+      expect(c.resources(SE).size).toBe(1);
+      // Gone from ZooKeeper but still in Nacos: it stays.
+      await zkw.unregister(url('10.42.0.1'));
+      await sleep(1500);
+      expect(addresses(c)).toContain('10.42.0.1:20880');
+    } finally {
+      c.close();
+      await d.daemon.stop();
+      await zkw.close();
+      await nacos.destroy();
+      await zk.destroy();
+    }
+  });
+});

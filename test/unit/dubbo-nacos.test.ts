@@ -1,0 +1,55 @@
+import { normalizeProviderEntry } from '../../src/dubbo/normalize';
+import { testConfig } from '../support/config';
+
+const mapping = testConfig().mapping;
+const entry = (over: Record<string, unknown> = {}, metadata: Record<string, string> = {}) =>
+  JSON.stringify({
+    nacos: {
+      service: 'providers:com.example.DemoService:1.0.0:g1',
+      ip: '10.0.0.1',
+      port: 20880,
+      weight: 1,
+      healthy: true,
+      enabled: true,
+      cluster: 'DEFAULT',
+      // As Dubbo's NacosRegistry writes them: the provider URL's parameters.
+      metadata: { application: 'demo', dubbo: '2.0.2', interface: 'com.example.DemoService', version: '1.0.0', group: 'g1', side: 'provider', protocol: 'dubbo', methods: 'sayHello', timestamp: '1700000000000', ...metadata },
+      ...over,
+    },
+  });
+
+describe('Nacos instances (interface-level Dubbo layout)', () => {
+  it('become the same service key and endpoint as the provider URL', () => {
+    const r = normalizeProviderEntry(entry({}, { env: 'blue', zone: 'z1' }), mapping);
+    expect(r).toMatchObject({
+      ok: true,
+      key: { interface: 'com.example.DemoService', version: '1.0.0', group: 'g1' },
+      endpoint: { address: '10.0.0.1', port: 20880, protocol: 'dubbo', weight: 100, labels: { app: 'demo', env: 'blue' }, locality: { zone: 'z1' } },
+    });
+  });
+
+  it('take version and group from the service name when the metadata lacks them', () => {
+    const r = normalizeProviderEntry(entry({}, { version: undefined as unknown as string, group: undefined as unknown as string }), mapping);
+    expect(r).toMatchObject({ ok: true, key: { version: '1.0.0', group: 'g1' } });
+  });
+
+  it('are not routable when disabled or unhealthy in Nacos, or at Nacos weight 0', () => {
+    expect(normalizeProviderEntry(entry({ enabled: false }), mapping)).toMatchObject({ ok: false, skipped: true });
+    expect(normalizeProviderEntry(entry({ healthy: false }), mapping)).toMatchObject({ ok: false, skipped: true });
+    expect(normalizeProviderEntry(entry({ weight: 0 }), mapping)).toMatchObject({ ok: true, endpoint: { weight: 0 } });
+    expect(normalizeProviderEntry(entry({}, { weight: '30' }), mapping)).toMatchObject({ ok: true, endpoint: { weight: 30 } });
+  });
+
+  it('keep IPv6 addresses and tri:// providers', () => {
+    const r = normalizeProviderEntry(entry({ ip: 'fd00::1', port: 50051 }, { protocol: 'tri' }), mapping);
+    expect(r).toMatchObject({ ok: true, endpoint: { address: 'fd00::1', port: 50051, protocol: 'tri' } });
+  });
+
+  it('reject bad records with a reason', () => {
+    expect(normalizeProviderEntry(entry({ service: 'com.example.DemoService' }), mapping)).toMatchObject({ ok: false, skipped: false, reason: expect.stringContaining('providers:{interface}') });
+    expect(normalizeProviderEntry(entry({ port: 0 }), mapping)).toMatchObject({ ok: false, skipped: false, reason: expect.stringContaining('port') });
+    expect(normalizeProviderEntry(entry({}, { protocol: 'bogus' }), mapping)).toMatchObject({ ok: false, skipped: false, reason: expect.stringContaining('protocol "bogus"') });
+    expect(normalizeProviderEntry(entry({ ip: 'not an ip!' }), mapping)).toMatchObject({ ok: false, skipped: false });
+    expect(normalizeProviderEntry('{"nacos":', mapping)).toMatchObject({ ok: false, skipped: false, reason: expect.stringContaining('JSON') });
+  });
+});
