@@ -73,12 +73,14 @@ describe('Nacos source against a real Nacos server', () => {
 
   it('reads only the namespaces and groups it is told to', async () => {
     await writer.register({ service: svc('com.example.Elsewhere'), ip: '10.40.3.1', port: 20880, metadata: dubboMetadata('com.example.Elsewhere'), group: 'TEAM_B' });
+    await writer.register({ service: svc('com.example.Elsewhere'), ip: '10.40.3.2', port: 20880, metadata: dubboMetadata('com.example.Elsewhere'), namespace: 'ns-b', group: 'TEAM_B' });
+    await writer.register({ service: svc('com.example.Elsewhere'), ip: '10.40.3.3', port: 20880, metadata: dubboMetadata('com.example.Elsewhere'), namespace: 'ns-c', group: 'TEAM_B' });
     await sleep(1500);
-    expect(addresses(client)).not.toContain('10.40.3.1:20880');
-    const other = await startDaemon({ sources: [nacosSource(nacos.address, { groups: ['TEAM_B'] })] });
+    expect(addresses(client).filter((a) => a.startsWith('10.40.3.'))).toEqual([]);
+    const other = await startDaemon({ sources: [nacosSource(nacos.address, { namespaces: ['', 'ns-b'], groups: ['TEAM_B'] })] });
     const c2 = new IstiodLikeClient(other.xdsAddress).connect();
     try {
-      await waitFor('group TEAM_B only', () => c2.synced() && addresses(c2).join() === '10.40.3.1:20880', 30000);
+      await waitFor('group TEAM_B of the public namespace and ns-b', () => c2.synced() && addresses(c2).join() === '10.40.3.1:20880,10.40.3.2:20880', 30000);
     } finally {
       c2.close();
       await other.daemon.stop();

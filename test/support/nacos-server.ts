@@ -151,11 +151,6 @@ export class NacosWriter {
     const res = await fetch(`${this.base}/v1/ns/instance?${q}`, { method: 'DELETE' });
     if (!res.ok) throw new Error(`deregister: ${res.status} ${await res.text()}`);
   }
-
-  async createNamespace(id: string): Promise<void> {
-    const res = await fetch(`${this.base}/v1/console/namespaces`, { method: 'POST', body: await this.params({ customNamespaceId: id, namespaceName: id, namespaceDesc: id }) });
-    if (!res.ok) throw new Error(`namespace: ${res.status} ${await res.text()}`);
-  }
 }
 
 /** The metadata Dubbo's Nacos registry writes for a provider: its URL parameters. */
