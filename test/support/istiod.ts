@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync 
 import os from 'node:os';
 import path from 'node:path';
 import yaml from 'js-yaml';
-import { canConnect, freePort, sleep, waitFor } from './net';
+import { canConnect, freePort, stopProcess, waitFor } from './net';
 
 const ROOT = path.resolve(__dirname, '../..');
 export const ISTIOD_BIN = path.join(ROOT, '.cache/istiod/bin/pilot-discovery');
@@ -107,10 +107,7 @@ export class Istiod {
   async stop(): Promise<void> {
     const p = this.proc;
     this.proc = undefined;
-    if (!p || p.exitCode !== null) return;
-    p.kill('SIGTERM');
-    for (let i = 0; i < 50 && p.exitCode === null && p.signalCode === null; i++) await sleep(100);
-    if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+    await stopProcess(p, 5000);
   }
 
   async destroy(): Promise<void> {

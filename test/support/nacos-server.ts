@@ -2,7 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { canConnect, freePort, sleep, waitFor } from './net';
+import { canConnect, freePort, stopProcess, waitFor } from './net';
 
 const ROOT = path.resolve(__dirname, '../..');
 const HOME = path.join(ROOT, '.cache/nacos');
@@ -92,10 +92,7 @@ export class NacosServer {
   async stop(): Promise<void> {
     const p = this.proc;
     this.proc = undefined;
-    if (!p || p.exitCode !== null) return;
-    p.kill('SIGTERM');
-    for (let i = 0; i < 100 && p.exitCode === null && p.signalCode === null; i++) await sleep(100);
-    if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+    await stopProcess(p, 10000);
   }
 
   async destroy(): Promise<void> {
