@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 NODE_MODULES := node_modules/.package-lock.json
 
-.PHONY: run test build lint typecheck unit integration e2e chart deps provision clean
+.PHONY: run test build lint typecheck unit integration e2e chart bench bench-quick deps provision clean
 
 # Not `npm ci`: npm 11 rejects our lock file as out of sync because the registry here serves
 # only some platform builds of jest's optional resolver bindings; `npm install` honours the
@@ -52,6 +52,16 @@ test: build provision
 	npx tsc -p tsconfig.json --noEmit
 	npx eslint .
 	npx jest --ci
+
+# Benchmarks (not part of make test): write docs/performance.md and docs/performance.json.
+SIZES ?= S,M
+bench: build
+	test/servers/zookeeper/provision.sh
+	npx tsx bench/run.ts --sizes=$(SIZES)
+
+bench-quick: build
+	test/servers/zookeeper/provision.sh
+	npx tsx bench/run.ts --quick
 
 clean:
 	rm -rf dist coverage
