@@ -3,7 +3,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { log } from '../common/log';
 import type { NacosSourceConfig } from '../config/types';
-import type { RegistrySource, SourceSink, SourceState, SourceStatus } from './types';
+import { counts, type RegistrySource, type SourceSink, type SourceState, type SourceStatus } from './types';
 
 /**
  * Watches Dubbo's interface-level services in Nacos through Nacos's HTTP open API (v1, which
@@ -183,16 +183,13 @@ export class NacosSource implements RegistrySource {
   }
 
   status(): SourceStatus {
-    let entries = 0;
-    for (const e of this.known.values()) entries += e.length;
     return {
       name: this.name,
       type: 'nacos',
       state: this.state,
       reason: this.reason,
       lastSyncMs: this.lastSyncMs,
-      services: this.known.size,
-      entries,
+      ...counts(this.known),
       details: { serverAddr: this.cfg.nacos.serverAddr, namespaces: this.cfg.nacos.namespaces, groups: this.cfg.nacos.groups },
     };
   }

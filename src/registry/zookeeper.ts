@@ -1,7 +1,7 @@
 import zookeeper from 'node-zookeeper-client';
 import type { ZookeeperSourceConfig } from '../config/types';
 import { log } from '../common/log';
-import type { RegistrySource, SourceSink, SourceState, SourceStatus } from './types';
+import { counts, type RegistrySource, type SourceSink, type SourceState, type SourceStatus } from './types';
 
 type Client = zookeeper.Client;
 type Watcher = (event: zookeeper.Event) => void;
@@ -273,16 +273,13 @@ export class ZookeeperSource implements RegistrySource {
   }
 
   status(): SourceStatus {
-    let entries = 0;
-    for (const e of this.known.values()) entries += e.length;
     return {
       name: this.name,
       type: 'zookeeper',
       state: this.state,
       reason: this.reason,
       lastSyncMs: this.lastSyncMs,
-      services: this.known.size,
-      entries,
+      ...counts(this.known),
       details: {
         connect: this.cfg.zookeeper.connect,
         root: this.root,
