@@ -2,7 +2,8 @@ import { readFileSync, statSync, unwatchFile, watchFile } from 'node:fs';
 import yaml from 'js-yaml';
 import type { FileSourceConfig } from '../config/types';
 import { log } from '../common/log';
-import type { RegistrySource, SourceSink, SourceState, SourceStatus } from './types';
+import { SourceBase } from './base';
+import type { RegistrySource, SourceSink, SourceStatus } from './types';
 
 /**
  * The embedded default registry: a YAML file of provider URLs grouped by interface,
@@ -13,23 +14,18 @@ import type { RegistrySource, SourceSink, SourceState, SourceStatus } from './ty
  *
  * reloaded when it changes. A file that cannot be read or parsed keeps the previous state.
  */
-export class FileSource implements RegistrySource {
-  readonly name: string;
-  private sink?: SourceSink;
-  private state: SourceState = 'connecting';
-  private reason?: string;
-  private lastSyncMs?: number;
+export class FileSource extends SourceBase implements RegistrySource {
   private services = 0;
   private entries = 0;
   private lastText?: string;
 
   constructor(private readonly cfg: FileSourceConfig) {
-    this.name = cfg.name;
+    super(cfg.name);
   }
 
   async start(sink: SourceSink): Promise<void> {
     this.sink = sink;
-    sink.health(this.name, 'connecting');
+    this.setState('connecting');
     await this.resync('start');
     // Polling, not fs.watch: it survives editors that replace the file and ConfigMap symlink swaps.
     watchFile(this.cfg.file.path, { interval: Math.max(this.cfg.file.pollMs, 50), persistent: false }, () => {
@@ -59,32 +55,19 @@ export class FileSource implements RegistrySource {
     sink.replaceAll(this.name, parsed.services);
     this.services = parsed.services.size;
     this.entries = [...parsed.services.values()].reduce((n, e) => n + e.length, 0);
-    this.state = 'synced';
-    this.reason = undefined;
     this.lastSyncMs = Date.now();
-    sink.health(this.name, 'synced');
+    this.setState('synced');
     log.info('provider file loaded', { source: this.name, reason, services: this.services, entries: this.entries });
   }
 
   private fail(reason: string): void {
     // Keep what we had: a half-written or broken file must never empty the mesh.
-    this.state = this.lastSyncMs === undefined ? 'failed' : 'stale';
-    this.reason = reason;
-    this.sink?.health(this.name, this.state, reason);
+    this.setState(this.lastSyncMs === undefined ? 'failed' : 'stale', reason);
     log.error('provider file not loaded; keeping the previous state', { source: this.name, reason });
   }
 
   status(): SourceStatus {
-    return {
-      name: this.name,
-      type: 'file',
-      state: this.state,
-      reason: this.reason,
-      lastSyncMs: this.lastSyncMs,
-      services: this.services,
-      entries: this.entries,
-      details: { path: this.cfg.file.path },
-    };
+    return this.statusOf('file', { services: this.services, entries: this.entries }, { path: this.cfg.file.path });
   }
 }
 

@@ -3,7 +3,8 @@ import http from 'node:http';
 import https from 'node:https';
 import { log } from '../common/log';
 import type { NacosSourceConfig } from '../config/types';
-import { counts, type RegistrySource, type SourceSink, type SourceState, type SourceStatus } from './types';
+import { counts, sameList, SourceBase } from './base';
+import type { RegistrySource, SourceSink, SourceStatus } from './types';
 
 /**
  * Watches Dubbo's interface-level services in Nacos through Nacos's HTTP open API (v1, which
@@ -16,12 +17,7 @@ import { counts, type RegistrySource, type SourceSink, type SourceState, type So
  * anyway, without a way to list services or to tell "empty" from "unreachable". Polling the
  * same API ourselves gives us both, with bounded concurrency. See docs/nacos.md.
  */
-export class NacosSource implements RegistrySource {
-  readonly name: string;
-  private sink?: SourceSink;
-  private state: SourceState = 'connecting';
-  private reason?: string;
-  private lastSyncMs?: number;
+export class NacosSource extends SourceBase implements RegistrySource {
   private timer?: NodeJS.Timeout;
   private stopped = false;
   private running?: Promise<void>;
@@ -32,7 +28,7 @@ export class NacosSource implements RegistrySource {
   private next = 0;
 
   constructor(private readonly cfg: NacosSourceConfig) {
-    this.name = cfg.name;
+    super(cfg.name);
     const n = cfg.nacos;
     const scheme = n.tls ? 'https' : 'http';
     this.base = n.serverAddr.split(',').map((a) => `${scheme}://${a.trim()}${n.contextPath}`);
@@ -43,7 +39,7 @@ export class NacosSource implements RegistrySource {
 
   async start(sink: SourceSink): Promise<void> {
     this.sink = sink;
-    sink.health(this.name, 'connecting');
+    this.setState('connecting');
     void this.resync('start');
   }
 
@@ -176,22 +172,8 @@ export class NacosSource implements RegistrySource {
     return { accessKey: a.accessKey, secretKey: a.secretKey ?? process.env[a.secretKeyEnv ?? ''] ?? '' };
   }
 
-  private setState(state: SourceState, reason?: string): void {
-    this.state = state;
-    this.reason = reason;
-    this.sink?.health(this.name, state, reason);
-  }
-
   status(): SourceStatus {
-    return {
-      name: this.name,
-      type: 'nacos',
-      state: this.state,
-      reason: this.reason,
-      lastSyncMs: this.lastSyncMs,
-      ...counts(this.known),
-      details: { serverAddr: this.cfg.nacos.serverAddr, namespaces: this.cfg.nacos.namespaces, groups: this.cfg.nacos.groups },
-    };
+    return this.statusOf('nacos', counts(this.known), { serverAddr: this.cfg.nacos.serverAddr, namespaces: this.cfg.nacos.namespaces, groups: this.cfg.nacos.groups });
   }
 }
 
@@ -235,8 +217,4 @@ async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<v
 
 function sortKeys(o: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-}
-
-function sameList(a: readonly string[] | undefined, b: readonly string[]): boolean {
-  return !!a && a.length === b.length && a.every((v, i) => v === b[i]);
 }

@@ -34,10 +34,3 @@ export interface RegistrySource {
   /** Re-list everything now and reconcile (also runs after reconnects and periodically). */
   resync(reason: string): Promise<void>;
 }
-
-/** Services and entries of a source's last known state, for its status. */
-export function counts(known: ReadonlyMap<string, readonly string[]>): { services: number; entries: number } {
-  let entries = 0;
-  for (const e of known.values()) entries += e.length;
-  return { services: known.size, entries };
-}

@@ -1,7 +1,8 @@
 import zookeeper from 'node-zookeeper-client';
 import type { ZookeeperSourceConfig } from '../config/types';
 import { log } from '../common/log';
-import { counts, type RegistrySource, type SourceSink, type SourceState, type SourceStatus } from './types';
+import { counts, sameList, SourceBase } from './base';
+import type { RegistrySource, SourceSink, SourceStatus } from './types';
 
 type Client = zookeeper.Client;
 type Watcher = (event: zookeeper.Event) => void;
@@ -20,17 +21,12 @@ export interface ZookeeperSourceHooks {
  * never overwrites a newer one. After every (re)connect, after a session expiry (with a new
  * session) and periodically, the whole tree is re-listed and only real differences are applied.
  */
-export class ZookeeperSource implements RegistrySource {
-  readonly name: string;
-  private sink?: SourceSink;
+export class ZookeeperSource extends SourceBase implements RegistrySource {
   private client?: Client;
   private generation = 0;
   private stopped = false;
-  private state: SourceState = 'connecting';
-  private reason?: string;
   private expired = false;
   private disconnectTimer?: NodeJS.Timeout;
-  private lastSyncMs?: number;
   private everConnected = false;
   /** Entries per interface as last given to the sink. */
   private readonly known = new Map<string, readonly string[]>();
@@ -45,7 +41,7 @@ export class ZookeeperSource implements RegistrySource {
     private readonly cfg: ZookeeperSourceConfig,
     private readonly hooks: ZookeeperSourceHooks = {},
   ) {
-    this.name = cfg.name;
+    super(cfg.name);
   }
 
   private get root(): string {
@@ -266,33 +262,14 @@ export class ZookeeperSource implements RegistrySource {
     log.warn('zookeeper watch read failed; the next resync covers it', { source: this.name, error: (err as Error).message });
   }
 
-  private setState(state: SourceState, reason?: string): void {
-    this.state = state;
-    this.reason = reason;
-    this.sink?.health(this.name, state, reason);
-  }
-
   status(): SourceStatus {
-    return {
-      name: this.name,
-      type: 'zookeeper',
-      state: this.state,
-      reason: this.reason,
-      lastSyncMs: this.lastSyncMs,
-      ...counts(this.known),
-      details: {
-        connect: this.cfg.zookeeper.connect,
-        root: this.root,
-        sessionId: this.client?.getSessionId().toString('hex'),
-        watchedPaths: this.watchers.size,
-      },
-    };
+    return this.statusOf('zookeeper', counts(this.known), {
+      connect: this.cfg.zookeeper.connect,
+      root: this.root,
+      sessionId: this.client?.getSessionId().toString('hex'),
+      watchedPaths: this.watchers.size,
+    });
   }
-}
-
-function sameList(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
-  if (!a || !b) return a === b;
-  return a.length === b.length && a.every((v, i) => v === b[i]);
 }
 
 function getChildren(client: Client, path: string, watcher: Watcher): Promise<string[] | undefined> {

@@ -1,0 +1,34 @@
+import type { SourceSink, SourceState, SourceStatus } from './types';
+
+/** Health and status bookkeeping that every registry source shares. */
+export abstract class SourceBase {
+  protected sink?: SourceSink;
+  protected state: SourceState = 'connecting';
+  protected reason?: string;
+  /** When the source last completed a full read (ms since epoch). */
+  protected lastSyncMs?: number;
+
+  constructor(readonly name: string) {}
+
+  protected setState(state: SourceState, reason?: string): void {
+    this.state = state;
+    this.reason = reason;
+    this.sink?.health(this.name, state, reason);
+  }
+
+  protected statusOf(type: string, known: { services: number; entries: number }, details: Record<string, unknown>): SourceStatus {
+    return { name: this.name, type, state: this.state, reason: this.reason, lastSyncMs: this.lastSyncMs, ...known, details };
+  }
+}
+
+/** Services and entries of a source's last known state. */
+export function counts(known: ReadonlyMap<string, readonly string[]>): { services: number; entries: number } {
+  let entries = 0;
+  for (const e of known.values()) entries += e.length;
+  return { services: known.size, entries };
+}
+
+export function sameList(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
+  if (!a || !b) return a === b;
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
