@@ -40,14 +40,15 @@ export function configReference(): string {
 
 function walk(node: Node, path: string, required: boolean, rows: string[]): void {
   if (path) rows.push(`| \`${path}\`${required ? ' (required)' : ''} | ${typeOf(node)} | ${defaultOf(node)} | ${(node.description ?? '').replace(/\|/g, '\\|')} |`);
-  if (node.properties) {
-    for (const [key, child] of Object.entries(node.properties)) walk(child, path ? `${path}.${key}` : key, node.required?.includes(key) ?? false, rows);
-  }
-  if (node.items?.properties) {
-    for (const [key, child] of Object.entries(node.items.properties)) walk(child, `${path}[].${key}`, node.items.required?.includes(key) ?? false, rows);
-  }
-  if (typeof node.additionalProperties === 'object' && node.additionalProperties.properties) {
-    for (const [key, child] of Object.entries(node.additionalProperties.properties)) walk(child, `${path}.<name>.${key}`, node.additionalProperties.required?.includes(key) ?? false, rows);
+  // Keys of an object, of each item of a list, and of each value of a map.
+  const nested: [Node | boolean | undefined, string][] = [
+    [node, path ? `${path}.` : ''],
+    [node.items, `${path}[].`],
+    [node.additionalProperties, `${path}.<name>.`],
+  ];
+  for (const [parent, prefix] of nested) {
+    if (typeof parent !== 'object') continue;
+    for (const [key, child] of Object.entries(parent.properties ?? {})) walk(child, prefix + key, parent.required?.includes(key) ?? false, rows);
   }
 }
 

@@ -2,7 +2,7 @@ import { canonicalJson, contentHash } from '../common/hash';
 import type { ClusterConfig, MappingConfig, RenderConfig } from '../config/types';
 import type { CatalogEndpoint, CatalogService } from '../model/catalog';
 import { ANNOTATION_GROUP, ANNOTATION_INTERFACE, ANNOTATION_VERSION, hostFromTemplate, labelValue, objectName } from './names';
-import { inView } from './view';
+import { endpointLabels, inView } from './view';
 import type { IstioKind, IstioObject } from './types';
 
 export interface RenderSettings {
@@ -65,9 +65,7 @@ function workloadSpec(e: CatalogEndpoint, s: RenderSettings, view: ClusterConfig
   const proto = s.mapping.protocols[e.protocol];
   const over = view.overrides ?? {};
   const labels: Record<string, string> = {};
-  for (const [k, v] of Object.entries(e.labels)) labels[k] = labelValue(v);
-  labels[s.mapping.meshed.label] = e.meshed ? 'true' : 'false';
-  for (const [k, v] of Object.entries(over.labels ?? {})) labels[k] = labelValue(v);
+  for (const [k, v] of Object.entries({ ...endpointLabels(e, s.mapping.meshed.label), ...over.labels })) labels[k] = labelValue(v);
   const spec: Record<string, unknown> = { address: e.address, ports: { [proto.portName]: e.port }, labels, weight: e.weight };
   const locality = over.locality ?? [e.locality.region ?? '', e.locality.zone ?? '', e.locality.subzone ?? ''].join('/').replace(/\/+$/, '');
   if (locality) spec.locality = locality;

@@ -1,5 +1,5 @@
 import type { ClusterConfig, LabelSelector } from '../config/types';
-import type { CatalogService } from '../model/catalog';
+import type { CatalogEndpoint, CatalogService } from '../model/catalog';
 import { ANNOTATION_INTERFACE } from './names';
 
 /** Kubernetes LabelSelector semantics: every matchLabels pair and every expression must hold. */
@@ -25,16 +25,20 @@ export function serviceLabels(svc: Pick<CatalogService, 'key'>): Record<string, 
   return labels;
 }
 
+/** An endpoint's labels before sanitizing: the mapped URL parameters and the meshed marker. */
+export function endpointLabels(e: Pick<CatalogEndpoint, 'labels' | 'meshed'>, meshedLabel: string): Record<string, string> {
+  return { ...e.labels, [meshedLabel]: e.meshed ? 'true' : 'false' };
+}
+
 /**
  * The service as one cluster view sees it, or undefined when the view leaves it out. Filtering
- * only; overrides apply in render. Returns the same object when the filter changes nothing,
- * so views without filters share one render.
+ * only; overrides apply in render. The service itself comes back when the filter drops nothing.
  */
 export function inView(svc: CatalogService, view: ClusterConfig, meshedLabel: string): CatalogService | undefined {
   const f = view.filter;
   if (!f) return svc;
   if (!selectorMatches(f.services, serviceLabels(svc))) return undefined;
   if (!f.endpoints) return svc;
-  const endpoints = svc.endpoints.filter((e) => selectorMatches(f.endpoints, { ...e.labels, [meshedLabel]: e.meshed ? 'true' : 'false' }));
+  const endpoints = svc.endpoints.filter((e) => selectorMatches(f.endpoints, endpointLabels(e, meshedLabel)));
   return endpoints.length === svc.endpoints.length ? svc : { ...svc, endpoints };
 }
