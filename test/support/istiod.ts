@@ -1,9 +1,10 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import yaml from 'js-yaml';
-import { canConnect, freePort, stopProcess, waitFor } from './net';
+import { canConnect, freePort, waitFor } from './net';
+import { fileTail, stopProcess } from './process';
 
 const ROOT = path.resolve(__dirname, '../..');
 export const ISTIOD_BIN = path.join(ROOT, '.cache/istiod/bin/pilot-discovery');
@@ -85,12 +86,8 @@ export class Istiod {
     return this;
   }
 
-  logTail(chars = 3000): string {
-    try {
-      return readFileSync(path.join(this.dir, 'istiod.log'), 'utf8').slice(-chars);
-    } catch {
-      return '';
-    }
+  logTail(): string {
+    return fileTail(path.join(this.dir, 'istiod.log'));
   }
 
   /** What istiod stored from its config sources (/debug/configz). */

@@ -1,8 +1,9 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { canConnect, freePort, stopProcess, waitFor } from './net';
+import { canConnect, freePort, waitFor } from './net';
+import { fileTail, stopProcess } from './process';
 
 const ROOT = path.resolve(__dirname, '../..');
 const HOME = path.join(ROOT, '.cache/nacos');
@@ -81,12 +82,8 @@ export class NacosServer {
     }, 60000, 500);
   }
 
-  logTail(chars = 3000): string {
-    try {
-      return readFileSync(path.join(this.dir, 'server.log'), 'utf8').slice(-chars);
-    } catch {
-      return '';
-    }
+  logTail(): string {
+    return fileTail(path.join(this.dir, 'server.log'));
   }
 
   async stop(): Promise<void> {

@@ -41,11 +41,3 @@ export function canConnect(port: number, host = '127.0.0.1'): Promise<boolean> {
     s.once('error', () => resolve(false));
   });
 }
-
-/** SIGTERM, then SIGKILL if the process is still there after graceMs. */
-export async function stopProcess(p: import('node:child_process').ChildProcess | undefined, graceMs = 10000): Promise<void> {
-  if (!p || p.exitCode !== null || p.signalCode !== null) return;
-  p.kill('SIGTERM');
-  for (let waited = 0; waited < graceMs && p.exitCode === null && p.signalCode === null; waited += 100) await sleep(100);
-  if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
-}

@@ -1,9 +1,10 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort, sleep, waitFor } from './net';
+import { fileTail } from './process';
 
 const ROOT = path.resolve(__dirname, '../..');
 const LIB = path.join(ROOT, '.cache/zookeeper/lib');
@@ -62,7 +63,7 @@ export class ZookeeperServer {
     );
     const proc = this.proc;
     await waitFor(`ZooKeeper on ${this.connect}`, () => {
-      if (proc.exitCode !== null) throw new Error(`ZooKeeper exited (${proc.exitCode}); see ${path.join(this.dir, 'server.log')}:\n${readFileSync(path.join(this.dir, 'server.log'), 'utf8').slice(-2000)}`);
+      if (proc.exitCode !== null) throw new Error(`ZooKeeper exited (${proc.exitCode}); see ${path.join(this.dir, 'server.log')}:\n${fileTail(path.join(this.dir, 'server.log'), 2000)}`);
       // ruok answers imok before the server serves; srvr shows Mode: only once it does.
       return this.fourLetter('srvr').then((r) => r.includes('Mode:'));
     }, 60000, 100).catch((err: Error) => {
