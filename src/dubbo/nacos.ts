@@ -22,8 +22,7 @@ export function isNacosEntry(entry: string): boolean {
   return entry.startsWith(NACOS_ENTRY_PREFIX);
 }
 
-/** The provider URL of an instance, or why it has none. */
-export function providerUrlOfNacosEntry(entry: string): { url: string } | { error: string; skipped?: boolean } {
+export function parseNacosEntry(entry: string): NacosInstanceEntry | { error: string } {
   let i: NacosInstanceEntry;
   try {
     i = (JSON.parse(entry) as { nacos: NacosInstanceEntry }).nacos;
@@ -31,6 +30,12 @@ export function providerUrlOfNacosEntry(entry: string): { url: string } | { erro
     return { error: `instance is not valid JSON: ${(err as Error).message}` };
   }
   if (!i || typeof i !== 'object') return { error: 'instance record is empty' };
+  if (typeof i.service !== 'string') return { error: 'instance has no service name' };
+  return i;
+}
+
+/** The provider URL of an interface-level instance, or why it has none. */
+export function providerUrlOfNacosEntry(i: NacosInstanceEntry): { url: string } | { error: string; skipped?: boolean } {
   const name = /^providers:([^:]+):([^:]*):([^:]*)$/.exec(i.service ?? '');
   if (!name) return { error: `service "${i.service}" is not providers:{interface}:{version}:{group}` };
   const [, iface, version, group] = name;

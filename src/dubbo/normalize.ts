@@ -1,5 +1,7 @@
-import { isNacosEntry, providerUrlOfNacosEntry } from './nacos';
+import { isNacosEntry, parseNacosEntry, providerUrlOfNacosEntry, type NacosInstanceEntry } from './nacos';
 import type { MappingConfig } from '../config/types';
+import { documentName, REVISION_KEY } from '../registry/types';
+import { appInstanceOfNacos, parseMapping, parseMetadataInfo, parseZookeeperInstance, providerUrlsOfInstance, revisionOf, type AppInstance } from './instance';
 import type { Endpoint, ServiceKey } from './model';
 import { parseProviderUrl, type ProviderUrl } from './url';
 
@@ -9,14 +11,92 @@ export type Normalized =
   | { ok: false; skipped: true; key?: ServiceKey; reason: string }
   | { ok: false; skipped: false; reason: string };
 
+/** Which of Dubbo's two registration models an entry came from. */
+export type RegistrationModel = 'interface' | 'application';
+
+/** Everything one registry entry stands for: one endpoint (interface-level), or one per exported service. */
+export interface EntryResult {
+  model: RegistrationModel;
+  results: Normalized[];
+  /** Documents the result was built from: when one changes, the entry is normalized again. */
+  needs: string[];
+  /** Application-level: the instance, whose last good result stands in while `unresolved`. */
+  instanceId?: string;
+  /** Why the services of an application-level instance cannot be known now (metadata missing or bad). */
+  unresolved?: string;
+}
+
+export type DocumentLookup = (name: string) => string | undefined;
+
+/**
+ * Any registry entry to the internal model: a provider URL (znode name or plain), a Nacos
+ * instance of either model, or a ZooKeeper application-level instance (Curator JSON). Pure: the
+ * documents it needs come through `lookup`.
+ */
+export function normalizeEntry(entry: string, mapping: MappingConfig, lookup: DocumentLookup): EntryResult {
+  if (isNacosEntry(entry)) {
+    const parsed = parseNacosEntry(entry);
+    if ('error' in parsed) return single({ ok: false, skipped: false, reason: parsed.error });
+    if (!parsed.service.startsWith('providers:') && parsed.metadata?.[REVISION_KEY] !== undefined) {
+      return normalizeAppEntry(appInstanceOfNacos(parsed), mapping, lookup);
+    }
+    return single(normalizeNacosProvider(parsed, mapping));
+  }
+  if (entry.startsWith('{')) return normalizeAppEntry(parseZookeeperInstance(entry), mapping, lookup);
+  return single(normalizeProviderEntry(entry, mapping));
+}
+
+function single(result: Normalized): EntryResult {
+  return { model: 'interface', results: [result], needs: [] };
+}
+
+function normalizeNacosProvider(i: NacosInstanceEntry, mapping: MappingConfig): Normalized {
+  const built = providerUrlOfNacosEntry(i);
+  if ('error' in built) return built.skipped ? { ok: false, skipped: true, reason: built.error } : { ok: false, skipped: false, reason: built.error };
+  return normalizeProviderEntry(built.url, mapping);
+}
+
+/**
+ * An application-level instance: its revision's MetadataInfo says which services it exports;
+ * each becomes the provider URL its interface-level twin would have, normalized the same way.
+ */
+export function normalizeAppEntry(inst: AppInstance | { error: string }, mapping: MappingConfig, lookup: DocumentLookup): EntryResult {
+  if ('error' in inst) return { model: 'application', results: [{ ok: false, skipped: false, reason: inst.error }], needs: [] };
+  const base = { model: 'application' as const, instanceId: `${inst.application}/${inst.id}` };
+  const revision = revisionOf(inst);
+  if (!revision) return { ...base, results: [], needs: [], unresolved: `instance ${inst.id} of ${inst.application} has no ${REVISION_KEY}` };
+  const metaDoc = documentName.metadata(inst.application, revision);
+  const content = lookup(metaDoc);
+  if (content === undefined) {
+    const storage = inst.metadata['dubbo.metadata.storage-type'];
+    const hint = storage === 'local' ? ' (dubbo.metadata.storage-type=local: the provider must also report its metadata, e.g. metadata-type=remote or report-metadata=true)' : '';
+    return { ...base, results: [], needs: [metaDoc], unresolved: `no metadata for ${inst.application} revision ${revision} in the metadata report${hint}` };
+  }
+  const meta = parseMetadataInfo(content);
+  if ('error' in meta) return { ...base, results: [], needs: [metaDoc], unresolved: `metadata of ${inst.application} revision ${revision}: ${meta.error}` };
+  const urls = providerUrlsOfInstance(inst, meta);
+  if ('error' in urls) return { ...base, results: [{ ok: false, skipped: false, reason: urls.error }], needs: [metaDoc] };
+  const needs = [metaDoc];
+  const results = urls.map((url) => {
+    const r = normalizeProviderUrl(url, mapping);
+    const mapDoc = documentName.mapping(url.params.interface);
+    needs.push(mapDoc);
+    const apps = lookup(mapDoc);
+    if (r.ok && apps !== undefined && !parseMapping(apps).includes(inst.application)) {
+      r.warnings.push(`the service-name mapping of ${url.params.interface} lists "${apps}", not ${inst.application}: Dubbo consumers on application-level discovery will not find this provider`);
+    }
+    return r;
+  });
+  return { ...base, results, needs: [...new Set(needs)] };
+}
+
 const JAVA_NAME = /^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$/;
 
 /** Raw registry entry (encoded znode name or plain URL) to the internal model. Pure. */
 export function normalizeProviderEntry(entry: string, mapping: MappingConfig): Normalized {
   if (isNacosEntry(entry)) {
-    const built = providerUrlOfNacosEntry(entry);
-    if ('error' in built) return built.skipped ? { ok: false, skipped: true, reason: built.error } : { ok: false, skipped: false, reason: built.error };
-    entry = built.url;
+    const parsed = parseNacosEntry(entry);
+    return 'error' in parsed ? { ok: false, skipped: false, reason: parsed.error } : normalizeNacosProvider(parsed, mapping);
   }
   const parsed = parseProviderUrl(entry);
   if ('error' in parsed) return { ok: false, skipped: false, reason: parsed.error };

@@ -1,11 +1,12 @@
 import type { MappingConfig, ProtectionConfig } from '../config/types';
 import { endpointId, meshServiceKey, serviceKeyId, type Endpoint, type ServiceKey } from '../dubbo/model';
-import { normalizeProviderEntry, type Normalized } from '../dubbo/normalize';
+import { normalizeEntry, type EntryResult, type Normalized, type RegistrationModel } from '../dubbo/normalize';
 import type { SourceSink, SourceState } from '../registry/types';
 
 export interface CatalogEndpoint extends Endpoint {
   id: string;
   source: string;
+  model: RegistrationModel;
   /** When this endpoint first appeared: its registration time if known, else first seen. */
   createdAtMs: number;
 }
@@ -59,15 +60,27 @@ export interface CommitResult {
 
 interface ParsedEntry {
   entry: string;
-  result: Normalized;
+  parsed: EntryResult;
+  /** What the entry contributes: parsed.results, or the last good ones while it is unresolved. */
+  results: readonly Normalized[];
 }
 
-type Published = Map<string, { serviceId: string; key: ServiceKey; endpoint: Endpoint }>;
+interface PublishedEndpoint {
+  serviceId: string;
+  key: ServiceKey;
+  endpoint: Endpoint;
+  model: RegistrationModel;
+}
+
+type Published = Map<string, PublishedEndpoint>;
 
 interface SourceData {
   order: number;
   health: SourceHealth;
   observed: Map<string, ParsedEntry[]>;
+  /** Documents entries refer to (Dubbo 3 metadata, mapping), and which registry services use each. */
+  docs: Map<string, string>;
+  dependents: Map<string, Set<string>>;
   published: Map<string, Published>;
   publishedCount: number;
   dirty: Set<string>;
@@ -77,7 +90,7 @@ interface SourceData {
 interface ServiceData {
   key: ServiceKey;
   createdAtMs: number;
-  /** source -> endpoint id -> endpoint */
+  /** origin (source and registry service) -> endpoint id -> endpoint */
   contributions: Map<string, Map<string, CatalogEndpoint>>;
   /** Every protocol the service was seen with: ports stay put while endpoints churn. */
   protocols: Set<string>;
@@ -113,6 +126,8 @@ export class Catalog implements SourceSink {
         order,
         health: { state: 'connecting', syncedOnce: false },
         observed: new Map(),
+        docs: new Map(),
+        dependents: new Map(),
         published: new Map(),
         publishedCount: 0,
         dirty: new Set(),
@@ -132,33 +147,83 @@ export class Catalog implements SourceSink {
   // ---- SourceSink ----
 
   setService(source: string, service: string, entries: readonly string[]): void {
+    this.applyEntries(source, service, entries, () => false);
+  }
+
+  /**
+   * reparse: entries to normalize again although their text is unchanged (a document they need
+   * changed).
+   */
+  private applyEntries(source: string, service: string, entries: readonly string[], reparse: (p: ParsedEntry) => boolean): void {
     const s = this.source(source);
     const previous = s.observed.get(service);
     const byEntry = new Map(previous?.map((p) => [p.entry, p]));
+    const byInstance = new Map(previous?.filter((p) => p.parsed.instanceId).map((p) => [p.parsed.instanceId!, p]));
+    const lookup = (name: string): string | undefined => s.docs.get(name);
     const next: ParsedEntry[] = [];
     const seen = new Set<string>();
+    let reparsed = false;
     for (const entry of entries) {
       if (seen.has(entry)) continue;
       seen.add(entry);
       const known = byEntry.get(entry);
-      if (known) {
+      if (known && !reparse(known)) {
         next.push(known);
         continue;
       }
-      const result = normalizeProviderEntry(entry, this.mapping);
-      if (!result.ok && !result.skipped) this.observer.rejected(source, entry, result.reason);
-      if (result.ok) for (const w of result.warnings) this.observer.warning(source, entry, w);
-      next.push({ entry, result });
+      reparsed ||= !!known;
+      const parsed = normalizeEntry(entry, this.mapping, lookup);
+      let results: readonly Normalized[] = parsed.results;
+      if (parsed.unresolved) {
+        // A rolling upgrade registers the new revision before its metadata is readable, or
+        // metadata breaks: the instance keeps what it last exported rather than vanish.
+        const last = byInstance.get(parsed.instanceId!)?.results ?? [];
+        if (last.some((r) => r.ok)) {
+          results = last;
+          this.observer.warning(source, entry, `${parsed.unresolved}; keeping the services it last exported`);
+        } else this.observer.rejected(source, entry, parsed.unresolved);
+      }
+      for (const r of parsed.results) {
+        if (!r.ok && !r.skipped) this.observer.rejected(source, entry, r.reason);
+        if (r.ok) for (const w of r.warnings) this.observer.warning(source, entry, w);
+      }
+      next.push({ entry, parsed, results });
     }
-    if (previous && sameEntries(previous, next)) return;
+    if (previous && !reparsed && sameEntries(previous, next)) return;
+    this.track(s, service, next);
     s.observed.set(service, next);
     this.observer.event?.(source, 'service-changed');
     this.markDirty(s, service);
   }
 
+  setDocument(source: string, name: string, content: string | undefined): void {
+    const s = this.source(source);
+    if (s.docs.get(name) === content) return;
+    if (content === undefined) s.docs.delete(name);
+    else s.docs.set(name, content);
+    for (const service of [...(s.dependents.get(name) ?? [])]) {
+      const entries = s.observed.get(service);
+      if (entries) this.applyEntries(source, service, entries.map((p) => p.entry), (p) => p.parsed.needs.includes(name));
+    }
+  }
+
+  /** Which documents the entries of a registry service need. */
+  private track(s: SourceData, service: string, next: readonly ParsedEntry[] | undefined): void {
+    for (const p of s.observed.get(service) ?? []) for (const d of p.parsed.needs) s.dependents.get(d)?.delete(service);
+    for (const p of next ?? []) {
+      for (const d of p.parsed.needs) {
+        let set = s.dependents.get(d);
+        if (!set) s.dependents.set(d, (set = new Set()));
+        set.add(service);
+      }
+    }
+    for (const p of s.observed.get(service) ?? []) for (const d of p.parsed.needs) if (s.dependents.get(d)?.size === 0) s.dependents.delete(d);
+  }
+
   removeService(source: string, service: string): void {
     const s = this.source(source);
     if (!s.observed.has(service)) return;
+    this.track(s, service, undefined);
     s.observed.delete(service);
     this.observer.event?.(source, 'service-removed');
     this.markDirty(s, service);
@@ -219,7 +284,7 @@ export class Catalog implements SourceSink {
         for (const [k, v] of d.upserts) {
           if (!pub.has(k)) s.publishedCount++;
           pub.set(k, v);
-          this.contribute(name, v.serviceId, v.key, v.endpoint, nowMs, changed);
+          this.contribute(name, d.svc, v, nowMs, changed);
         }
         if (hold && d.removed.length > 0) {
           stillDirty.add(d.svc);
@@ -228,7 +293,7 @@ export class Catalog implements SourceSink {
             const v = pub.get(k)!;
             pub.delete(k);
             s.publishedCount--;
-            this.withdraw(name, v.serviceId, endpointId(v.endpoint), nowMs, changed);
+            this.withdraw(origin(name, d.svc), v.serviceId, endpointId(v.endpoint), nowMs, changed);
           }
         }
         if (pub.size === 0) s.published.delete(d.svc);
@@ -311,15 +376,17 @@ export class Catalog implements SourceSink {
   private diff(s: SourceData, svc: string): { upserts: Published; removed: string[] } {
     const pub = s.published.get(svc) ?? new Map();
     const want: Published = new Map();
-    for (const { result } of s.observed.get(svc) ?? []) {
-      if (!result.ok) continue;
-      const key = meshServiceKey(result.key, this.versionInHost);
-      const serviceId = serviceKeyId(key);
-      const k = `${serviceId}|${endpointId(result.endpoint)}`;
-      // Two entries for one endpoint (e.g. a provider re-registered with new params): the newest wins.
-      const prev = want.get(k);
-      if (prev && (prev.endpoint.registeredAtMs ?? 0) > (result.endpoint.registeredAtMs ?? 0)) continue;
-      want.set(k, { serviceId, key, endpoint: result.endpoint });
+    for (const { parsed, results } of s.observed.get(svc) ?? []) {
+      for (const result of results) {
+        if (!result.ok) continue;
+        const key = meshServiceKey(result.key, this.versionInHost);
+        const serviceId = serviceKeyId(key);
+        const k = `${serviceId}|${endpointId(result.endpoint)}`;
+        // Two entries for one endpoint (e.g. a provider re-registered with new params): the newest wins.
+        const prev = want.get(k);
+        if (prev && (prev.endpoint.registeredAtMs ?? 0) > (result.endpoint.registeredAtMs ?? 0)) continue;
+        want.set(k, { serviceId, key, endpoint: result.endpoint, model: parsed.model });
+      }
     }
     const upserts: Published = new Map();
     for (const [k, v] of want) {
@@ -330,7 +397,8 @@ export class Catalog implements SourceSink {
     return { upserts, removed };
   }
 
-  private contribute(source: string, id: string, key: ServiceKey, e: Endpoint, now: number, changed: Set<string>): void {
+  private contribute(source: string, registryService: string, v: PublishedEndpoint, now: number, changed: Set<string>): void {
+    const { serviceId: id, key, endpoint: e, model } = v;
     let svc = this.services.get(id);
     if (!svc) {
       svc = { key, createdAtMs: e.registeredAtMs ?? now, contributions: new Map(), protocols: new Set(), bornAtMs: now };
@@ -339,23 +407,29 @@ export class Catalog implements SourceSink {
       svc.createdAtMs = e.registeredAtMs;
     }
     svc.protocols.add(e.protocol);
-    let bySource = svc.contributions.get(source);
-    if (!bySource) svc.contributions.set(source, (bySource = new Map()));
+    const from = origin(source, registryService);
+    let bySource = svc.contributions.get(from);
+    if (!bySource) svc.contributions.set(from, (bySource = new Map()));
     const eid = endpointId(e);
     const created = bySource.get(eid)?.createdAtMs ?? e.registeredAtMs ?? now;
-    bySource.set(eid, { ...e, id: eid, source, createdAtMs: created });
+    bySource.set(eid, { ...e, id: eid, source, model, createdAtMs: created });
     svc.emptySinceMs = undefined;
     changed.add(id);
   }
 
-  private withdraw(source: string, id: string, eid: string, now: number, changed: Set<string>): void {
+  private withdraw(from: string, id: string, eid: string, now: number, changed: Set<string>): void {
     const svc = this.services.get(id);
-    const bySource = svc?.contributions.get(source);
+    const bySource = svc?.contributions.get(from);
     if (!svc || !bySource?.delete(eid)) return;
-    if (bySource.size === 0) svc.contributions.delete(source);
+    if (bySource.size === 0) svc.contributions.delete(from);
     if (svc.contributions.size === 0) svc.emptySinceMs = now;
     changed.add(id);
   }
+}
+
+/** Where a contribution comes from: one registry service of one source. */
+function origin(source: string, registryService: string): string {
+  return `${source}\u0000${registryService}`;
 }
 
 function sameEntries(a: readonly ParsedEntry[], b: readonly ParsedEntry[]): boolean {
@@ -370,15 +444,23 @@ function sameEndpoint(a: Endpoint, b: Endpoint): boolean {
 
 /**
  * Merge of all sources' endpoints for one service, with Dubbo's routing semantics:
- * - the same endpoint from two sources counts once (the earlier source in the config wins);
+ * - the same endpoint (service, address, port, protocol, version) counts once: from two sources,
+ *   the earlier source in the config wins; from both registration models of one source (dual
+ *   registration), the interface-level URL wins, as it is the provider's own full record;
  * - where a sidecar re-registered a provider, the provider's own registration at that address is
  *   dropped: traffic must go through the sidecar;
  * - weight 0 takes no traffic while another provider has weight; if all are 0, all share equally.
  */
 export function buildView(id: string, svc: ServiceData, order: Map<string, number>): CatalogService {
   const merged = new Map<string, CatalogEndpoint>();
-  const sources = [...svc.contributions.keys()].sort((a, b) => (order.get(a) ?? 0) - (order.get(b) ?? 0));
-  for (const src of sources) for (const [eid, e] of svc.contributions.get(src)!) if (!merged.has(eid)) merged.set(eid, e);
+  const rank = (e: CatalogEndpoint): number => (order.get(e.source) ?? 0) * 2 + (e.model === 'interface' ? 0 : 1);
+  const origins = [...svc.contributions.keys()].sort();
+  for (const from of origins) {
+    for (const [eid, e] of svc.contributions.get(from)!) {
+      const have = merged.get(eid);
+      if (!have || rank(e) < rank(have)) merged.set(eid, e);
+    }
+  }
   const endpoints = routable([...merged.values()]);
   return {
     id,

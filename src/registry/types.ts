@@ -12,7 +12,26 @@ export interface SourceSink {
   /** The complete state after a (re)sync; services not in it are gone. */
   replaceAll(source: string, services: ReadonlyMap<string, readonly string[]>): void;
   health(source: string, state: SourceState, reason?: string): void;
+  /**
+   * A document that entries refer to rather than carry (Dubbo 3 metadata and mapping): kept once
+   * per source, however many entries need it. undefined forgets it.
+   */
+  setDocument(source: string, name: string, content: string | undefined): void;
 }
+
+/**
+ * Names of the documents sources hand over, by layout rather than by registry: the ZooKeeper
+ * metadata report and Nacos config keep the same two kinds.
+ */
+export const documentName = {
+  /** Dubbo 3 MetadataInfo JSON of one application revision. */
+  metadata: (application: string, revision: string): string => `metadata/${application}/${revision}`,
+  /** Comma-separated applications that serve an interface (Dubbo's service-name mapping). */
+  mapping: (iface: string): string => `mapping/${iface}`,
+};
+
+/** The instance metadata key that names the revision of an application instance's MetadataInfo. */
+export const REVISION_KEY = 'dubbo.metadata.revision';
 
 export interface SourceStatus {
   name: string;

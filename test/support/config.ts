@@ -18,3 +18,20 @@ export function fixtureProviderEntries(): string[] {
     .map((l) => l.trim())
     .filter((l) => l && !l.startsWith('#'));
 }
+
+/** Dubbo 3 znodes of test/fixtures/dubbo3-zookeeper.yaml: path -> data, per example estate. */
+export interface Dubbo3Fixture {
+  greetings: { interfaceLevel: Record<string, string>; applicationLevel: Record<string, string> };
+  shop: { rev1: string; rev2: string; applicationLevel: Record<string, string>; upgraded: Record<string, string> };
+}
+
+export function dubbo3Fixture(): Dubbo3Fixture {
+  return yaml.load(readFileSync(path.join(FIXTURES, 'dubbo3-zookeeper.yaml'), 'utf8')) as Dubbo3Fixture;
+}
+
+/** The znode of a fixture whose path starts with prefix, as [path, data]. */
+export function znode(nodes: Record<string, string>, prefix: string): [string, string] {
+  const hit = Object.entries(nodes).find(([p]) => p.startsWith(prefix));
+  if (!hit) throw new Error(`no fixture znode under ${prefix}`);
+  return hit;
+}

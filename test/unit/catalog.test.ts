@@ -1,5 +1,6 @@
 import { Catalog } from '../../src/model/catalog';
-import { testConfig } from '../support/config';
+import { documentName } from '../../src/registry/types';
+import { dubbo3Fixture, testConfig, znode } from '../support/config';
 
 const cfg = testConfig({ protection: { massRemoval: { threshold: 0.5, minEndpoints: 4, holdMs: 60000 } }, render: { emptyServiceGraceMs: 1000 } });
 const url = (ip: string, extra = '') => `dubbo://${ip}:20880/a.B?application=app${extra}`;
@@ -162,5 +163,76 @@ describe('Catalog', () => {
     c.health('zk', 'stale', 'disconnected');
     expect(c.sourceHealth().get('zk')).toEqual({ state: 'stale', reason: 'disconnected', syncedOnce: true });
     expect(c.sourceHealth().get('file')!.syncedOnce).toBe(false);
+  });
+
+  describe('Dubbo 3 application-level instances', () => {
+    const fx = dubbo3Fixture();
+    const [providerPath] = znode(fx.greetings.interfaceLevel, '/dubbo/');
+    const provider = providerPath.split('/').pop()!;
+    const [, greeter] = znode(fx.greetings.applicationLevel, '/services/');
+    const greetMeta = documentName.metadata('first-dubbo-provider', '871fbc9cb2730caea9b0d858852d5ede');
+    const greetId = 'org.apache.dubbo.samples.api.GreetingsService';
+    const shop = (ip: string, nodes = fx.shop.applicationLevel) => nodes[`/services/shop-provider/${ip}:20880`];
+    const meta = (rev: string, nodes: Record<string, string>) => nodes[`/dubbo/metadata/shop-provider/${rev}`];
+    const services = (c: Catalog) => [...c.serviceIds()].sort();
+
+    it('count a provider registered both ways once; either registration alone keeps it', () => {
+      const { c } = catalog(['zk']);
+      c.setDocument('zk', greetMeta, fx.greetings.applicationLevel[`/dubbo/metadata/first-dubbo-provider/871fbc9cb2730caea9b0d858852d5ede`]);
+      c.setService('zk', greetId, [provider]);
+      c.setService('zk', 'app:first-dubbo-provider', [greeter]);
+      c.commit(1);
+      expect(c.service(greetId)!.endpoints.map((e) => [e.address, e.port, e.model])).toEqual([['30.221.146.35', 20880, 'interface']]);
+      c.removeService('zk', greetId);
+      c.commit(2);
+      expect(c.service(greetId)!.endpoints.map((e) => [e.address, e.model])).toEqual([['30.221.146.35', 'application']]);
+      c.setService('zk', greetId, [provider]);
+      c.removeService('zk', 'app:first-dubbo-provider');
+      c.commit(3);
+      expect(c.service(greetId)!.endpoints.map((e) => [e.address, e.model])).toEqual([['30.221.146.35', 'interface']]);
+    });
+
+    it('publish an instance once its metadata arrives, and report it until then', () => {
+      const { c, rejected } = catalog(['zk']);
+      c.setService('zk', 'app:first-dubbo-provider', [greeter]);
+      c.commit(1);
+      expect(c.service(greetId)).toBeUndefined();
+      expect(rejected[0]).toContain('no metadata for first-dubbo-provider');
+      c.setDocument('zk', greetMeta, fx.greetings.applicationLevel[`/dubbo/metadata/first-dubbo-provider/871fbc9cb2730caea9b0d858852d5ede`]);
+      expect([...c.commit(2).changed]).toEqual([greetId]);
+      expect(ips(c, greetId)).toEqual(['30.221.146.35']);
+    });
+
+    it('keep what an instance exported while its new revision is unreadable (rolling upgrade)', () => {
+      const warnings: string[] = [];
+      const c = new Catalog(cfg.mapping, cfg.protection, ['zk'], { rejected: () => {}, warning: (_s, _e, m) => warnings.push(m) }, 1000);
+      c.setDocument('zk', documentName.metadata('shop-provider', fx.shop.rev1), meta(fx.shop.rev1, fx.shop.applicationLevel));
+      c.setService('zk', 'app:shop-provider', [shop('10.20.0.1'), shop('10.20.0.2')]);
+      c.commit(1);
+      const user = 'g1/org.apache.dubbo.samples.shop.UserService';
+      expect(services(c)).toEqual(['g1/org.apache.dubbo.samples.shop.UserService', 'org.apache.dubbo.samples.shop.OrderService']);
+      // 10.20.0.2 moves to rev2 before rev2's metadata is readable.
+      c.setService('zk', 'app:shop-provider', [shop('10.20.0.1'), shop('10.20.0.2', fx.shop.upgraded)]);
+      c.commit(2);
+      expect(ips(c, user)).toEqual(['10.20.0.1', '10.20.0.2']);
+      expect(warnings.some((w) => w.includes(`revision ${fx.shop.rev2}`) && w.includes('keeping the services it last exported'))).toBe(true);
+      c.setDocument('zk', documentName.metadata('shop-provider', fx.shop.rev2), meta(fx.shop.rev2, fx.shop.upgraded));
+      c.commit(3);
+      expect(ips(c, 'org.apache.dubbo.samples.shop.CartService')).toEqual(['10.20.0.2']);
+      expect(ips(c, user)).toEqual(['10.20.0.1', '10.20.0.2']);
+    });
+
+    it('keep the last good metadata when the document breaks, and recover when it is mended', () => {
+      const { c } = catalog(['zk']);
+      const doc = documentName.metadata('shop-provider', fx.shop.rev1);
+      c.setDocument('zk', doc, meta(fx.shop.rev1, fx.shop.applicationLevel));
+      c.setService('zk', 'app:shop-provider', [shop('10.20.0.1')]);
+      c.commit(1);
+      c.setDocument('zk', doc, '{"services": nonsense');
+      c.commit(2);
+      expect(ips(c, 'org.apache.dubbo.samples.shop.OrderService')).toEqual(['10.20.0.1']);
+      c.setDocument('zk', doc, meta(fx.shop.rev1, fx.shop.applicationLevel));
+      expect(c.commit(3).changed.size).toBe(0);
+    });
   });
 });
