@@ -47,7 +47,10 @@ export class Daemon {
           m.rejectedInputs.inc({ source, kind: 'provider', reason: reasonClass(reason) });
           log.warn('provider entry rejected', { source, entry, reason });
         },
-        warning: (source, entry, message) => log.warn('provider entry accepted with a warning', { source, entry, warning: message }),
+        warning: (source, entry, message) => {
+          m.inputWarnings.inc({ source });
+          log.warn('provider entry accepted with a warning', { source, entry, warning: message });
+        },
         event: (source, kind) => m.sourceEvents.inc({ source, kind }),
       },
       config.render.emptyServiceGraceMs,

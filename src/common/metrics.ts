@@ -43,6 +43,12 @@ export class Metrics {
     labelNames: ['source', 'kind', 'reason'],
     registers: [this.registry],
   });
+  readonly inputWarnings = new Counter({
+    name: 'dia_input_warnings_total',
+    help: 'Inputs accepted with a warning (a weight that is not a number, application metadata that lags and keeps the last services)',
+    labelNames: ['source'],
+    registers: [this.registry],
+  });
   readonly services = new Gauge({
     name: 'dia_services',
     help: 'Dubbo services (interface, group, version) in the catalog',

@@ -112,7 +112,7 @@ export const configSchema = {
           },
           zookeeper: {
             type: 'object',
-            description: 'type: zookeeper. Interface-level Dubbo registrations under /ROOT/*/providers.',
+            description: 'type: zookeeper. Interface-level Dubbo registrations under /ROOT/*/providers, and Dubbo 3 application-level instances (see docs/dubbo3.md).',
             additionalProperties: false,
             required: ['connect'],
             properties: {
@@ -138,6 +138,16 @@ export const configSchema = {
                   scheme: { const: 'digest', description: 'ZooKeeper ACL scheme.' },
                   credentials: { type: 'string', pattern: '^[^:]+:.*$', description: 'user:password' },
                   credentialsEnv: { type: 'string', description: 'Environment variable holding user:password (preferred).' },
+                },
+              },
+              applications: {
+                type: 'object',
+                default: {},
+                additionalProperties: false,
+                description: 'Dubbo 3 application-level discovery: instances, with the metadata report under /ROOT/metadata and the mapping under /ROOT/mapping.',
+                properties: {
+                  enabled: { type: 'boolean', default: true, description: 'Watch application-level instances too (both models can be registered at once).' },
+                  root: { type: 'string', default: 'services', pattern: '^[^/]+$', description: 'Node the instances are registered under (Dubbo: services).' },
                 },
               },
             },

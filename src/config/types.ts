@@ -29,6 +29,8 @@ export interface ZookeeperSourceConfig {
     /** Re-list everything this often (plus up to 20% jitter) to catch a missed watch. 0 turns it off. */
     resyncIntervalMs: number;
     auth?: { scheme: 'digest'; credentials?: string; credentialsEnv?: string };
+    /** Dubbo 3 application-level discovery: instances under /{root}/{application}/{instance}. */
+    applications: { enabled: boolean; root: string };
   };
 }
 

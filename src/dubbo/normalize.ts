@@ -64,16 +64,16 @@ export function normalizeAppEntry(inst: AppInstance | { error: string }, mapping
   if ('error' in inst) return { model: 'application', results: [{ ok: false, skipped: false, reason: inst.error }], needs: [] };
   const base = { model: 'application' as const, instanceId: `${inst.application}/${inst.id}` };
   const revision = revisionOf(inst);
-  if (!revision) return { ...base, results: [], needs: [], unresolved: `instance ${inst.id} of ${inst.application} has no ${REVISION_KEY}` };
+  if (!revision) return { ...base, results: [], needs: [], unresolved: `instance "${inst.id}" of "${inst.application}" has no ${REVISION_KEY}` };
   const metaDoc = documentName.metadata(inst.application, revision);
   const content = lookup(metaDoc);
   if (content === undefined) {
     const storage = inst.metadata['dubbo.metadata.storage-type'];
     const hint = storage === 'local' ? ' (dubbo.metadata.storage-type=local: the provider must also report its metadata, e.g. metadata-type=remote or report-metadata=true)' : '';
-    return { ...base, results: [], needs: [metaDoc], unresolved: `no metadata for ${inst.application} revision ${revision} in the metadata report${hint}` };
+    return { ...base, results: [], needs: [metaDoc], unresolved: `no metadata for "${inst.application}" revision "${revision}" in the metadata report${hint}` };
   }
   const meta = parseMetadataInfo(content);
-  if ('error' in meta) return { ...base, results: [], needs: [metaDoc], unresolved: `metadata of ${inst.application} revision ${revision}: ${meta.error}` };
+  if ('error' in meta) return { ...base, results: [], needs: [metaDoc], unresolved: `metadata of "${inst.application}" revision "${revision}": ${meta.error}` };
   const urls = providerUrlsOfInstance(inst, meta);
   if ('error' in urls) return { ...base, results: [{ ok: false, skipped: false, reason: urls.error }], needs: [metaDoc] };
   const needs = [metaDoc];

@@ -3,9 +3,11 @@ import type { ZookeeperSourceConfig } from '../config/types';
 import { log } from '../common/log';
 import { counts, sameList, SourceBase } from './base';
 import type { RegistrySource, SourceSink, SourceStatus } from './types';
+import { ZookeeperApplications } from './zookeeper-apps';
+import { exists, getChildren, type Client, type Watcher } from './zk-ops';
 
-type Client = zookeeper.Client;
-type Watcher = (event: zookeeper.Event) => void;
+/** Children of the registry root that Dubbo uses for other things than interfaces. */
+const NOT_INTERFACES = new Set(['config', 'mapping', 'metadata']);
 
 export interface ZookeeperSourceHooks {
   /** A re-list found a difference no watch had reported. */
@@ -14,7 +16,8 @@ export interface ZookeeperSourceHooks {
 }
 
 /**
- * Watches /{root}/{interface}/providers for interface-level Dubbo registrations.
+ * Watches /{root}/{interface}/providers for interface-level Dubbo registrations, and (unless
+ * turned off) Dubbo 3's application-level instances, metadata and mapping (./zookeeper-apps.ts).
  *
  * ZooKeeper watches fire once: every handler re-reads with the watch re-armed in the same call,
  * so nothing that happens in between is lost. Reads of one path are sequenced so an older answer
@@ -36,12 +39,24 @@ export class ZookeeperSource extends SourceBase implements RegistrySource {
   private resyncTimer?: NodeJS.Timeout;
   private retryTimer?: NodeJS.Timeout;
   private resyncing?: Promise<void>;
+  private readonly apps?: ZookeeperApplications;
 
   constructor(
     private readonly cfg: ZookeeperSourceConfig,
     private readonly hooks: ZookeeperSourceHooks = {},
   ) {
     super(cfg.name);
+    const a = cfg.zookeeper.applications;
+    if (a.enabled) {
+      const session = {
+        name: cfg.name,
+        sink: () => this.sink,
+        watcher: (gen: number, path: string, onFire: () => void) => this.watcher(gen, path, onFire),
+        live: (gen: number) => gen === this.generation && !this.stopped,
+        onWatchError: (err: unknown, gen: number) => this.onWatchError(err, gen),
+      };
+      this.apps = new ZookeeperApplications(session, { services: `/${a.root}`, metadata: `${this.root}/metadata`, mapping: `${this.root}/mapping` });
+    }
   }
 
   private get root(): string {
@@ -138,6 +153,7 @@ export class ZookeeperSource extends SourceBase implements RegistrySource {
     try {
       const started = Date.now();
       const before = new Map(this.known);
+      const appsResync = this.apps?.resync(client, gen) ?? Promise.resolve(0);
       const { ifaces, removed } = await this.listRoot(client, gen);
       if (gen !== this.generation) return;
       let missed = removed;
@@ -147,6 +163,7 @@ export class ZookeeperSource extends SourceBase implements RegistrySource {
         const now = this.known.get(iface);
         if (!sameList(prev, now)) missed++;
       }));
+      missed += await appsResync;
       if (gen !== this.generation) return;
       if (reason !== 'connected' && missed > 0) {
         this.hooks.missedEvents?.(this.name, missed);
@@ -155,7 +172,7 @@ export class ZookeeperSource extends SourceBase implements RegistrySource {
       this.lastSyncMs = Date.now();
       this.setState('synced');
       this.hooks.resynced?.(this.name, reason);
-      log.info('zookeeper resync complete', { source: this.name, reason, interfaces: ifaces.length, ms: Date.now() - started });
+      log.info('zookeeper resync complete', { source: this.name, reason, interfaces: ifaces.length, ...this.apps?.counts(), ms: Date.now() - started });
       this.scheduleResync();
     } catch (err) {
       if (gen !== this.generation || this.stopped) return;
@@ -186,7 +203,7 @@ export class ZookeeperSource extends SourceBase implements RegistrySource {
     let children = await getChildren(client, this.root, watcher);
     // Created between the two reads: only a child watch tells us about interfaces.
     if (children === undefined && (await exists(client, this.root, watcher))) children = await getChildren(client, this.root, watcher);
-    const ifaces = children ?? [];
+    const ifaces = (children ?? []).filter((c) => !NOT_INTERFACES.has(c));
     let removed = 0;
     if (gen === this.generation) {
       const present = new Set(ifaces);
@@ -263,27 +280,13 @@ export class ZookeeperSource extends SourceBase implements RegistrySource {
   }
 
   status(): SourceStatus {
-    return this.statusOf('zookeeper', counts(this.known), {
+    const known = this.apps ? new Map([...this.known, ...this.apps.known()]) : this.known;
+    return this.statusOf('zookeeper', counts(known), {
       connect: this.cfg.zookeeper.connect,
       root: this.root,
+      applicationLevel: this.apps?.counts() ?? 'off',
       sessionId: this.client?.getSessionId().toString('hex'),
       watchedPaths: this.watchers.size,
     });
   }
-}
-
-function getChildren(client: Client, path: string, watcher: Watcher): Promise<string[] | undefined> {
-  return new Promise((resolve, reject) => {
-    client.getChildren(path, watcher, (err, children) => {
-      if (!err) resolve(children);
-      else if ((err as zookeeper.Exception).getCode?.() === zookeeper.Exception.NO_NODE) resolve(undefined);
-      else reject(err);
-    });
-  });
-}
-
-function exists(client: Client, path: string, watcher: Watcher): Promise<boolean> {
-  return new Promise((resolve, reject) => {
-    client.exists(path, watcher, (err, stat) => (err ? reject(err) : resolve(!!stat)));
-  });
 }

@@ -67,6 +67,20 @@ export class ZkWriter {
     await this.remove(`/${root}/${interfaceOf(url)}/providers/${encodeURIComponent(url)}`);
   }
 
+  /** Writes a znode's data (UTF-8), creating it and its parents if needed. */
+  async put(path: string, data: string, mode = zookeeper.CreateMode.PERSISTENT): Promise<void> {
+    const buf = Buffer.from(data, 'utf8');
+    const set = () => new Promise<boolean>((resolve, reject) => this.client.setData(path, buf, -1, (err) => (!err ? resolve(true) : (err as zookeeper.Exception).getCode() === zookeeper.Exception.NO_NODE ? resolve(false) : reject(err))));
+    if (await set()) return;
+    await this.mkdirp(path.slice(0, path.lastIndexOf('/')));
+    await new Promise<void>((resolve, reject) => this.client.create(path, buf, OPEN_ACL, mode, (err) => (err ? reject(err) : resolve())));
+  }
+
+  /** Writes fixture znodes (path -> data) in order. */
+  async putAll(nodes: Record<string, string>, mode = zookeeper.CreateMode.PERSISTENT): Promise<void> {
+    for (const [path, data] of Object.entries(nodes)) await this.put(path, data, /^\/services\//.test(path) ? mode : zookeeper.CreateMode.PERSISTENT);
+  }
+
   /** Creates many znodes in multi-op transactions (ZooKeeper's atomic batches). */
   async createMany(paths: string[], batch = 500): Promise<void> {
     for (let i = 0; i < paths.length; i += batch) {

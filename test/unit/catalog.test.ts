@@ -197,7 +197,7 @@ describe('Catalog', () => {
       c.setService('zk', 'app:first-dubbo-provider', [greeter]);
       c.commit(1);
       expect(c.service(greetId)).toBeUndefined();
-      expect(rejected[0]).toContain('no metadata for first-dubbo-provider');
+      expect(rejected[0]).toContain('no metadata for "first-dubbo-provider"');
       c.setDocument('zk', greetMeta, fx.greetings.applicationLevel[`/dubbo/metadata/first-dubbo-provider/871fbc9cb2730caea9b0d858852d5ede`]);
       expect([...c.commit(2).changed]).toEqual([greetId]);
       expect(ips(c, greetId)).toEqual(['30.221.146.35']);
@@ -215,7 +215,7 @@ describe('Catalog', () => {
       c.setService('zk', 'app:shop-provider', [shop('10.20.0.1'), shop('10.20.0.2', fx.shop.upgraded)]);
       c.commit(2);
       expect(ips(c, user)).toEqual(['10.20.0.1', '10.20.0.2']);
-      expect(warnings.some((w) => w.includes(`revision ${fx.shop.rev2}`) && w.includes('keeping the services it last exported'))).toBe(true);
+      expect(warnings.some((w) => w.includes(`revision "${fx.shop.rev2}"`) && w.includes('keeping the services it last exported'))).toBe(true);
       c.setDocument('zk', documentName.metadata('shop-provider', fx.shop.rev2), meta(fx.shop.rev2, fx.shop.upgraded));
       c.commit(3);
       expect(ips(c, 'org.apache.dubbo.samples.shop.CartService')).toEqual(['10.20.0.2']);

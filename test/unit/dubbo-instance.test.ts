@@ -49,7 +49,7 @@ describe('application-level instances', () => {
     const [, instance] = znode(fx.greetings.applicationLevel, '/services/');
     const r = run(instance, new Map());
     expect(r.results).toEqual([]);
-    expect(r.unresolved).toContain('no metadata for first-dubbo-provider revision 871fbc9cb2730caea9b0d858852d5ede');
+    expect(r.unresolved).toContain('no metadata for "first-dubbo-provider" revision "871fbc9cb2730caea9b0d858852d5ede"');
     expect(r.unresolved).toContain('storage-type=local');
     expect(r.needs).toEqual([documentName.metadata('first-dubbo-provider', '871fbc9cb2730caea9b0d858852d5ede')]);
   });

@@ -1,0 +1,50 @@
+import zookeeper from 'node-zookeeper-client';
+
+export type Client = zookeeper.Client;
+export type Watcher = (event: zookeeper.Event) => void;
+
+const noNode = (err: unknown): boolean => (err as zookeeper.Exception).getCode?.() === zookeeper.Exception.NO_NODE;
+
+/** Children with the watch armed; undefined when the node does not exist. */
+export function getChildren(client: Client, path: string, watcher: Watcher): Promise<string[] | undefined> {
+  return new Promise((resolve, reject) => {
+    client.getChildren(path, watcher, (err, children) => {
+      if (!err) resolve(children);
+      else if (noNode(err)) resolve(undefined);
+      else reject(err);
+    });
+  });
+}
+
+export function exists(client: Client, path: string, watcher: Watcher): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    client.exists(path, watcher, (err, stat) => (err ? reject(err) : resolve(!!stat)));
+  });
+}
+
+/** Data as UTF-8 with the watch armed; undefined when the node does not exist. */
+export function getData(client: Client, path: string, watcher: Watcher): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    client.getData(path, watcher, (err, data) => {
+      if (!err) resolve(data ? data.toString('utf8') : '');
+      else if (noNode(err)) resolve(undefined);
+      else reject(err);
+    });
+  });
+}
+
+/**
+ * Children, or data, of a node that may not exist yet: when it is missing, an exists watch
+ * reports its creation, so nothing created in between is lost.
+ */
+export async function readChildren(client: Client, path: string, watcher: Watcher): Promise<string[] | undefined> {
+  const children = await getChildren(client, path, watcher);
+  if (children !== undefined) return children;
+  return (await exists(client, path, watcher)) ? getChildren(client, path, watcher) : undefined;
+}
+
+export async function readData(client: Client, path: string, watcher: Watcher): Promise<string | undefined> {
+  const data = await getData(client, path, watcher);
+  if (data !== undefined) return data;
+  return (await exists(client, path, watcher)) ? getData(client, path, watcher) : undefined;
+}
