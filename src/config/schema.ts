@@ -73,7 +73,7 @@ export const configSchema = {
           },
           nacos: {
             type: 'object',
-            description: 'type: nacos. Interface-level Dubbo services (providers:{interface}:{version}:{group}) in Nacos, over its HTTP API. See docs/nacos.md.',
+            description: 'type: nacos. Interface-level Dubbo services (providers:{interface}:{version}:{group}) and Dubbo 3 application-level instances in Nacos, over its HTTP API. See docs/nacos.md.',
             additionalProperties: false,
             required: ['serverAddr'],
             properties: {
@@ -81,7 +81,9 @@ export const configSchema = {
               contextPath: { type: 'string', default: '/nacos', description: 'Nacos server context path.' },
               namespaces: { type: 'array', items: { type: 'string' }, minItems: 1, default: [''], description: 'Namespace ids to read; "" is the public namespace.' },
               groups: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1, default: ['DEFAULT_GROUP'], description: 'Nacos groups to read in each namespace.' },
-              servicePrefix: { type: 'string', default: 'providers:', description: 'Only services whose name starts with this are read (consumers:* are not).' },
+              servicePrefix: { type: 'string', default: 'providers:', description: 'Interface-level services are those whose name starts with this (consumers:* are not read).' },
+              applications: { type: 'boolean', default: true, description: 'Also read Dubbo 3 application-level instances: other services whose instances carry dubbo.metadata.revision; metadata and mapping come from Nacos config. See docs/dubbo3.md.' },
+              mappingRefreshMs: { ...ms, default: 60000, description: 'How often the service-name mapping (config group "mapping") of each interface is read again.' },
               pollMs: { type: 'integer', minimum: 200, default: 5000, description: 'How often every service and its instances are listed.' },
               concurrency: { type: 'integer', minimum: 1, maximum: 256, default: 8, description: 'Requests in flight at once.' },
               timeoutMs: { type: 'integer', minimum: 100, default: 5000, description: 'Timeout of one request.' },

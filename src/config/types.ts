@@ -46,6 +46,10 @@ export interface NacosSourceConfig {
     groups: string[];
     /** Only Nacos services whose name starts with this are read (Dubbo: providers:). */
     servicePrefix: string;
+    /** Dubbo 3 application-level instances: any other service whose instances name a metadata revision. */
+    applications: boolean;
+    /** How often the service-name mapping of each interface is read again. */
+    mappingRefreshMs: number;
     pollMs: number;
     concurrency: number;
     timeoutMs: number;

@@ -4,13 +4,22 @@ import https from 'node:https';
 import { log } from '../common/log';
 import type { NacosSourceConfig } from '../config/types';
 import { counts, sameList, SourceBase } from './base';
-import type { RegistrySource, SourceSink, SourceStatus } from './types';
+import { documentName, REVISION_KEY, type RegistrySource, type SourceSink, type SourceStatus } from './types';
+
+type NacosHost = { ip: string; port: number; weight: number; healthy: boolean; enabled: boolean; clusterName?: string; metadata?: Record<string, string> };
+
+/** Dubbo's interface-level and governance names; any other service may be an application. */
+const DUBBO_CATEGORY = /^(providers|consumers|configurators|routers):/;
 
 /**
  * Watches Dubbo's interface-level services in Nacos through Nacos's HTTP open API (v1, which
  * Nacos 2.x serves and 3.x keeps for client compatibility). Nacos has no "children" watch, so
  * the source lists the services of each configured namespace and group, and the instances of
  * each, every pollMs. An instance goes on as a JSON entry; src/dubbo turns it into a URL.
+ *
+ * Dubbo 3 application-level instances (service name = application, metadata with a revision) are
+ * read too, with the MetadataInfo of each revision from Nacos config (dataId = application,
+ * group = revision) and the mapping of its interfaces (dataId = interface, group = mapping).
  *
  * Why not the `nacos` npm client: its naming client speaks the v1 HTTP API with UDP push,
  * which Nacos 2.x and later no longer push over, so it ends up polling per subscribed service
@@ -26,6 +35,11 @@ export class NacosSource extends SourceBase implements RegistrySource {
   private readonly agent: http.Agent;
   private readonly base: string[];
   private next = 0;
+  /** Documents handed to the sink; metadata of a revision never changes once readable. */
+  private readonly docs = new Map<string, string>();
+  private mappingsReadAtMs = 0;
+  /** Mappings read since mappingsReadAtMs, present or not. */
+  private readonly mappingsRead = new Set<string>();
 
   constructor(private readonly cfg: NacosSourceConfig) {
     super(cfg.name);
@@ -70,17 +84,32 @@ export class NacosSource extends SourceBase implements RegistrySource {
     const n = this.cfg.nacos;
     try {
       const seen = new Map<string, readonly string[]>();
+      const revisions = new Map<string, { namespace: string; app: string; revision: string }>();
       for (const namespace of n.namespaces) {
         for (const group of n.groups) {
-          const services = (await this.listServices(namespace, group)).filter((s) => s.startsWith(n.servicePrefix));
+          const all = await this.listServices(namespace, group);
+          const services = all.filter((s) => s.startsWith(n.servicePrefix) || (n.applications && !DUBBO_CATEGORY.test(s)));
           await mapLimit(services, n.concurrency, async (service) => {
             const key = `${namespace || 'public'}/${group}/${service}`;
-            seen.set(key, await this.listInstances(namespace, group, service));
+            let hosts = await this.listInstances(namespace, group, service);
+            if (!service.startsWith(n.servicePrefix)) {
+              // Not Dubbo unless its instances name a metadata revision (e.g. a Spring Cloud service).
+              hosts = hosts.filter((h) => typeof h.metadata?.[REVISION_KEY] === 'string');
+              if (hosts.length === 0) return;
+              for (const h of hosts) {
+                const revision = h.metadata![REVISION_KEY];
+                revisions.set(documentName.metadata(service, revision), { namespace, app: service, revision });
+              }
+            }
+            seen.set(key, hosts.map((h) => instanceEntry(service, h)).sort());
           });
         }
       }
+      const docs = await this.readDocuments(revisions);
       if (this.stopped) return;
-      // Applied only after every list succeeded: a failed poll changes nothing.
+      // Applied only after every read succeeded: a failed poll changes nothing. Documents first,
+      // so the instances that name them are normalized with them.
+      for (const [name, content] of docs) this.setDocument(name, content);
       for (const [key, entries] of seen) {
         if (sameList(this.known.get(key), entries)) continue;
         this.known.set(key, entries);
@@ -113,19 +142,60 @@ export class NacosSource extends SourceBase implements RegistrySource {
     }
   }
 
-  private async listInstances(namespace: string, group: string, service: string): Promise<string[]> {
-    const r = (await this.get('/v1/ns/instance/list', { serviceName: service, groupName: group, namespaceId: namespace, healthyOnly: 'false' })) as {
-      hosts?: { ip: string; port: number; weight: number; healthy: boolean; enabled: boolean; clusterName?: string; metadata?: Record<string, string> }[];
-    };
-    return (r.hosts ?? [])
-      .map((h) => JSON.stringify({ nacos: { service, ip: h.ip, port: h.port, weight: h.weight, healthy: h.healthy, enabled: h.enabled, cluster: h.clusterName, metadata: sortKeys(h.metadata ?? {}) } }))
-      .sort();
+  private async listInstances(namespace: string, group: string, service: string): Promise<NacosHost[]> {
+    const r = (await this.get('/v1/ns/instance/list', { serviceName: service, groupName: group, namespaceId: namespace, healthyOnly: 'false' })) as { hosts?: NacosHost[] };
+    return r.hosts ?? [];
   }
 
-  private async get(path: string, query: Record<string, string>): Promise<unknown> {
+  /**
+   * The metadata of every revision instances name, and the mapping of the interfaces it lists.
+   * A revision's metadata is read until it is readable JSON, then kept; mappings are read again
+   * every mappingRefreshMs. Documents no instance needs any more are forgotten.
+   */
+  private async readDocuments(revisions: Map<string, { namespace: string; app: string; revision: string }>): Promise<Map<string, string | undefined>> {
+    const n = this.cfg.nacos;
+    const out = new Map<string, string | undefined>();
+    const pending = [...revisions].filter(([name]) => !isJson(this.docs.get(name)));
+    await mapLimit(pending, n.concurrency, async ([name, r]) => {
+      const content = await this.getConfig(r.namespace, r.app, r.revision);
+      if (content !== undefined) out.set(name, content);
+    });
+    const ifaces = new Map<string, string>();
+    for (const [name, r] of revisions) for (const iface of interfacesIn(out.get(name) ?? this.docs.get(name))) ifaces.set(documentName.mapping(iface), r.namespace);
+    if (Date.now() - this.mappingsReadAtMs >= n.mappingRefreshMs) {
+      this.mappingsRead.clear();
+      this.mappingsReadAtMs = Date.now();
+    }
+    const mappings = [...ifaces].filter(([name]) => !this.mappingsRead.has(name));
+    await mapLimit(mappings, n.concurrency, async ([name, namespace]) => {
+      out.set(name, await this.getConfig(namespace, name.slice('mapping/'.length), 'mapping'));
+      this.mappingsRead.add(name);
+    });
+    for (const name of this.docs.keys()) if (!revisions.has(name) && !ifaces.has(name)) out.set(name, undefined);
+    return out;
+  }
+
+  private setDocument(name: string, content: string | undefined): void {
+    if (this.docs.get(name) === content) return;
+    if (content === undefined) this.docs.delete(name);
+    else this.docs.set(name, content);
+    this.sink?.setDocument(this.name, name, content);
+  }
+
+  /** A Nacos config's content; undefined when it does not exist. */
+  private async getConfig(namespace: string, dataId: string, group: string): Promise<string | undefined> {
+    try {
+      return (await this.get('/v1/cs/configs', { dataId, group, ...(namespace ? { tenant: namespace } : {}) }, false)) as string;
+    } catch (err) {
+      if (err instanceof HttpStatusError && err.status === 404) return undefined;
+      throw err;
+    }
+  }
+
+  private async get(path: string, query: Record<string, string>, json = true): Promise<unknown> {
     const token = await this.accessToken();
     const q = new URLSearchParams({ ...query, ...(token ? { accessToken: token } : {}) });
-    return this.request('GET', `${path}?${q}`);
+    return this.request('GET', `${path}?${q}`, undefined, json);
   }
 
   private async accessToken(): Promise<string | undefined> {
@@ -147,16 +217,17 @@ export class NacosSource extends SourceBase implements RegistrySource {
   }
 
   /** One request to the next server of the list that answers; 401/403 are not retried elsewhere. */
-  private async request(method: string, path: string, body?: string): Promise<unknown> {
+  private async request(method: string, path: string, body?: string, json = true): Promise<unknown> {
     let lastErr: Error | undefined;
     for (let attempt = 0; attempt < this.base.length; attempt++) {
       const base = this.base[(this.next + attempt) % this.base.length];
       try {
-        const res = await send(this.agent, method, base + path, body, this.cfg.nacos.timeoutMs, this.accessKeyHeaders());
+        const res = await send(this.agent, method, base + path, body, this.cfg.nacos.timeoutMs, this.accessKeyHeaders(), json);
         this.next = (this.next + attempt) % this.base.length;
         return res;
       } catch (err) {
         lastErr = err as Error;
+        if (lastErr instanceof HttpStatusError && lastErr.status === 404) throw lastErr;
         if (lastErr instanceof HttpStatusError && (lastErr.status === 401 || lastErr.status === 403)) {
           this.token = undefined;
           throw this.cfg.nacos.auth ? lastErr : new CredentialsRefused(`${lastErr.message} (Nacos has auth on; configure nacos.auth)`);
@@ -185,7 +256,7 @@ class HttpStatusError extends Error {
 
 class CredentialsRefused extends Error {}
 
-function send(agent: http.Agent, method: string, url: string, body: string | undefined, timeoutMs: number, headers: Record<string, string>): Promise<unknown> {
+function send(agent: http.Agent, method: string, url: string, body: string | undefined, timeoutMs: number, headers: Record<string, string>, json: boolean): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const mod = url.startsWith('https:') ? https : http;
     const req = mod.request(url, { method, agent, timeout: timeoutMs, headers: { ...headers, ...(body ? { 'content-type': 'application/x-www-form-urlencoded' } : {}) } }, (res) => {
@@ -194,6 +265,7 @@ function send(agent: http.Agent, method: string, url: string, body: string | und
       res.on('end', () => {
         const text = Buffer.concat(chunks).toString('utf8');
         if ((res.statusCode ?? 0) >= 400) return reject(new HttpStatusError(res.statusCode ?? 0, `${method} ${new URL(url).pathname}: HTTP ${res.statusCode} ${text.slice(0, 200)}`));
+        if (!json) return resolve(text);
         try {
           resolve(JSON.parse(text));
         } catch {
@@ -213,6 +285,30 @@ async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<v
     while (i < items.length) await fn(items[i++]);
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+function instanceEntry(service: string, h: NacosHost): string {
+  return JSON.stringify({ nacos: { service, ip: h.ip, port: h.port, weight: h.weight, healthy: h.healthy, enabled: h.enabled, cluster: h.clusterName, metadata: sortKeys(h.metadata ?? {}) } });
+}
+
+function isJson(text: string | undefined): boolean {
+  if (text === undefined) return false;
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Interface names a MetadataInfo lists, to read their mapping; src/dubbo judges the rest. */
+function interfacesIn(metadata: string | undefined): string[] {
+  try {
+    const services = (JSON.parse(metadata ?? '') as { services?: Record<string, { name?: unknown }> }).services ?? {};
+    return Object.values(services).flatMap((s) => (typeof s?.name === 'string' && /^[\w$.]+$/.test(s.name) ? [s.name] : []));
+  } catch {
+    return [];
+  }
 }
 
 function sortKeys(o: Record<string, string>): Record<string, string> {

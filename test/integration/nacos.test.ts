@@ -1,5 +1,6 @@
 import type { Daemon } from '../../src/daemon';
 import { metricValue, SE, startDaemon, WE, zkSource } from '../support/daemon';
+import { dubbo3Fixture, znode } from '../support/config';
 import { dubboMetadata, NacosServer, NacosWriter } from '../support/nacos-server';
 import { sleep, waitFor } from '../support/net';
 import { IstiodLikeClient } from '../support/xds-client';
@@ -85,6 +86,55 @@ describe('Nacos source against a real Nacos server', () => {
       c2.close();
       await other.daemon.stop();
     }
+  });
+
+  describe('Dubbo 3 application-level instances', () => {
+    const fx = dubbo3Fixture();
+    // Dubbo's Nacos service discovery registers the same instance record as in ZooKeeper: service
+    // = application, metadata = the instance metadata; the metadata report and the mapping are
+    // config items (dataId = application, group = revision; dataId = interface, group = mapping).
+    const asNacos = (data: string) => {
+      const i = JSON.parse(data) as { name: string; address: string; port: number; payload: { metadata: Record<string, string> } };
+      return { service: i.name, ip: i.address, port: i.port, metadata: i.payload.metadata };
+    };
+    async function publishDocuments(nodes: Record<string, string>): Promise<void> {
+      for (const [p, content] of Object.entries(nodes)) {
+        const meta = /^\/dubbo\/metadata\/([^/]+)\/([^/]+)$/.exec(p);
+        const map = /^\/dubbo\/mapping\/([^/]+)$/.exec(p);
+        if (meta) await writer.publishConfig(meta[1], meta[2], content);
+        if (map) await writer.publishConfig(map[1], 'mapping', content);
+      }
+    }
+    const at = (ip: string) => [...client.resources(WE).values()].filter((w) => w.spec.address === ip);
+
+    it('serves an instance once its metadata is in Nacos config, on each protocol port, and reports it until then', async () => {
+      const rejected = await metricValue(admin, 'dia_rejected_inputs_total', { source: 'nacos' });
+      await writer.register(asNacos(fx.shop.applicationLevel['/services/shop-provider/10.20.0.1:20880']));
+      await waitFor('reported: no metadata yet', async () => (await metricValue(admin, 'dia_rejected_inputs_total', { source: 'nacos' })) > rejected, 30000);
+      expect(at('10.20.0.1')).toEqual([]);
+      await publishDocuments(fx.shop.applicationLevel);
+      await waitFor('both services of the instance', () => at('10.20.0.1').length === 2, 30000);
+      expect(at('10.20.0.1').map((w) => Object.entries(w.spec.ports as Record<string, number>)[0].join('=')).sort()).toEqual(['grpc-tri=50051', 'tcp-dubbo=20880']);
+      expect(at('10.20.0.1')[0].spec.labels).toMatchObject({ app: 'shop-provider', env: 'blue' });
+    });
+
+    it('counts a provider registered both ways once, and ignores services that are not Dubbo', async () => {
+      const [, instance] = znode(fx.greetings.applicationLevel, '/services/');
+      await publishDocuments(fx.greetings.applicationLevel);
+      await writer.register(asNacos(instance));
+      const iface = 'org.apache.dubbo.samples.api.GreetingsService';
+      const [providerPath] = znode(fx.greetings.interfaceLevel, '/dubbo/');
+      const url = new URL(decodeURIComponent(providerPath.split('/').pop()!));
+      await writer.register({ service: svc(iface), ip: url.hostname, port: Number(url.port), metadata: Object.fromEntries(url.searchParams) });
+      await writer.register({ service: 'spring-cloud-gateway', ip: '10.20.9.9', port: 8080, metadata: { 'preserved.register.source': 'SPRING_CLOUD' } });
+      await waitFor('greetings served', () => at('30.221.146.35').length === 1, 30000);
+      await sleep(1000);
+      expect(at('30.221.146.35')).toHaveLength(1);
+      expect(at('10.20.9.9')).toEqual([]);
+      await writer.deregister({ service: svc(iface), ip: url.hostname, port: Number(url.port) });
+      await sleep(1500);
+      expect(at('30.221.146.35')).toHaveLength(1); // the application-level registration still holds it
+    });
   });
 
   it('keeps the endpoints through a Nacos restart, then resyncs', async () => {

@@ -140,6 +140,12 @@ export class NacosWriter {
     if (!res.ok) throw new Error(`register: ${res.status} ${await res.text()}`);
   }
 
+  /** Publishes a config item, as Dubbo's Nacos metadata report and mapping do. */
+  async publishConfig(dataId: string, group: string, content: string): Promise<void> {
+    const res = await fetch(`${this.base}/v1/cs/configs`, { method: 'POST', body: await this.params({ dataId, group, content }) });
+    if (!res.ok) throw new Error(`publish config: ${res.status} ${await res.text()}`);
+  }
+
   async deregister(i: { service: string; ip: string; port: number; namespace?: string; group?: string }): Promise<void> {
     const q = await this.params({ serviceName: i.service, ip: i.ip, port: String(i.port), ephemeral: 'false', ...(i.namespace ? { namespaceId: i.namespace } : {}), ...(i.group ? { groupName: i.group } : {}) });
     const res = await fetch(`${this.base}/v1/ns/instance?${q}`, { method: 'DELETE' });
