@@ -213,7 +213,7 @@ export class Daemon {
 
 /** What makes two cluster views render differently; views with the same key get the same objects. */
 function renderKey(view: ClusterConfig): string {
-  return canonicalJson({ filter: view.filter ?? null, overrides: view.overrides ?? null, revision: view.revision ?? null });
+  return canonicalJson({ filter: view.filter ?? null, overrides: view.overrides ?? null, revision: view.revision ?? null, shard: view.shard ?? null });
 }
 
 /** A bounded label value for a free-text reason: quoted values and numbers folded away. */

@@ -83,6 +83,7 @@ function semanticProblems(c: Config): string[] {
     }
   });
   c.clusters.forEach((k, i) => {
+    if (k.shard && k.shard.index >= k.shard.count) problems.push(`clusters/${i}/shard/index: ${k.shard.index} is not below count ${k.shard.count}; shards are numbered from 0`);
     for (const which of ['services', 'endpoints'] as const) {
       k.filter?.[which]?.matchExpressions?.forEach((x, j) => {
         const where = `clusters/${i}/filter/${which}/matchExpressions/${j}`;

@@ -324,6 +324,16 @@ export const configSchema = {
             },
           },
           revision: { type: 'string', description: 'istio.io/rev label value; istiod ignores objects of another revision.' },
+          shard: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['index', 'count'],
+            description: 'Serve only shard index of count (by a hash of the service key). List each shard\'s listener as its own istiod config source: a change then resends one shard, not the whole type. See docs/istio.md.',
+            properties: {
+              index: { type: 'integer', minimum: 0, description: 'This view\'s shard, from 0 to count - 1.' },
+              count: { type: 'integer', minimum: 1, maximum: 1024, description: 'How many shards the estate is split into; the same on every shard view of one istiod.' },
+            },
+          },
           filter: {
             type: 'object',
             additionalProperties: false,

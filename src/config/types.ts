@@ -110,6 +110,8 @@ export interface ClusterConfig {
   listener: { address: string; port: number; tls?: { certFile: string; keyFile: string } };
   /** Value of the istio.io/rev label on every object; istiod drops objects of another revision. */
   revision?: string;
+  /** Only the services whose key hashes to index (mod count). */
+  shard?: { index: number; count: number };
   filter?: { services?: LabelSelector; endpoints?: LabelSelector };
   overrides?: { network?: string; locality?: string; labels?: Record<string, string> };
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { ClusterConfig, LabelSelector } from '../config/types';
 import type { CatalogEndpoint, CatalogService } from '../model/catalog';
 import { ANNOTATION_INTERFACE } from './names';
@@ -31,10 +32,20 @@ export function endpointLabels(e: Pick<CatalogEndpoint, 'labels' | 'meshed'>, me
 }
 
 /**
+ * The shard of a service, from a hash of its id (the Dubbo service key), so every replica and
+ * every release puts a service in the same shard.
+ */
+export function shardOf(serviceId: string, count: number): number {
+  if (count <= 1) return 0;
+  return createHash('sha256').update(serviceId).digest().readUInt32BE(0) % count;
+}
+
+/**
  * The service as one cluster view sees it, or undefined when the view leaves it out. Filtering
  * only; overrides apply in render. The service itself comes back when the filter drops nothing.
  */
 export function inView(svc: CatalogService, view: ClusterConfig, meshedLabel: string): CatalogService | undefined {
+  if (view.shard && shardOf(svc.id, view.shard.count) !== view.shard.index) return undefined;
   const f = view.filter;
   if (!f) return svc;
   if (!selectorMatches(f.services, serviceLabels(svc))) return undefined;

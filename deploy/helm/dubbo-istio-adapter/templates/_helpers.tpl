@@ -39,6 +39,7 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- with .revision }}{{ $_ := set $c "revision" . }}{{ end -}}
 {{- with .filter }}{{ $_ := set $c "filter" . }}{{ end -}}
 {{- with .overrides }}{{ $_ := set $c "overrides" . }}{{ end -}}
+{{- with .shard }}{{ $_ := set $c "shard" . }}{{ end -}}
 {{- $clusters = append $clusters $c -}}
 {{- end -}}
 {{- $cfg := dict "logLevel" .Values.logLevel "admin" (dict "address" "0.0.0.0" "port" (int .Values.admin.port)) "sources" .Values.sources "clusters" $clusters -}}
