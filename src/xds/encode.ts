@@ -37,3 +37,17 @@ export function lengthDelimitedField(fieldNumber: number, bytes: Uint8Array): Bu
   w.uint32((fieldNumber << 3) | 2).uint32(bytes.length);
   return Buffer.concat([w.finish(), bytes]);
 }
+
+/**
+ * The same field in a Buffer of its own, with `bytes` as a view into it. Long-lived encodings
+ * must not be views into Node's shared 8 KiB pool: a few live ones would keep whole slabs of
+ * dead ones alive (measured: 88 MB of slabs for 9 MB of resources at 20,000 providers).
+ */
+export function ownedField(fieldNumber: number, bytes: Uint8Array): { field: Buffer; bytes: Buffer } {
+  const w = protobuf.Writer.create();
+  const prefix = w.uint32((fieldNumber << 3) | 2).uint32(bytes.length).finish();
+  const field = Buffer.allocUnsafeSlow(prefix.length + bytes.length);
+  field.set(prefix, 0);
+  field.set(bytes, prefix.length);
+  return { field, bytes: field.subarray(prefix.length) };
+}

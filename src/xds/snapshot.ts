@@ -1,6 +1,6 @@
 import { SetDigest } from '../common/hash';
 import { ISTIO_KINDS, type IstioKind, type IstioObject } from '../istio/types';
-import { encodeMcpAny, lengthDelimitedField } from './encode';
+import { encodeMcpAny, ownedField } from './encode';
 
 /** One resource of a snapshot with its bytes, encoded once and shared by every push and client. */
 export interface SnapshotResource {
@@ -8,7 +8,7 @@ export interface SnapshotResource {
   name: string;
   version: string;
   object: IstioObject;
-  /** Any(istio.mcp.v1alpha1.Resource) */
+  /** Any(istio.mcp.v1alpha1.Resource): a view into sotwField, not a copy. */
   any: Buffer;
   /** `any` as field 2 of a DiscoveryResponse: SotW bodies are these, concatenated. */
   sotwField: Buffer;
@@ -30,8 +30,8 @@ export class ResourceCache {
       hit.refs++;
       return { resource: hit.resource, encoded: false };
     }
-    const any = encodeMcpAny(obj);
-    const resource = { name: `${obj.namespace}/${obj.name}`, version: obj.version, object: obj, any, sotwField: lengthDelimitedField(2, any) };
+    const { field, bytes } = ownedField(2, encodeMcpAny(obj));
+    const resource = { name: `${obj.namespace}/${obj.name}`, version: obj.version, object: obj, any: bytes, sotwField: field };
     this.entries.set(key, { resource, refs: 1 });
     return { resource, encoded: true };
   }
