@@ -48,8 +48,8 @@ export function renderService(all: CatalogService, s: RenderSettings, view: Clus
   } else {
     seSpec.workloadSelector = { labels: { [render.membershipLabel]: seName } };
     for (const { e, spec } of workloads) {
-      const labels = (spec.labels as Record<string, string>) ?? {};
-      spec.labels = { ...labels, [render.membershipLabel]: seName };
+      // workloadSpec made this labels object for this spec alone.
+      (spec.labels as Record<string, string>)[render.membershipLabel] = seName;
       out.push(object('WorkloadEntry', render.namespace, workloadName(seName, e), metaLabels, {}, spec, e.createdAtMs));
     }
   }
@@ -65,7 +65,8 @@ function workloadSpec(e: CatalogEndpoint, s: RenderSettings, view: ClusterConfig
   const proto = s.mapping.protocols[e.protocol];
   const over = view.overrides ?? {};
   const labels: Record<string, string> = {};
-  for (const [k, v] of Object.entries({ ...endpointLabels(e, s.mapping.meshed.label), ...over.labels })) labels[k] = labelValue(v);
+  for (const [k, v] of Object.entries(endpointLabels(e, s.mapping.meshed.label))) labels[k] = labelValue(v);
+  for (const [k, v] of Object.entries(over.labels ?? {})) labels[k] = labelValue(v);
   const spec: Record<string, unknown> = { address: e.address, ports: { [proto.portName]: e.port }, labels, weight: e.weight };
   const locality = over.locality ?? [e.locality.region ?? '', e.locality.zone ?? '', e.locality.subzone ?? ''].join('/').replace(/\/+$/, '');
   if (locality) spec.locality = locality;
