@@ -48,3 +48,20 @@ export class SetDigest {
     return this.hi.toString(16).padStart(8, '0') + this.lo.toString(16).padStart(8, '0');
   }
 }
+
+const interned = new Map<string, string>();
+
+/**
+ * One shared, self-contained copy of a string value. Values parsed out of a provider URL are
+ * slices of the whole URL and keep all of it alive; the estate repeats the same interface names,
+ * versions and label values across thousands of endpoints. Bounded: the table is dropped when
+ * it grows past 200,000 distinct values (copies stay valid, only sharing restarts).
+ */
+export function intern(s: string): string {
+  const hit = interned.get(s);
+  if (hit !== undefined) return hit;
+  if (interned.size >= 200_000) interned.clear();
+  const own = s.length < 13 ? s : (JSON.parse(JSON.stringify(s)) as string); // V8 copies slices shorter than 13
+  interned.set(own, own);
+  return own;
+}

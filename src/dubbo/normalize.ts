@@ -1,4 +1,5 @@
 import { isNacosEntry, parseNacosEntry, providerUrlOfNacosEntry, type NacosInstanceEntry } from './nacos';
+import { intern } from '../common/hash';
 import type { MappingConfig } from '../config/types';
 import { documentName, REVISION_KEY } from '../registry/types';
 import { appInstanceOfNacos, parseMapping, parseMetadataInfo, parseZookeeperInstance, providerUrlsOfInstance, revisionOf, type AppInstance } from './instance';
@@ -115,8 +116,8 @@ export function normalizeProviderUrl(url: ProviderUrl, mapping: MappingConfig): 
 
   const iface = p.interface || url.path.split('/').pop() || '';
   if (!JAVA_NAME.test(iface)) return { ok: false, skipped: false, reason: `invalid interface name "${iface}"` };
-  const key: ServiceKey = { interface: iface, group: p.group ?? '', version: p.version ?? '' };
-  if (key.version === '0.0.0') key.version = ''; // Dubbo treats 0.0.0 as "no version"
+  const version = p.version === '0.0.0' ? '' : (p.version ?? ''); // Dubbo treats 0.0.0 as "no version"
+  const key: ServiceKey = { interface: intern(iface), group: intern(p.group ?? ''), version: intern(version) };
 
   if (p.enabled === 'false') return { ok: false, skipped: true, key, reason: 'enabled=false' };
   if (p.disabled === 'true') return { ok: false, skipped: true, key, reason: 'disabled=true' };
@@ -131,16 +132,16 @@ export function normalizeProviderUrl(url: ProviderUrl, mapping: MappingConfig): 
   const labels: Record<string, string> = {};
   for (const { param, label } of mapping.labels) {
     const v = p[param];
-    if (v !== undefined && v !== '') labels[label] = v;
+    if (v !== undefined && v !== '') labels[label] = intern(v);
   }
   const pick = (names: string[]): string | undefined => names.map((n) => p[n]).find((v) => v !== undefined && v !== '');
   const locality: Endpoint['locality'] = {};
   const region = pick(mapping.locality.region);
   const zone = pick(mapping.locality.zone);
   const subzone = pick(mapping.locality.subzone);
-  if (region) locality.region = region;
-  if (zone) locality.zone = zone;
-  if (subzone) locality.subzone = subzone;
+  if (region) locality.region = intern(region);
+  if (zone) locality.zone = intern(zone);
+  if (subzone) locality.subzone = intern(subzone);
 
   // A sidecar re-registers its provider on the sidecar port, or marks it; either way traffic goes
   // to the sidecar port, so a half-meshed estate keeps both kinds apart.
@@ -148,7 +149,7 @@ export function normalizeProviderUrl(url: ProviderUrl, mapping: MappingConfig): 
   const port = meshed ? mapping.meshed.sidecarPort : url.port;
   const registeredAtMs = /^\d{10,16}$/.test(p.timestamp ?? '') ? Number(p.timestamp) : undefined;
 
-  const endpoint: Endpoint = { address: url.host, version: key.version, port, protocol: url.protocol, weight, labels, locality, meshed };
+  const endpoint: Endpoint = { address: intern(url.host), version: key.version, port, protocol: intern(url.protocol), weight, labels, locality, meshed };
   if (registeredAtMs !== undefined) endpoint.registeredAtMs = registeredAtMs;
   return { ok: true, key, endpoint, warnings };
 }
