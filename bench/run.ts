@@ -12,6 +12,8 @@ import yaml from 'js-yaml';
 import zookeeper from 'node-zookeeper-client';
 import { normalizeProviderEntry } from '../src/dubbo/normalize';
 import { parseConfig } from '../src/config/load';
+import { EnvoyProbe, outbound } from '../test/support/envoy-probe';
+import { Istiod, provisionIstiod } from '../test/support/istiod';
 import { freePort, waitFor } from '../test/support/net';
 import { IstiodLikeClient } from '../test/support/xds-client';
 import { ZkWriter } from '../test/support/zk-client';
@@ -58,16 +60,22 @@ class DaemonProcess {
   proc?: ChildProcess;
   admin = 0;
   xds = 0;
-  async start(connect: string, debounce: { quietMs: number; maxDelayMs: number }): Promise<number> {
+  /** Listener port of each cluster view, in order (shard views when shards > 1). */
+  ports: number[] = [];
+  async start(connect: string, debounce: { quietMs: number; maxDelayMs: number }, opts: { shards?: number; endpointMode?: string } = {}): Promise<number> {
     this.admin = await freePort();
-    this.xds = await freePort();
+    const shards = opts.shards ?? 1;
+    this.ports = [];
+    for (let i = 0; i < shards; i++) this.ports.push(await freePort());
+    this.xds = this.ports[0];
     const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'dia-bench-')), 'adapter.yaml');
     const cfg = {
       logLevel: 'warn',
       admin: { port: this.admin },
       sources: [{ name: 'zk', type: 'zookeeper', zookeeper: { connect, resyncIntervalMs: 0 } }],
       xds: { debounce },
-      clusters: [{ name: 'default', listener: { port: this.xds } }],
+      render: { endpointMode: opts.endpointMode ?? 'workloadentry' },
+      clusters: this.ports.map((port, index) => ({ name: shards > 1 ? `shard-${index}` : 'default', listener: { port }, ...(shards > 1 ? { shard: { index, count: shards } } : {}) })),
       protection: { massRemoval: { threshold: 1, minEndpoints: 1_000_000, holdMs: 0 } },
     };
     parseConfig(yaml.dump(cfg)); // fail early on a bad bench config
@@ -76,10 +84,14 @@ class DaemonProcess {
     this.proc = spawn(process.execPath, [path.join(ROOT, 'dist/cli.js'), 'run', '--config', file], { stdio: ['ignore', 'ignore', 'inherit'] });
     return t0;
   }
+  /** A metric's value, summed over its label sets. */
   async metric(name: string): Promise<number> {
     const text = await (await fetch(`http://127.0.0.1:${this.admin}/metrics`)).text();
-    const line = text.split('\n').find((l) => l.startsWith(name + ' ') || l.startsWith(name + '{'));
-    return line ? Number(line.split(' ').pop()) : NaN;
+    const lines = text.split('\n').filter((l) => l.startsWith(name + ' ') || l.startsWith(name + '{'));
+    return lines.length ? lines.reduce((n, l) => n + Number(l.split(' ').pop()), 0) : NaN;
+  }
+  async up(): Promise<void> {
+    await waitFor('daemon up', async () => (await fetch(`http://127.0.0.1:${this.admin}/healthz`).catch(() => undefined))?.ok, 60000, 5);
   }
   async stop(): Promise<void> {
     const p = this.proc;
@@ -101,10 +113,125 @@ interface SizeResult {
   changeMs: Record<string, { p50: number; p99: number; n: number }>;
   rssMb: number;
   heapMb: number;
-  fanout: { clients: number; cpuMsPerChange: number; bytesPerChange: number }[];
+  fanout: { clients: number; cpuMsPerChange: number; bytesPerChange: number; encodesPerChange: number }[];
+  shards: ShardResult[];
+  istiod: IngestResult[];
 }
 
-async function benchSize(size: Size, runs: number, changes: number): Promise<SizeResult> {
+interface ShardResult {
+  shards: number;
+  changes: number;
+  bytesPerChange: number;
+  cpuMsPerChange: number;
+  p50: number;
+  p99: number;
+}
+
+interface IngestResult {
+  mode: string;
+  /** From istiod's start to its proxy holding every endpoint of the estate. */
+  coldMs: number;
+  p50: number;
+  p99: number;
+  n: number;
+}
+
+/** One bench interface's host, as the default mapping names it (no group). */
+const hostOf = (iface: string) => iface.toLowerCase();
+const zpath = (iface: string, url: string) => `/dubbo/${iface}/providers/${encodeURIComponent(url)}`;
+
+/**
+ * A change (add, then remove, of one provider) on a daemon serving the estate as `shards` shard
+ * views, one client per shard as one istiod with that many config sources: bytes and CPU per
+ * change, and the latency until the client of the changed shard holds it.
+ */
+async function benchShards(connect: string, writer: ZkWriter, estate: ReturnType<typeof generateEstate>, shards: number, changes: number): Promise<ShardResult> {
+  const d = new DaemonProcess();
+  await d.start(connect, { quietMs: 100, maxDelayMs: 1000 }, { shards });
+  try {
+    await d.up();
+    const clients = d.ports.map((p) => new IstiodLikeClient(`127.0.0.1:${p}`).connect());
+    const total = () => clients.reduce((n, c) => n + c.resources(WE).size, 0);
+    await waitFor('shard clients synced', () => clients.every((c) => c.synced()) && total() === estate.providers, 600_000, 5);
+    const has = (ip: string) => clients.some((c) => [...c.resources(WE).values()].some((x) => x.spec.address === ip));
+    const cpu0 = await d.metric('dia_process_cpu_seconds_total');
+    const bytes0 = await d.metric('dia_xds_push_bytes_total');
+    const lat: number[] = [];
+    for (let i = 0; i < changes; i++) {
+      const iface = estate.interfaces[(i * 7919) % estate.interfaces.length];
+      const ip = `172.29.${(i >> 8) & 255}.${i & 255}`;
+      const url = providerUrl(ip, 20880, iface, 'bench', {});
+      let t0 = performance.now();
+      await writer.create(zpath(iface, url));
+      await waitFor('shard add', () => has(ip), 60000, 1);
+      lat.push(performance.now() - t0);
+      t0 = performance.now();
+      await writer.remove(zpath(iface, url));
+      await waitFor('shard remove', () => !has(ip), 60000, 1);
+      lat.push(performance.now() - t0);
+    }
+    const n = changes * 2;
+    const r = {
+      shards,
+      changes: n,
+      bytesPerChange: ((await d.metric('dia_xds_push_bytes_total')) - bytes0) / n,
+      cpuMsPerChange: (((await d.metric('dia_process_cpu_seconds_total')) - cpu0) * 1000) / n,
+      p50: pct(lat, 50),
+      p99: pct(lat, 99),
+    };
+    console.error(`[shards ${shards}] ${Math.round(r.bytesPerChange)} bytes and ${r.cpuMsPerChange.toFixed(1)} ms CPU per change, p50 ${r.p50.toFixed(1)} ms`);
+    for (const c of clients) c.close();
+    return r;
+  } finally {
+    await d.stop();
+  }
+}
+
+/**
+ * A change until a real istiod holds it in the EDS it builds for a proxy, per endpoint mode; and
+ * istiod's cold start on the estate. istiod runs with its default debounce (100 ms).
+ */
+async function benchIstiod(connect: string, writer: ZkWriter, estate: ReturnType<typeof generateEstate>, mode: string, changes: number): Promise<IngestResult> {
+  const d = new DaemonProcess();
+  await d.start(connect, { quietMs: 100, maxDelayMs: 1000 }, { endpointMode: mode });
+  let istiod: Istiod | undefined;
+  let probe: EnvoyProbe | undefined;
+  try {
+    await d.up();
+    const t0 = performance.now();
+    istiod = await new Istiod({ configSources: [`xds://127.0.0.1:${d.xds}`] }).start();
+    probe = new EnvoyProbe(istiod.xdsAddress).connect();
+    const p = probe;
+    const endpoints = () => [...p.endpoints.values()].reduce((n, e) => n + e.length, 0);
+    await waitFor('istiod holds the estate', () => endpoints() >= estate.providers, 900_000, 50);
+    const coldMs = performance.now() - t0;
+    const iface = estate.interfaces[0];
+    const cluster = outbound(20880, hostOf(iface));
+    const lat: number[] = [];
+    for (let i = 0; i < changes; i++) {
+      const ip = `172.28.${(i >> 8) & 255}.${i & 255}`;
+      const url = providerUrl(ip, 20880, iface, 'bench', {});
+      const seen = () => p.endpointsOf(cluster)?.some((e) => e.address === ip) ?? false;
+      let t = performance.now();
+      await writer.create(zpath(iface, url));
+      await waitFor('istiod add', seen, 120_000, 2);
+      lat.push(performance.now() - t);
+      t = performance.now();
+      await writer.remove(zpath(iface, url));
+      await waitFor('istiod remove', () => !seen(), 120_000, 2);
+      lat.push(performance.now() - t);
+    }
+    const r = { mode, coldMs, p50: pct(lat, 50), p99: pct(lat, 99), n: lat.length };
+    console.error(`[istiod ${mode}] cold ${Math.round(coldMs)} ms, change p50 ${r.p50.toFixed(0)} ms, p99 ${r.p99.toFixed(0)} ms`);
+    return r;
+  } finally {
+    probe?.close();
+    await istiod?.destroy();
+    await d.stop();
+  }
+}
+
+async function benchSize(size: Size, runs: number, changes: number, opts: { ingest: boolean; shardChanges: number }): Promise<SizeResult> {
   const zk = await new ZookeeperServer().start();
   const writer = await ZkWriter.connect(zk.connect);
   try {
@@ -122,7 +249,7 @@ async function benchSize(size: Size, runs: number, changes: number): Promise<Siz
       bound.push(await lowerBound(zk.connect));
       const d = new DaemonProcess();
       const t0 = await d.start(zk.connect, { quietMs: 100, maxDelayMs: 1000 });
-      await waitFor('daemon up', async () => (await fetch(`http://127.0.0.1:${d.admin}/healthz`).catch(() => undefined))?.ok, 60000, 5);
+      await d.up();
       const c = new IstiodLikeClient(`127.0.0.1:${d.xds}`).connect();
       await waitFor(`${estate.providers} WorkloadEntries`, () => c.resources(WE).size === estate.providers, 600_000, 5);
       cold.push(performance.now() - t0);
@@ -147,7 +274,7 @@ async function benchSize(size: Size, runs: number, changes: number): Promise<Siz
         while (clients.length < n) clients.push(new IstiodLikeClient(`127.0.0.1:${d.xds}`).connect());
         await waitFor('clients synced', () => clients.every((c) => c.resources(WE).size === expected), 600_000, 5);
       };
-      await waitFor('daemon up', async () => (await fetch(`http://127.0.0.1:${d.admin}/healthz`).catch(() => undefined))?.ok, 60000, 50);
+      await d.up();
       await connectClients(1);
       const lat: number[] = [];
       const iface = estate.interfaces[0];
@@ -176,6 +303,7 @@ async function benchSize(size: Size, runs: number, changes: number): Promise<Siz
           await connectClients(n);
           const cpu0 = await d.metric('dia_process_cpu_seconds_total');
           const bytes0 = await d.metric('dia_xds_push_bytes_total');
+          const enc0 = await d.metric('dia_resource_encodes_total');
           const k = 10;
           for (let i = 0; i < k; i++) {
             const ip = `172.30.${n}.${i}`;
@@ -183,15 +311,26 @@ async function benchSize(size: Size, runs: number, changes: number): Promise<Siz
             expected++;
             await waitFor('fan-out', () => clients.every((c) => [...c.resources(WE).values()].some((x) => x.spec.address === ip)), 30000, 2);
           }
-          fanout.push({ clients: n, cpuMsPerChange: ((await d.metric('dia_process_cpu_seconds_total')) - cpu0) * 1000 / k, bytesPerChange: ((await d.metric('dia_xds_push_bytes_total')) - bytes0) / k });
+          fanout.push({
+            clients: n,
+            cpuMsPerChange: ((await d.metric('dia_process_cpu_seconds_total')) - cpu0) * 1000 / k,
+            bytesPerChange: ((await d.metric('dia_xds_push_bytes_total')) - bytes0) / k,
+            encodesPerChange: ((await d.metric('dia_resource_encodes_total')) - enc0) / k,
+          });
         }
       }
       for (const c of clients) c.close();
       await d.stop();
     }
+    // The fan-out clients added providers; take them out so every later run sees the estate.
+    for (const n of [1, 4, 16]) for (let i = 0; i < 10; i++) await writer.remove(zpath(estate.interfaces[0], providerUrl(`172.30.${n}.${i}`, 20880, estate.interfaces[0], 'bench', {})));
+    const shards: ShardResult[] = [];
+    if (opts.shardChanges > 0) for (const count of [1, 16]) shards.push(await benchShards(zk.connect, writer, estate, count, opts.shardChanges));
+    const istiod: IngestResult[] = [];
+    if (opts.ingest) for (const mode of ['workloadentry', 'inline']) istiod.push(await benchIstiod(zk.connect, writer, estate, mode, size === 'L' ? 20 : 50));
     const cs = stat(cold);
     const lb = stat(bound);
-    return { size, providers: estate.providers, interfaces: estate.interfaces.length, writeMs, coldSyncMs: cs, lowerBoundMs: lb, ratio: cs.median / lb.median, changeMs, rssMb, heapMb, fanout };
+    return { size, providers: estate.providers, interfaces: estate.interfaces.length, writeMs, coldSyncMs: cs, lowerBoundMs: lb, ratio: cs.median / lb.median, changeMs, rssMb, heapMb, fanout, shards, istiod };
   } finally {
     await writer.close();
     await zk.destroy();
@@ -238,11 +377,27 @@ function table(results: SizeResult[], parser: Stat, args: string): string {
     '',
     '## Fan-out',
     '',
-    'One change pushed to N connected clients (default debounce): daemon CPU and bytes sent per change.',
+    'One change pushed to N connected clients (default debounce): daemon CPU, bytes sent and resources encoded per change.',
     '',
-    '| Size | Clients | CPU ms per change | Bytes per change |',
-    '|---|---|---|---|',
-    ...results.flatMap((r) => r.fanout.map((x) => `| ${r.size} | ${x.clients} | ${f(x.cpuMsPerChange)} | ${f(x.bytesPerChange)} |`)),
+    '| Size | Clients | CPU ms per change | Bytes per change | Resources encoded per change | CPU vs 1 client |',
+    '|---|---|---|---|---|---|',
+    ...results.flatMap((r) => r.fanout.map((x) => `| ${r.size} | ${x.clients} | ${f(x.cpuMsPerChange)} | ${f(x.bytesPerChange)} | ${f(x.encodesPerChange)} | ${(x.cpuMsPerChange / r.fanout[0].cpuMsPerChange).toFixed(1)}× |`)),
+    '',
+    '## Shards',
+    '',
+    'The estate served as 1 or 16 shard views, one client per shard (as one istiod with that many config sources); a change is one provider added or removed on a spread of interfaces (default debounce).',
+    '',
+    '| Size | Shards | Changes | Bytes per change | CPU ms per change | p50 ms | p99 ms | Bytes vs 1 shard |',
+    '|---|---|---|---|---|---|---|---|',
+    ...results.flatMap((r) => r.shards.map((x) => `| ${r.size} | ${x.shards} | ${x.changes} | ${f(x.bytesPerChange)} | ${f(x.cpuMsPerChange)} | ${f(x.p50)} | ${f(x.p99)} | ${(x.bytesPerChange / r.shards[0].bytesPerChange).toFixed(3)}× |`)),
+    '',
+    '## istiod ingest',
+    '',
+    'A real istiod (pilot-discovery, default debounce) fed by the daemon: from its start until the EDS it builds for a probe proxy holds every provider, and from a znode write until that EDS holds the change, per endpoint mode.',
+    '',
+    '| Size | Endpoint mode | istiod cold start ms | Changes | p50 ms | p99 ms |',
+    '|---|---|---|---|---|---|',
+    ...results.flatMap((r) => r.istiod.map((x) => `| ${r.size} | ${x.mode} | ${f(x.coldMs)} | ${x.n} | ${f(x.p50)} | ${f(x.p99)} |`)),
     '',
     '## Parser',
     '',
@@ -258,12 +413,15 @@ async function main(): Promise<void> {
   const sizes = ((argv.find((a) => a.startsWith('--sizes='))?.split('=')[1] ?? (quick ? 'S' : 'S,M')).split(',') as Size[]);
   const runs = Number(argv.find((a) => a.startsWith('--runs='))?.split('=')[1] ?? (quick ? 3 : 5));
   const changes = quick ? 60 : 170; // three writes each: 180 or 510 samples
+  const ingest = !quick && !argv.includes('--no-istiod');
+  const shardChanges = quick ? 10 : 50;
   provisionZookeeper();
+  if (ingest) provisionIstiod();
   const parser = parserThroughput();
   console.error(`parser: ${Math.round(parser.median)} URLs/s`);
   const results: SizeResult[] = [];
-  for (const size of sizes) results.push(await benchSize(size, runs, changes));
-  const args = `sizes ${sizes.join(',')}, ${runs} runs, ${changes * 3} changes per debounce setting`;
+  for (const size of sizes) results.push(await benchSize(size, size === 'L' ? Math.min(runs, 3) : runs, changes, { ingest, shardChanges }));
+  const args = `sizes ${sizes.join(',')}, ${runs} runs (3 at L), ${changes * 3} changes per debounce setting${ingest ? ', istiod ingest' : ''}`;
   writeFileSync(path.join(ROOT, 'docs/performance.json'), JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, args, parser, results }, null, 2) + '\n');
   writeFileSync(path.join(ROOT, 'docs/performance.md'), table(results, parser, args) + NOTES);
   console.error('wrote docs/performance.md and docs/performance.json');

@@ -84,6 +84,8 @@ export class IstiodLikeClient {
   readonly nonces = new Set<string>();
   private readonly client: grpc.Client;
   private stream?: grpc.ClientDuplexStream<object, Buffer>;
+  /** Per type: the decoded object of each resource's exact bytes in the last response. */
+  private readonly decoded = new Map<string, Map<string, McpObject>>();
   closed = false;
   ackEnabled = true;
 
@@ -116,7 +118,7 @@ export class IstiodLikeClient {
   }
 
   private onResponse(b: Buffer): void {
-    const msg = DiscoveryResponse.toObject(DiscoveryResponse.decode(b), { defaults: true }) as {
+    const msg = DiscoveryResponse.decode(b) as unknown as {
       versionInfo: string;
       typeUrl: string;
       nonce: string;
@@ -125,10 +127,18 @@ export class IstiodLikeClient {
     if (this.nonces.has(msg.nonce)) throw new Error(`nonce ${msg.nonce} reused`);
     this.nonces.add(msg.nonce);
     const resources = new Map<string, McpObject>();
+    // A resource whose bytes are those of the last response is the same object: only what
+    // changed is decoded, so a full SotW resend costs this client a byte compare per resource.
+    const before = this.decoded.get(msg.typeUrl);
+    const after = new Map<string, McpObject>();
     for (const any of msg.resources) {
-      const o = decodeMcpAny(any);
+      const v = any.value;
+      const bytes = Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('latin1');
+      const o = before?.get(bytes) ?? decodeMcpAny(any);
+      after.set(bytes, o);
       resources.set(o.name, o);
     }
+    this.decoded.set(msg.typeUrl, after);
     this.state.set(msg.typeUrl, { version: msg.versionInfo, nonce: msg.nonce, resources });
     this.history.push({ typeUrl: msg.typeUrl, version: msg.versionInfo, count: resources.size, at: Date.now() });
     if (this.ackEnabled) this.stream?.write({ typeUrl: msg.typeUrl, versionInfo: msg.versionInfo, responseNonce: msg.nonce });
