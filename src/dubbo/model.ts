@@ -16,6 +16,8 @@ export interface Endpoint {
   /** The port traffic goes to: the sidecar port for a meshed provider. */
   port: number;
   protocol: string;
+  /** The provider's Dubbo application ('' when the URL does not say), for application-scope rules. */
+  application: string;
   /** Dubbo weight; 0 means Dubbo never picks it while another provider has weight. */
   weight: number;
   /** Mapped labels, values as the registry had them (render sanitizes them for Kubernetes). */

@@ -149,7 +149,7 @@ export function normalizeProviderUrl(url: ProviderUrl, mapping: MappingConfig): 
   const port = meshed ? mapping.meshed.sidecarPort : url.port;
   const registeredAtMs = /^\d{10,16}$/.test(p.timestamp ?? '') ? Number(p.timestamp) : undefined;
 
-  const endpoint: Endpoint = { address: intern(url.host), version: key.version, port, protocol: intern(url.protocol), weight, labels, locality, meshed };
+  const endpoint: Endpoint = { address: intern(url.host), version: key.version, port, protocol: intern(url.protocol), application: intern(p.application ?? ''), weight, labels, locality, meshed };
   if (registeredAtMs !== undefined) endpoint.registeredAtMs = registeredAtMs;
   return { ok: true, key, endpoint, warnings };
 }

@@ -4,10 +4,14 @@ import type { CatalogEndpoint, CatalogService } from '../model/catalog';
 import { ANNOTATION_GROUP, ANNOTATION_INTERFACE, ANNOTATION_VERSION, hostFromTemplate, labelValue, objectName } from './names';
 import { endpointLabels, inView } from './view';
 import type { IstioKind, IstioObject } from './types';
+import type { PassThrough, RuleSet } from '../rules/model';
+import { applyRules } from '../rules/policy';
 
 export interface RenderSettings {
   mapping: MappingConfig;
   render: RenderConfig;
+  /** Config-center rules in force; without them only ServiceEntries and WorkloadEntries come out. */
+  rules?: { set: RuleSet; tagLabel: string; tagHeader: string };
 }
 
 
@@ -33,7 +37,9 @@ export function renderService(all: CatalogService, s: RenderSettings, view: Clus
     .sort((a, b) => a.number - b.number)
     .map((m) => ({ number: m.number, protocol: m.protocol, name: m.portName }));
 
-  const workloads = svc.endpoints.filter((e) => isIp(e.address)).map((e) => ({ e, spec: workloadSpec(e, s, view) }));
+  const policy = s.rules?.set.rules.length ? applyRules(svc, host, ports, s.rules.set, view, { mapping, tagLabel: s.rules.tagLabel, tagHeader: s.rules.tagHeader }) : undefined;
+  const endpoints = policy?.endpoints ?? svc.endpoints;
+  const workloads = endpoints.filter((e) => isIp(e.address)).map((e) => ({ e, spec: workloadSpec(e, s, view) }));
 
   const seSpec: Record<string, unknown> = {
     hosts: [host],
@@ -58,7 +64,21 @@ export function renderService(all: CatalogService, s: RenderSettings, view: Clus
   if (svc.key.group) annotations[ANNOTATION_GROUP] = svc.key.group;
   if (svc.key.version) annotations[ANNOTATION_VERSION] = svc.key.version;
   out.unshift(object('ServiceEntry', render.namespace, seName, metaLabels, annotations, seSpec, svc.createdAtMs));
+  if (policy?.destinationRule) {
+    const dr = policy.destinationRule;
+    // Subsets select by the sanitized label values the endpoints carry.
+    const subsets = (dr.subsets as { name: string; labels: Record<string, string> }[] | undefined)?.map((x) => ({ name: x.name, labels: Object.fromEntries(Object.entries(x.labels).map(([k, v]) => [k, labelValue(v)])) }));
+    out.push(object('DestinationRule', render.namespace, seName, metaLabels, annotations, { ...dr, ...(subsets ? { subsets } : {}), exportTo: render.exportTo }, svc.createdAtMs));
+  }
+  if (policy?.virtualService) out.push(object('VirtualService', render.namespace, seName, metaLabels, annotations, { ...policy.virtualService, exportTo: render.exportTo }, svc.createdAtMs));
   return out;
+}
+
+/** The Istio objects passed through from the config center that this view gets, unchanged but for our labels. */
+export function renderPassThrough(set: RuleSet, render: RenderConfig, view: ClusterConfig): IstioObject[] {
+  return set.rules
+    .filter((r): r is PassThrough => r.kind === 'passthrough' && (r.clusters.length === 0 || r.clusters.includes(view.name)))
+    .map((p) => object(p.objectKind, render.namespace, p.name, { ...objectLabels(render, view), ...p.labels }, p.annotations, p.spec, p.createdAtMs ?? 0));
 }
 
 function workloadSpec(e: CatalogEndpoint, s: RenderSettings, view: ClusterConfig): Record<string, unknown> {

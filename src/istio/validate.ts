@@ -12,7 +12,37 @@ export function validateObject(o: IstioObject): string[] {
   checkLabels(o.labels, 'metadata.labels', p);
   if (o.kind === 'ServiceEntry') validateServiceEntry(o.spec, p);
   if (o.kind === 'WorkloadEntry') validateWorkload(o.spec, 'spec', p);
+  if (o.kind === 'DestinationRule') validateDestinationRule(o.spec, p);
+  if (o.kind === 'VirtualService') validateVirtualService(o.spec, p);
   return p;
+}
+
+const host = (h: unknown): boolean => typeof h === 'string' && (isDns1123Subdomain(h.replace(/^\*\./, '')) || h === '*');
+
+function validateDestinationRule(spec: Record<string, unknown>, p: string[]): void {
+  if (!host(spec.host)) p.push(`spec.host ${JSON.stringify(spec.host)} is not a host name`);
+  const names = new Set<string>();
+  for (const [i, sub] of ((spec.subsets as { name?: string; labels?: Record<string, string> }[] | undefined) ?? []).entries()) {
+    if (!isDns1123Label(sub.name ?? '')) p.push(`spec.subsets[${i}].name ${JSON.stringify(sub.name)} is not a DNS-1123 label`);
+    if (names.has(sub.name ?? '')) p.push(`spec.subsets[${i}].name ${sub.name} appears twice`);
+    names.add(sub.name ?? '');
+    checkLabels(sub.labels ?? {}, `spec.subsets[${i}].labels`, p);
+  }
+}
+
+function validateVirtualService(spec: Record<string, unknown>, p: string[]): void {
+  const hosts = (spec.hosts as unknown[] | undefined) ?? [];
+  if (hosts.length === 0) p.push('spec.hosts is empty');
+  for (const h of hosts) if (!host(h)) p.push(`host ${JSON.stringify(h)} is not a host name`);
+  for (const kind of ['http', 'tcp'] as const) {
+    for (const [i, r] of ((spec[kind] as { route?: { destination?: { host?: string }; weight?: number }[] }[] | undefined) ?? []).entries()) {
+      const route = r.route ?? [];
+      if (route.length === 0) p.push(`spec.${kind}[${i}] has no route`);
+      for (const d of route) if (!host(d.destination?.host)) p.push(`spec.${kind}[${i}]: destination host ${JSON.stringify(d.destination?.host)} is not a host name`);
+      const sum = route.reduce((n, d) => n + (d.weight ?? 0), 0);
+      if (route.length > 1 && sum !== 100) p.push(`spec.${kind}[${i}]: weights add up to ${sum}, not 100`);
+    }
+  }
 }
 
 function validateServiceEntry(spec: Record<string, unknown>, p: string[]): void {

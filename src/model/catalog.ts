@@ -419,6 +419,7 @@ export class Catalog implements SourceSink {
       version: e.version,
       port: e.port,
       protocol: e.protocol,
+      application: e.application,
       weight: e.weight,
       labels: e.labels,
       locality: e.locality,

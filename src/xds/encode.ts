@@ -1,12 +1,13 @@
 import protobuf from 'protobufjs';
 import type { IstioObject } from '../istio/types';
+import { yamlToProto } from '../common/proto';
 import { MCP_RESOURCE_TYPE_URL, McpResource, protoRoot } from './proto';
 import { bodyTypeUrl } from './typeurls';
 
 /** An IstioObject as an `Any` of istio.mcp.v1alpha1.Resource, the form istiod's adsc unpacks. */
 export function encodeMcpAny(o: IstioObject): Buffer {
   const specType = protoRoot.lookupType(`istio.networking.v1alpha3.${o.kind}`);
-  const body = specType.encode(specType.fromObject(o.spec)).finish();
+  const body = specType.encode(specType.fromObject(yamlToProto(specType, o.spec, 'spec'))).finish();
   const resource = McpResource.encode(
     McpResource.fromObject({
       metadata: {

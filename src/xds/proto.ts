@@ -1,31 +1,6 @@
-import path from 'node:path';
-import protobuf from 'protobufjs';
+import { protoRoot } from '../common/proto';
 
-/**
- * Our minimal copies of the upstream protos (proto/), loaded once. protobufjs resolves the
- * google/protobuf well-known types from its own bundled definitions.
- */
-const PROTO_ROOT = path.resolve(__dirname, '../../proto');
-
-function load(): protobuf.Root {
-  const root = new protobuf.Root();
-  root.resolvePath = (_origin, target) => {
-    const local = path.join(PROTO_ROOT, target);
-    return target.startsWith('google/protobuf/') ? target : local;
-  };
-  root.loadSync(
-    [
-      'envoy/service/discovery/v3/discovery.proto',
-      'mcp/v1alpha1/resource.proto',
-      'networking/v1alpha3/service_entry.proto',
-    ],
-    { keepCase: false },
-  );
-  root.resolveAll();
-  return root;
-}
-
-export const protoRoot = load();
+export { protoRoot };
 
 export const DiscoveryRequest = protoRoot.lookupType('envoy.service.discovery.v3.DiscoveryRequest');
 export const DiscoveryResponse = protoRoot.lookupType('envoy.service.discovery.v3.DiscoveryResponse');

@@ -1,0 +1,321 @@
+/**
+ * Config-center documents to rules. Pure: a document is (origin, its name, its text); the answer
+ * is its rules plus what of it the mesh cannot express, or why the whole document is refused
+ * (then the last good version of that document stays in force, see store.ts).
+ */
+import yaml from 'js-yaml';
+import { specType, yamlToProto } from '../common/proto';
+import type { Condition, ConditionRoute, Configurator, PassThrough, Rule, RuleOrigin, RuleScope, TagRule, TrafficPolicy, Unsupported } from './model';
+
+export type ParsedDocument = { rules: Rule[]; unsupported: Unsupported[] } | { error: string };
+
+/** Dubbo's rule suffixes in the config center, by kind. */
+export const DUBBO_RULE_SUFFIXES = ['.configurators', '.tag-router', '.condition-router'] as const;
+
+export const ADAPTER_API_VERSION = 'dubbo-istio-adapter.io/v1';
+export const CLUSTERS_ANNOTATION = 'dubbo-istio-adapter.io/clusters';
+
+const LABEL_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+class RuleError extends Error {}
+const fail = (msg: string): never => {
+  throw new RuleError(msg);
+};
+
+/**
+ * A Dubbo rule document (name ends in .configurators, .tag-router or .condition-router), or an
+ * adapter document (TrafficPolicy, or an Istio VirtualService / DestinationRule; several may be
+ * separated by ---).
+ */
+export function parseRuleDocument(origin: RuleOrigin, name: string, content: string): ParsedDocument {
+  try {
+    const suffix = DUBBO_RULE_SUFFIXES.find((s) => name.endsWith(s));
+    if (suffix) {
+      const doc = loadOne(content);
+      const unsupported: Unsupported[] = [];
+      const key = name.slice(0, -suffix.length);
+      const rules =
+        suffix === '.configurators' ? parseConfigurators(origin, doc, key, unsupported)
+        : suffix === '.tag-router' ? parseTagRouter(origin, doc, key, unsupported)
+        : parseConditionRouter(origin, doc, key, unsupported);
+      return { rules, unsupported };
+    }
+    const rules: Rule[] = [];
+    for (const doc of yaml.loadAll(content)) if (doc !== null && doc !== undefined) rules.push(parseAdapterObject(origin, doc));
+    return { rules, unsupported: [] };
+  } catch (err) {
+    if (err instanceof RuleError) return { error: err.message };
+    if (err instanceof yaml.YAMLException) return { error: `not valid YAML: ${err.message.split('\n')[0]}` };
+    throw err;
+  }
+}
+
+function loadOne(content: string): Record<string, unknown> {
+  let doc: unknown;
+  try {
+    doc = yaml.load(content);
+  } catch (err) {
+    return fail(`not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+  }
+  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) return fail('the rule is not a YAML mapping');
+  return doc as Record<string, unknown>;
+}
+
+// ---- Dubbo governance rules ----
+
+function checkVersion(doc: Record<string, unknown>): void {
+  const v = doc.configVersion;
+  if (v !== undefined && v !== 'v2.7' && v !== 'v3.0' && v !== 'v3.1') fail(`configVersion ${JSON.stringify(v)} is not v2.7 or v3.0`);
+}
+
+function enabled(v: unknown): boolean {
+  return v === undefined || v === true || v === 'true';
+}
+
+/**
+ * Dubbo writes a service's rule key as interface:version:group (2.7 and later), and some tools as
+ * group/interface:version or group*interface:version.
+ */
+export function parseServiceKey(key: string): RuleScope & { kind: 'service' } {
+  let group: string | undefined;
+  let rest = key;
+  const slash = key.search(/[/*]/);
+  if (slash >= 0) {
+    group = key.slice(0, slash);
+    rest = key.slice(slash + 1);
+  }
+  const [iface, version, g] = rest.split(':');
+  if (!iface || !/^[\w$]+(\.[\w$]+)*$/.test(iface)) fail(`"${key}" is not a Dubbo service key (interface[:version[:group]])`);
+  return { kind: 'service', interface: iface, ...(version ? { version } : {}), ...((g ?? group) ? { group: g ?? group } : {}) };
+}
+
+function scopeOf(doc: Record<string, unknown>, nameKey: string): RuleScope {
+  const key = typeof doc.key === 'string' && doc.key ? doc.key : nameKey;
+  const scope = doc.scope ?? 'application';
+  if (scope === 'service') return parseServiceKey(key);
+  if (scope === 'application') return { kind: 'application', application: key };
+  return fail(`scope ${JSON.stringify(scope)} is not service or application`);
+}
+
+function strings(v: unknown, what: string): string[] {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string' || typeof x === 'number')) return fail(`${what} must be a list of strings`);
+  return v.map(String);
+}
+
+/** A v3.0 StringMatch {exact|prefix|wildcard|regex...} as a condition value ("*" at either end). */
+function matchValue(m: unknown, what: string, unsupported: () => void): string | undefined {
+  if (typeof m === 'string') return m;
+  const o = (m ?? {}) as Record<string, unknown>;
+  if (typeof o.exact === 'string') return o.exact;
+  if (typeof o.prefix === 'string') return `${o.prefix}*`;
+  if (typeof o.wildcard === 'string') return o.wildcard;
+  if (o.cird !== undefined || o.cidr !== undefined || o.regex !== undefined || o.noempty !== undefined || o.empty !== undefined) {
+    unsupported();
+    return undefined;
+  }
+  return fail(`${what}: a match needs exact, prefix or wildcard`);
+}
+
+function parseConfigurators(origin: RuleOrigin, doc: Record<string, unknown>, nameKey: string, unsupported: Unsupported[]): Rule[] {
+  checkVersion(doc);
+  const scope = scopeOf(doc, nameKey);
+  if (!enabled(doc.enabled)) return [];
+  if (!Array.isArray(doc.configs)) return fail('configs must be a list');
+  const out: Configurator[] = [];
+  doc.configs.forEach((raw: unknown, i: number) => {
+    const c = (raw ?? {}) as Record<string, unknown>;
+    const at = `configs[${i}]`;
+    const note = (what: string, why: string) => unsupported.push({ origin, what: `${at}: ${what}`, why });
+    if (!enabled(c.enabled)) return;
+    if (c.side === 'consumer') return note('side: consumer', 'consumer-side overrides change Dubbo consumers, not the providers the mesh routes to');
+    const params = (c.parameters ?? {}) as Record<string, unknown>;
+    const rule: Configurator = {
+      kind: 'configurator',
+      origin,
+      scope,
+      addresses: strings(c.addresses, `${at}.addresses`).filter((a) => a !== '0.0.0.0' && a !== '*'),
+      applications: strings(c.applications, `${at}.applications`),
+      services: strings(c.services, `${at}.services`),
+      params: [],
+    };
+    const match = (c.match ?? {}) as Record<string, unknown>;
+    if (match.address !== undefined) {
+      const a = matchValue(match.address, `${at}.match.address`, () => note('match.address', 'only exact and wildcard addresses are supported'));
+      if (a) rule.addresses.push(a);
+    }
+    for (const [field, list] of [['app', rule.applications], ['service', rule.services]] as const) {
+      const m = match[field] as { oneof?: unknown[] } | undefined;
+      for (const x of m?.oneof ?? []) {
+        const v = matchValue(x, `${at}.match.${field}`, () => note(`match.${field}`, 'only exact, prefix and wildcard values are supported'));
+        if (v) list.push(v);
+      }
+    }
+    for (const p of (match.param as { key?: string; value?: unknown }[] | undefined) ?? []) {
+      const v = matchValue(p.value, `${at}.match.param`, () => note(`match.param ${p.key}`, 'only exact, prefix and wildcard values are supported'));
+      if (p.key && v) rule.params.push({ key: p.key, negate: false, values: [v] });
+    }
+    for (const [k, v] of Object.entries(params)) {
+      if (k === 'weight') {
+        const w = Number(v);
+        if (!Number.isInteger(w) || w < 0) fail(`${at}.parameters.weight ${JSON.stringify(v)} is not a whole number`);
+        rule.weight = w;
+      } else if (k === 'disabled') rule.disabled = v === true || v === 'true';
+      else note(`parameters.${k}`, 'only weight and disabled change what the mesh routes to; other provider parameters stay Dubbo settings');
+    }
+    if (rule.weight !== undefined || rule.disabled !== undefined) out.push(rule);
+  });
+  return out;
+}
+
+function parseTagRouter(origin: RuleOrigin, doc: Record<string, unknown>, nameKey: string, unsupported: Unsupported[]): Rule[] {
+  checkVersion(doc);
+  if (!enabled(doc.enabled)) return [];
+  const application = typeof doc.key === 'string' && doc.key ? doc.key : nameKey;
+  if (!Array.isArray(doc.tags)) return fail('tags must be a list');
+  const rule: TagRule = { kind: 'tag', origin, application, force: doc.force === true || doc.force === 'true', tags: [] };
+  doc.tags.forEach((raw: unknown, i: number) => {
+    const t = (raw ?? {}) as Record<string, unknown>;
+    if (typeof t.name !== 'string' || !t.name) fail(`tags[${i}] has no name`);
+    const match: Condition[] = [];
+    for (const m of (t.match as { key?: string; value?: unknown }[] | undefined) ?? []) {
+      const v = matchValue(m.value, `tags[${i}].match`, () => unsupported.push({ origin, what: `tags[${i}].match ${m.key}`, why: 'only exact, prefix and wildcard values are supported' }));
+      if (m.key && v) match.push({ key: m.key, negate: false, values: [v] });
+    }
+    rule.tags.push({ name: String(t.name), addresses: strings(t.addresses, `tags[${i}].addresses`), match });
+  });
+  return [rule];
+}
+
+/** Dubbo's condition grammar: "[when] => [then]", each side "key = v1,v2 & key != v3". */
+export function parseConditions(side: string, at: string): Condition[] {
+  const out: Condition[] = [];
+  for (const part of side.split('&')) {
+    const p = part.trim();
+    if (!p) continue;
+    const m = /^([\w.\-[\]]+)\s*(!=|=)\s*(.*)$/.exec(p);
+    if (!m) fail(`${at}: "${p}" is not key = value or key != value`);
+    const values = m![3].split(',').map((v) => v.trim()).filter(Boolean);
+    if (values.length === 0) fail(`${at}: "${p}" has no value`);
+    out.push({ key: m![1], negate: m![2] === '!=', values });
+  }
+  return out;
+}
+
+function parseConditionRouter(origin: RuleOrigin, doc: Record<string, unknown>, nameKey: string, unsupported: Unsupported[]): Rule[] {
+  checkVersion(doc);
+  const scope = scopeOf(doc, nameKey);
+  if (!enabled(doc.enabled)) return [];
+  if (!Array.isArray(doc.conditions)) return fail('conditions must be a list');
+  void unsupported;
+  return doc.conditions.map((raw: unknown, i: number): ConditionRoute => {
+    if (typeof raw !== 'string') return fail(`conditions[${i}] is not a string`);
+    const arrow = raw.indexOf('=>');
+    const when = arrow < 0 ? '' : raw.slice(0, arrow);
+    const then = arrow < 0 ? raw : raw.slice(arrow + 2);
+    return {
+      kind: 'condition',
+      origin,
+      scope,
+      force: doc.force === true || doc.force === 'true',
+      priority: Number(doc.priority ?? 0) || 0,
+      text: raw.trim(),
+      when: parseConditions(when, `conditions[${i}] (when)`),
+      then: parseConditions(then, `conditions[${i}] (then)`),
+    };
+  });
+}
+
+// ---- adapter documents ----
+
+function parseAdapterObject(origin: RuleOrigin, raw: unknown): Rule {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) fail('a document is not a YAML mapping');
+  const o = raw as { apiVersion?: unknown; kind?: unknown; metadata?: { name?: unknown; labels?: unknown; annotations?: unknown }; spec?: unknown };
+  const name = o.metadata?.name;
+  if (typeof name !== 'string' || !NAME.test(name)) fail(`metadata.name ${JSON.stringify(name)} is not a DNS-1123 label`);
+  const at = `${o.kind} ${name}`;
+  if (o.apiVersion === ADAPTER_API_VERSION && o.kind === 'TrafficPolicy') return parseTrafficPolicy(origin, name as string, o.spec, at);
+  if (typeof o.apiVersion === 'string' && /^networking\.istio\.io\/v1(alpha3|beta1)?$/.test(o.apiVersion) && (o.kind === 'VirtualService' || o.kind === 'DestinationRule')) {
+    return parsePassThrough(origin, o.kind, name as string, o, at);
+  }
+  return fail(`${at}: apiVersion ${JSON.stringify(o.apiVersion)} kind ${JSON.stringify(o.kind)} is neither ${ADAPTER_API_VERSION} TrafficPolicy nor a networking.istio.io VirtualService or DestinationRule`);
+}
+
+function stringMap(v: unknown, at: string): Record<string, string> {
+  if (v === undefined || v === null) return {};
+  if (typeof v !== 'object' || Array.isArray(v) || !Object.values(v).every((x) => typeof x === 'string')) return fail(`${at} must map strings to strings`);
+  return v as Record<string, string>;
+}
+
+function weights(v: unknown, at: string): Record<string, number> {
+  if (!v || typeof v !== 'object' || Array.isArray(v)) return fail(`${at} must map label values to weights`);
+  const out: Record<string, number> = {};
+  let sum = 0;
+  for (const [k, w] of Object.entries(v)) {
+    if (!Number.isInteger(w) || (w as number) < 0 || (w as number) > 100) fail(`${at}.${k}: weight ${JSON.stringify(w)} is not a whole number from 0 to 100`);
+    out[k] = w as number;
+    sum += w as number;
+  }
+  if (sum !== 100) fail(`${at}: weights add up to ${sum}, not 100`);
+  return out;
+}
+
+/** A TrafficPolicy field shaped as an Istio message: checked against the same proto it will be encoded with. */
+function istioPart(v: unknown, message: string, at: string): Record<string, unknown> | undefined {
+  if (v === undefined || v === null) return undefined;
+  try {
+    yamlToProto(specType(message), v, at);
+  } catch (err) {
+    fail((err as Error).message);
+  }
+  return v as Record<string, unknown>;
+}
+
+function parseTrafficPolicy(origin: RuleOrigin, name: string, spec: unknown, at: string): TrafficPolicy {
+  const s = (spec ?? {}) as Record<string, unknown>;
+  const services: RuleScope[] = [
+    ...strings(s.services, `${at}: spec.services`).map((k) => parseServiceKey(k)),
+    ...strings(s.applications, `${at}: spec.applications`).map((application): RuleScope => ({ kind: 'application', application })),
+  ];
+  if (services.length === 0) fail(`${at}: spec.services or spec.applications must name what it applies to`);
+  const p: TrafficPolicy = { kind: 'policy', origin, name, services };
+  if (s.split !== undefined) {
+    const sp = s.split as Record<string, unknown>;
+    if (typeof sp.label !== 'string' || !LABEL_KEY.test(sp.label)) fail(`${at}: spec.split.label ${JSON.stringify(sp.label)} is not a label key`);
+    const clusters: Record<string, Record<string, number>> = {};
+    for (const [c, w] of Object.entries((sp.clusters ?? {}) as Record<string, unknown>)) clusters[c] = weights(w, `${at}: spec.split.clusters.${c}`);
+    p.split = { label: sp.label as string, weights: sp.weights === undefined ? {} : weights(sp.weights, `${at}: spec.split.weights`), clusters };
+    if (Object.keys(p.split.weights).length === 0 && Object.keys(clusters).length === 0) fail(`${at}: spec.split needs weights or clusters`);
+  }
+  if (s.zoneAffinity !== undefined) {
+    const z = s.zoneAffinity as Record<string, unknown>;
+    p.zoneAffinity = { enabled: z.enabled !== false, ...(z.failoverPriority ? { failoverPriority: strings(z.failoverPriority, `${at}: spec.zoneAffinity.failoverPriority`) } : {}) };
+  }
+  p.loadBalancer = istioPart(s.loadBalancer, 'LoadBalancerSettings', `${at}: spec.loadBalancer`);
+  p.connectionPool = istioPart(s.connectionPool, 'ConnectionPoolSettings', `${at}: spec.connectionPool`);
+  p.outlierDetection = istioPart(s.outlierDetection, 'OutlierDetection', `${at}: spec.outlierDetection`);
+  p.retries = istioPart(s.retries, 'HTTPRetry', `${at}: spec.retries`);
+  if (s.timeout !== undefined) {
+    if (typeof s.timeout !== 'string' || !/^\d+(\.\d+)?(h|m|s|ms)$/.test(s.timeout)) fail(`${at}: spec.timeout ${JSON.stringify(s.timeout)} is not a duration such as 500ms or 3s`);
+    p.timeout = s.timeout as string;
+  }
+  for (const k of Object.keys(s)) {
+    if (!['services', 'applications', 'split', 'zoneAffinity', 'loadBalancer', 'connectionPool', 'outlierDetection', 'retries', 'timeout'].includes(k)) fail(`${at}: spec.${k} is not a TrafficPolicy field`);
+  }
+  return p;
+}
+
+function parsePassThrough(origin: RuleOrigin, kind: 'VirtualService' | 'DestinationRule', name: string, o: { metadata?: { labels?: unknown; annotations?: unknown }; spec?: unknown }, at: string): PassThrough {
+  try {
+    yamlToProto(specType(kind), o.spec, 'spec');
+  } catch (err) {
+    fail(`${at}: ${(err as Error).message}`);
+  }
+  const spec = o.spec as Record<string, unknown>;
+  const hosts = kind === 'VirtualService' ? strings(spec.hosts, `${at}: spec.hosts`) : typeof spec.host === 'string' && spec.host ? [spec.host] : [];
+  if (hosts.length === 0) fail(`${at}: ${kind === 'VirtualService' ? 'spec.hosts is empty' : 'spec.host is missing'}`);
+  const annotations = stringMap(o.metadata?.annotations, `${at}: metadata.annotations`);
+  const clusters = (annotations[CLUSTERS_ANNOTATION] ?? '').split(',').map((c) => c.trim()).filter(Boolean);
+  return { kind: 'passthrough', origin, objectKind: kind, name, clusters, labels: stringMap(o.metadata?.labels, `${at}: metadata.labels`), annotations, spec, hosts };
+}

@@ -1,0 +1,198 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { renderService } from '../../src/istio/render';
+import { validateObject } from '../../src/istio/validate';
+import { Catalog, type CatalogService } from '../../src/model/catalog';
+import type { RuleSet } from '../../src/rules/model';
+import { parseRuleDocument } from '../../src/rules/parse';
+import { applyRules, type ServicePort } from '../../src/rules/policy';
+import { RuleStore } from '../../src/rules/store';
+import { encodeMcpAny } from '../../src/xds/encode';
+import { FIXTURES, testConfig } from '../support/config';
+
+const cfg = testConfig({ clusters: [{ name: 'east', listener: { port: 0 } }, { name: 'west', listener: { port: 0 } }] });
+const [east, west] = cfg.clusters;
+const settings = { mapping: cfg.mapping, tagLabel: 'dubbo.tag', tagHeader: 'dubbo.tag' };
+const HOST = 'org.apache.dubbo.demo.demoservice';
+const TCP: ServicePort[] = [{ number: 20880, protocol: 'TCP', name: 'tcp-dubbo' }];
+const GRPC: ServicePort[] = [{ number: 50051, protocol: 'GRPC', name: 'grpc-tri' }];
+
+const fixture = (name: string) => readFileSync(path.join(FIXTURES, 'rules', name), 'utf8');
+const origin = (document: string) => ({ source: 'zk', document });
+
+function parse(name: string, content = fixture(name)) {
+  const r = parseRuleDocument(origin(`/dubbo/config/dubbo/${name}`), name, content);
+  if ('error' in r) throw new Error(r.error);
+  return r;
+}
+
+function set(...docs: ReturnType<typeof parse>[]): RuleSet {
+  return { version: 'test', rules: docs.flatMap((d) => d.rules), unsupported: docs.flatMap((d) => d.unsupported) };
+}
+
+/** DemoService with four providers of demo-provider: blue, green, canary and one more blue. */
+function demoService(protocol = 'dubbo', port = 20880): CatalogService {
+  const cat = new Catalog(cfg.mapping, cfg.protection, ['s'], { rejected: (_s, e, r) => { throw new Error(`${e}: ${r}`); }, warning: () => {} }, 1000);
+  const url = (ip: string, env: string) => `${protocol}://${ip}:${port}/org.apache.dubbo.demo.DemoService?application=demo-provider&interface=org.apache.dubbo.demo.DemoService&env=${env}&zone=z-${ip.slice(-1)}&timestamp=1700000000000`;
+  cat.setService('s', 'demo', [url('10.20.0.1', 'blue'), url('10.20.0.2', 'green'), url('10.20.0.3', 'blue'), url('10.20.0.4', 'canary')]);
+  cat.commit(1_700_000_000_000);
+  return cat.service('org.apache.dubbo.demo.DemoService')!;
+}
+const ips = (eps: { address: string }[]) => eps.map((e) => e.address);
+
+describe('Dubbo governance rules', () => {
+  it('parse a service-scope configurator (disable one provider) and apply it', () => {
+    const doc = parse('org.apache.dubbo.demo.DemoService::.configurators');
+    expect(doc.rules).toEqual([expect.objectContaining({ kind: 'configurator', scope: { kind: 'service', interface: 'org.apache.dubbo.demo.DemoService' }, addresses: ['10.20.0.2:20880'], disabled: true })]);
+    const p = applyRules(demoService(), HOST, TCP, set(doc), east, settings);
+    expect(ips(p.endpoints)).toEqual(['10.20.0.1', '10.20.0.3', '10.20.0.4']);
+    expect(p.applied[0].effect).toBe('disabled 1 endpoint(s)');
+    expect(p.virtualService).toBeUndefined();
+  });
+
+  it('apply an application-scope weight, and report the consumer-side part instead of dropping it', () => {
+    const doc = parse('demo-provider.configurators');
+    expect(doc.unsupported).toEqual([expect.objectContaining({ what: 'configs[1]: side: consumer' })]);
+    const p = applyRules(demoService(), HOST, TCP, set(doc), east, settings);
+    expect(p.endpoints.map((e) => [e.address, e.weight])).toEqual([['10.20.0.1', 200], ['10.20.0.2', 100], ['10.20.0.3', 100], ['10.20.0.4', 100]]);
+  });
+
+  it('turn tag routes into labels, subsets and routes; untagged traffic goes to untagged providers', () => {
+    const p = applyRules(demoService(), HOST, TCP, set(parse('demo-provider.tag-router')), east, settings);
+    expect(p.endpoints.map((e) => [e.address, e.labels['dubbo.tag']])).toEqual([['10.20.0.1', 'untagged'], ['10.20.0.2', 'untagged'], ['10.20.0.3', 'gray'], ['10.20.0.4', 'canary']]);
+    expect(p.destinationRule!.subsets).toEqual([
+      { name: 'tag-canary', labels: { 'dubbo.tag': 'canary' } },
+      { name: 'tag-gray', labels: { 'dubbo.tag': 'gray' } },
+      { name: 'untagged', labels: { 'dubbo.tag': 'untagged' } },
+    ]);
+    expect(p.virtualService!.tcp).toEqual([
+      { match: [{ sourceLabels: { 'dubbo.tag': 'canary' } }], route: [{ destination: { host: HOST, subset: 'tag-canary' } }] },
+      { match: [{ sourceLabels: { 'dubbo.tag': 'gray' } }], route: [{ destination: { host: HOST, subset: 'tag-gray' } }] },
+      { route: [{ destination: { host: HOST, subset: 'untagged' } }] },
+    ]);
+    // gRPC consumers send the tag as a header.
+    const g = applyRules(demoService('tri', 50051), HOST, GRPC, set(parse('demo-provider.tag-router')), east, settings);
+    expect((g.virtualService!.http as { match?: unknown }[])[0].match).toEqual([{ headers: { 'dubbo.tag': { exact: 'canary' } } }]);
+  });
+
+  it('express condition routes Istio can express, and report each it cannot', () => {
+    const doc = parse('org.apache.dubbo.demo.DemoService::.condition-router');
+    expect(doc.rules).toHaveLength(3);
+    const p = applyRules(demoService(), HOST, TCP, set(doc), east, settings);
+    const tcp = p.virtualService!.tcp as { match?: unknown; route: { destination: { subset?: string } }[] }[];
+    expect(tcp).toHaveLength(2);
+    expect(tcp[0].match).toEqual([{ sourceLabels: { app: 'order-web' } }]);
+    const subset = tcp[0].route[0].destination.subset!;
+    const label = Object.keys((p.destinationRule!.subsets as { name: string; labels: Record<string, string> }[]).find((s) => s.name === subset)!.labels)[0];
+    expect(p.endpoints.filter((e) => e.labels[label] === 'true').map((e) => e.address)).toEqual(['10.20.0.1', '10.20.0.3']);
+    expect(p.notes).toEqual(expect.arrayContaining([
+      expect.stringContaining('method conditions need a request protocol'),
+      expect.stringContaining('the consumer condition "host = 10.9.9.9" cannot be expressed'),
+    ]));
+    // On gRPC the method condition becomes a path match.
+    const g = applyRules(demoService('tri', 50051), HOST, GRPC, set(doc), east, settings);
+    expect((g.virtualService!.http as { match?: unknown[] }[]).map((r) => r.match)).toContainEqual([{ uri: { prefix: '/org.apache.dubbo.demo.DemoService/sayHello' } }]);
+  });
+});
+
+describe('adapter TrafficPolicy', () => {
+  const policy = `
+apiVersion: dubbo-istio-adapter.io/v1
+kind: TrafficPolicy
+metadata: {name: demo-bluegreen}
+spec:
+  services: [org.apache.dubbo.demo.DemoService]
+  split:
+    label: env
+    weights: {blue: 100}
+    clusters:
+      east: {blue: 90, green: 10}
+      west: {blue: 50, green: 50}
+  zoneAffinity: {enabled: true}
+  connectionPool: {tcp: {maxConnections: 100, connectTimeout: 3s}}
+`;
+  const doc = () => {
+    const r = parseRuleDocument(origin('/dubbo/config/dubbo-istio-adapter/demo'), 'demo', policy);
+    if ('error' in r) throw new Error(r.error);
+    return r;
+  };
+
+  it('splits by weight on the env label, differently per cluster view, with zone affinity', () => {
+    const weights = (view: typeof east) => (applyRules(demoService(), HOST, TCP, set(doc()), view, settings).virtualService!.tcp as { route: unknown[] }[])[0].route;
+    expect(weights(east)).toEqual([{ destination: { host: HOST, subset: 'env-blue' }, weight: 90 }, { destination: { host: HOST, subset: 'env-green' }, weight: 10 }]);
+    expect(weights(west)).toEqual([{ destination: { host: HOST, subset: 'env-blue' }, weight: 50 }, { destination: { host: HOST, subset: 'env-green' }, weight: 50 }]);
+    const dr = applyRules(demoService(), HOST, TCP, set(doc()), east, settings).destinationRule!;
+    expect(dr.trafficPolicy).toEqual({
+      loadBalancer: { localityLbSetting: { enabled: true } },
+      connectionPool: { tcp: { maxConnections: 100, connectTimeout: '3s' } },
+      outlierDetection: { consecutive5xxErrors: 5, interval: '10s', baseEjectionTime: '30s' },
+    });
+  });
+
+  it('renders valid, encodable DestinationRule and VirtualService objects next to the ServiceEntry', () => {
+    const objs = renderService(demoService(), { mapping: cfg.mapping, render: cfg.render, rules: { set: set(doc()), tagLabel: 'dubbo.tag', tagHeader: 'dubbo.tag' } }, east);
+    expect(objs.map((o) => o.kind).sort()).toEqual(['DestinationRule', 'ServiceEntry', 'VirtualService', 'WorkloadEntry', 'WorkloadEntry', 'WorkloadEntry', 'WorkloadEntry']);
+    for (const o of objs) {
+      expect(validateObject(o)).toEqual([]);
+      expect(() => encodeMcpAny(o)).not.toThrow();
+    }
+  });
+
+  it('refuses a broken document with the reason', () => {
+    const bad = (text: string) => parseRuleDocument(origin('x'), 'x', text);
+    expect(bad(policy.replace('west: {blue: 50, green: 50}', 'west: {blue: 50, green: 40}'))).toEqual({ error: expect.stringContaining('weights add up to 90, not 100') });
+    expect(bad(policy.replace('maxConnections', 'maxConnexions'))).toEqual({ error: expect.stringContaining('spec.connectionPool.tcp.maxConnexions: unknown field') });
+    expect(bad(policy.replace('3s', 'soon'))).toEqual({ error: expect.stringContaining('is not a duration') });
+    expect(bad('configs: [')).toEqual({ error: expect.stringContaining('not valid YAML') });
+    expect(parseRuleDocument(origin('x'), 'a.configurators', 'scope: service\nkey: "not a key!"\nconfigs: []')).toEqual({ error: expect.stringContaining('is not a Dubbo service key') });
+  });
+});
+
+describe('Istio objects passed through', () => {
+  const vs = `
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: demo-custom
+  annotations: {dubbo-istio-adapter.io/clusters: west}
+spec:
+  hosts: [${HOST}]
+  tcp:
+  - route:
+    - destination: {host: ${HOST}}
+`;
+  it('reach the clusters they name, and replace the generated object for their host', () => {
+    const pt = parseRuleDocument(origin('/dubbo/config/dubbo-istio-adapter/custom'), 'custom', vs);
+    if ('error' in pt) throw new Error(pt.error);
+    const tags = parse('demo-provider.tag-router');
+    expect(applyRules(demoService(), HOST, TCP, set(pt, tags), east, settings).virtualService).toBeDefined();
+    const w = applyRules(demoService(), HOST, TCP, set(pt, tags), west, settings);
+    expect(w.virtualService).toBeUndefined();
+    expect(w.destinationRule).toBeDefined();
+    expect(w.notes).toContain(`a VirtualService passed through for ${HOST} replaces the generated one`);
+  });
+
+  it('are refused when they carry a field the adapter cannot send', () => {
+    expect(parseRuleDocument(origin('x'), 'x', vs.replace('tcp:', 'tlsRoutes:'))).toEqual({ error: expect.stringContaining('spec.tlsRoutes: unknown field of VirtualService') });
+  });
+});
+
+describe('RuleStore', () => {
+  it('keeps the last good version of a document that breaks, and drops a deleted one', () => {
+    const rejected: string[] = [];
+    let changes = 0;
+    const store = new RuleStore(['zk'], { rejected: (o, e, kept) => rejected.push(`${o.document}: ${e} (${kept ? 'last good kept' : 'nothing in force'})`), changed: () => changes++ });
+    const doc = '/dubbo/config/dubbo/demo-provider.configurators';
+    store.set('zk', doc, fixture('demo-provider.configurators'), 1);
+    const good = store.ruleSet();
+    expect(good.rules).toHaveLength(1);
+    store.set('zk', doc, 'configs: [', 2);
+    expect(rejected).toEqual([expect.stringContaining('not valid YAML')]);
+    expect(rejected[0]).toContain('last good kept');
+    expect(store.ruleSet()).toBe(good);
+    expect(store.status()[0]).toMatchObject({ state: 'rejected', inForce: true });
+    store.replaceAll('zk', new Map(), 3);
+    expect(store.ruleSet().rules).toEqual([]);
+    expect(changes).toBe(2);
+  });
+});
