@@ -74,7 +74,7 @@ function semanticProblems(c: Config): string[] {
       seen.add(i);
     }
   };
-  dup(c.sources.map((s) => s.name), 'sources/*/name');
+  dup([...c.sources, ...c.rules.sources].map((s) => s.name), 'sources/*/name and rules/sources/*/name');
   dup(c.clusters.map((k) => k.name), 'clusters/*/name');
   dup(c.clusters.filter((k) => k.listener.port !== 0).map((k) => `${k.listener.address}:${k.listener.port}`), 'clusters/*/listener');
   c.clusters.forEach((k, i) => {

@@ -34,6 +34,91 @@ const labelSelector = {
   },
 };
 
+const nacosBlock = {
+  type: 'object',
+  description: 'type: nacos. Interface-level Dubbo services (providers:{interface}:{version}:{group}) and Dubbo 3 application-level instances in Nacos, over its HTTP API. See docs/nacos.md.',
+  additionalProperties: false,
+  required: ['serverAddr'],
+  properties: {
+    serverAddr: { type: 'string', pattern: '^[^,\\s/]+(,[^,\\s/]+)*$', description: 'host:port[,host:port...]; the next one is tried when one fails.' },
+    contextPath: { type: 'string', default: '/nacos', description: 'Nacos server context path.' },
+    namespaces: { type: 'array', items: { type: 'string' }, minItems: 1, default: [''], description: 'Namespace ids to read; "" is the public namespace.' },
+    groups: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1, default: ['DEFAULT_GROUP'], description: 'Nacos groups to read in each namespace.' },
+    servicePrefix: { type: 'string', default: 'providers:', description: 'Interface-level services are those whose name starts with this (consumers:* are not read).' },
+    applications: { type: 'boolean', default: true, description: 'Also read Dubbo 3 application-level instances: other services whose instances carry dubbo.metadata.revision; metadata and mapping come from Nacos config. See docs/dubbo3.md.' },
+    mappingRefreshMs: { ...ms, default: 60000, description: 'How often the service-name mapping (config group "mapping") of each interface is read again.' },
+    pollMs: { type: 'integer', minimum: 200, default: 5000, description: 'How often every service and its instances are listed.' },
+    concurrency: { type: 'integer', minimum: 1, maximum: 256, default: 8, description: 'Requests in flight at once.' },
+    timeoutMs: { type: 'integer', minimum: 100, default: 5000, description: 'Timeout of one request.' },
+    auth: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['username'],
+      description: 'Nacos auth (nacos.core.auth.enabled=true): a user, and optionally an access key pair.',
+      properties: {
+        username: { type: 'string', minLength: 1 },
+        password: { type: 'string', description: 'Inline password; prefer passwordEnv.' },
+        passwordEnv: { type: 'string', description: 'Environment variable holding the password.' },
+        accessKey: { type: 'string', description: 'Access key, for servers that use AK/SK.' },
+        secretKey: { type: 'string' },
+        secretKeyEnv: { type: 'string' },
+      },
+    },
+    tls: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'Talk HTTPS to Nacos.',
+      properties: {
+        caFile: { type: 'string', description: 'PEM CA bundle that signed the Nacos certificate.' },
+        insecureSkipVerify: { type: 'boolean', default: false, description: 'Do not check the certificate (tests only).' },
+      },
+    },
+  },
+};
+
+const zookeeperBlock = {
+  type: 'object',
+  description: 'type: zookeeper. Interface-level Dubbo registrations under /ROOT/*/providers, and Dubbo 3 application-level instances (see docs/dubbo3.md).',
+  additionalProperties: false,
+  required: ['connect'],
+  properties: {
+    connect: {
+      type: 'string',
+      pattern: '^[^,/\\s]+(,[^,/\\s]+)*(/\\S*)?$',
+      description: 'host:port[,host:port...][/chroot]',
+    },
+    root: { type: 'string', default: 'dubbo', pattern: '^[^/]+$', description: 'Dubbo registry root node (no slashes).' },
+    sessionTimeoutMs: {
+      type: 'integer',
+      minimum: 2000,
+      default: 30000,
+      description: 'ZooKeeper session timeout. Disconnected for this long, the source starts a new session and re-lists.',
+    },
+    resyncIntervalMs: { ...ms, default: 300000, description: 'Periodic full re-list (with up to 20% jitter); 0 turns it off.' },
+    auth: {
+      type: 'object',
+      description: 'Credentials for znodes protected by a digest ACL.',
+      additionalProperties: false,
+      required: ['scheme'],
+      properties: {
+        scheme: { const: 'digest', description: 'ZooKeeper ACL scheme.' },
+        credentials: { type: 'string', pattern: '^[^:]+:.*$', description: 'user:password' },
+        credentialsEnv: { type: 'string', description: 'Environment variable holding user:password (preferred).' },
+      },
+    },
+    applications: {
+      type: 'object',
+      default: {},
+      additionalProperties: false,
+      description: 'Dubbo 3 application-level discovery: instances, with the metadata report under /ROOT/metadata and the mapping under /ROOT/mapping.',
+      properties: {
+        enabled: { type: 'boolean', default: true, description: 'Watch application-level instances too (both models can be registered at once).' },
+        root: { type: 'string', default: 'services', pattern: '^[^/]+$', description: 'Node the instances are registered under (Dubbo: services).' },
+      },
+    },
+  },
+};
+
 export const configSchema = {
   $id: 'dubbo-istio-adapter/config',
   type: 'object',
@@ -71,89 +156,8 @@ export const configSchema = {
               pollMs: { ...ms, default: 1000, description: 'How often the file is checked for changes.' },
             },
           },
-          nacos: {
-            type: 'object',
-            description: 'type: nacos. Interface-level Dubbo services (providers:{interface}:{version}:{group}) and Dubbo 3 application-level instances in Nacos, over its HTTP API. See docs/nacos.md.',
-            additionalProperties: false,
-            required: ['serverAddr'],
-            properties: {
-              serverAddr: { type: 'string', pattern: '^[^,\\s/]+(,[^,\\s/]+)*$', description: 'host:port[,host:port...]; the next one is tried when one fails.' },
-              contextPath: { type: 'string', default: '/nacos', description: 'Nacos server context path.' },
-              namespaces: { type: 'array', items: { type: 'string' }, minItems: 1, default: [''], description: 'Namespace ids to read; "" is the public namespace.' },
-              groups: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1, default: ['DEFAULT_GROUP'], description: 'Nacos groups to read in each namespace.' },
-              servicePrefix: { type: 'string', default: 'providers:', description: 'Interface-level services are those whose name starts with this (consumers:* are not read).' },
-              applications: { type: 'boolean', default: true, description: 'Also read Dubbo 3 application-level instances: other services whose instances carry dubbo.metadata.revision; metadata and mapping come from Nacos config. See docs/dubbo3.md.' },
-              mappingRefreshMs: { ...ms, default: 60000, description: 'How often the service-name mapping (config group "mapping") of each interface is read again.' },
-              pollMs: { type: 'integer', minimum: 200, default: 5000, description: 'How often every service and its instances are listed.' },
-              concurrency: { type: 'integer', minimum: 1, maximum: 256, default: 8, description: 'Requests in flight at once.' },
-              timeoutMs: { type: 'integer', minimum: 100, default: 5000, description: 'Timeout of one request.' },
-              auth: {
-                type: 'object',
-                additionalProperties: false,
-                required: ['username'],
-                description: 'Nacos auth (nacos.core.auth.enabled=true): a user, and optionally an access key pair.',
-                properties: {
-                  username: { type: 'string', minLength: 1 },
-                  password: { type: 'string', description: 'Inline password; prefer passwordEnv.' },
-                  passwordEnv: { type: 'string', description: 'Environment variable holding the password.' },
-                  accessKey: { type: 'string', description: 'Access key, for servers that use AK/SK.' },
-                  secretKey: { type: 'string' },
-                  secretKeyEnv: { type: 'string' },
-                },
-              },
-              tls: {
-                type: 'object',
-                additionalProperties: false,
-                description: 'Talk HTTPS to Nacos.',
-                properties: {
-                  caFile: { type: 'string', description: 'PEM CA bundle that signed the Nacos certificate.' },
-                  insecureSkipVerify: { type: 'boolean', default: false, description: 'Do not check the certificate (tests only).' },
-                },
-              },
-            },
-          },
-          zookeeper: {
-            type: 'object',
-            description: 'type: zookeeper. Interface-level Dubbo registrations under /ROOT/*/providers, and Dubbo 3 application-level instances (see docs/dubbo3.md).',
-            additionalProperties: false,
-            required: ['connect'],
-            properties: {
-              connect: {
-                type: 'string',
-                pattern: '^[^,/\\s]+(,[^,/\\s]+)*(/\\S*)?$',
-                description: 'host:port[,host:port...][/chroot]',
-              },
-              root: { type: 'string', default: 'dubbo', pattern: '^[^/]+$', description: 'Dubbo registry root node (no slashes).' },
-              sessionTimeoutMs: {
-                type: 'integer',
-                minimum: 2000,
-                default: 30000,
-                description: 'ZooKeeper session timeout. Disconnected for this long, the source starts a new session and re-lists.',
-              },
-              resyncIntervalMs: { ...ms, default: 300000, description: 'Periodic full re-list (with up to 20% jitter); 0 turns it off.' },
-              auth: {
-                type: 'object',
-                description: 'Credentials for znodes protected by a digest ACL.',
-                additionalProperties: false,
-                required: ['scheme'],
-                properties: {
-                  scheme: { const: 'digest', description: 'ZooKeeper ACL scheme.' },
-                  credentials: { type: 'string', pattern: '^[^:]+:.*$', description: 'user:password' },
-                  credentialsEnv: { type: 'string', description: 'Environment variable holding user:password (preferred).' },
-                },
-              },
-              applications: {
-                type: 'object',
-                default: {},
-                additionalProperties: false,
-                description: 'Dubbo 3 application-level discovery: instances, with the metadata report under /ROOT/metadata and the mapping under /ROOT/mapping.',
-                properties: {
-                  enabled: { type: 'boolean', default: true, description: 'Watch application-level instances too (both models can be registered at once).' },
-                  root: { type: 'string', default: 'services', pattern: '^[^/]+$', description: 'Node the instances are registered under (Dubbo: services).' },
-                },
-              },
-            },
-          },
+          nacos: nacosBlock,
+          zookeeper: zookeeperBlock,
         },
         // Each type needs its own block, and only that one.
         allOf: (['file', 'zookeeper', 'nacos'] as const).map((t) => ({
@@ -369,6 +373,39 @@ export const configSchema = {
             },
           },
         },
+      },
+    },
+    rules: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description: 'Traffic rules: Dubbo governance rules and adapter documents from config centers, and adapter documents inline. See docs/rules.md.',
+      properties: {
+        sources: {
+          type: 'array',
+          default: [],
+          description: 'Config centers to watch for rules. A source that is down keeps the rules it last had.',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['name', 'type'],
+            properties: {
+              name: { ...name, description: 'Config-center name (DNS-1123 label), in logs, metrics and /debug/rules.' },
+              type: { enum: ['zookeeper', 'nacos'], description: 'Which block below configures it.' },
+              zookeeper: { ...zookeeperBlock, description: 'type: zookeeper. Rules under /ROOT/config/DUBBO_GROUP and /ROOT/config/ADAPTER_GROUP (registry-only keys are ignored).' },
+              nacos: { ...nacosBlock, description: 'type: nacos. Rules in the config groups DUBBO_GROUP and ADAPTER_GROUP of each namespace (registry-only keys are ignored).' },
+            },
+            allOf: (['zookeeper', 'nacos'] as const).map((t) => ({
+              if: { properties: { type: { const: t } } },
+              then: { required: [t], not: { required: [t === 'zookeeper' ? 'nacos' : 'zookeeper'] } },
+            })),
+          },
+        },
+        dubboGroup: { type: 'string', default: 'dubbo', pattern: '^[^/]+$', description: 'Group of Dubbo governance rules ({key}.configurators, .tag-router, .condition-router): the ZooKeeper node under /ROOT/config, the Nacos group.' },
+        adapterGroup: { type: 'string', default: 'dubbo-istio-adapter', pattern: '^[^/]+$', description: 'Group of TrafficPolicy documents and of Istio objects to pass through.' },
+        tagLabel: { ...labelKey, default: 'dubbo.tag', description: 'Endpoint label that carries a Dubbo tag (tag routes select by it; providers may also set it as a URL parameter mapped by mapping.labels).' },
+        tagHeader: { type: 'string', default: 'dubbo.tag', pattern: '^[a-z0-9][-a-z0-9._]*$', description: 'Request header that carries the Dubbo tag of a Triple (gRPC) call.' },
+        documents: { type: 'array', default: [], items: { type: 'object' }, description: 'TrafficPolicy documents and Istio VirtualService/DestinationRule objects, as in the config center; checked at start.' },
       },
     },
     protection: {

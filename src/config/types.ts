@@ -8,6 +8,16 @@ export interface Config {
   xds: XdsConfig;
   clusters: ClusterConfig[];
   protection: ProtectionConfig;
+  rules: RulesConfig;
+}
+
+export interface RulesConfig {
+  sources: (ZookeeperSourceConfig | NacosSourceConfig)[];
+  dubboGroup: string;
+  adapterGroup: string;
+  tagLabel: string;
+  tagHeader: string;
+  documents: Record<string, unknown>[];
 }
 
 export type SourceConfig = FileSourceConfig | ZookeeperSourceConfig | NacosSourceConfig;

@@ -1,9 +1,7 @@
-import { readFileSync } from 'node:fs';
-import http from 'node:http';
-import https from 'node:https';
 import { log } from '../common/log';
 import type { NacosSourceConfig } from '../config/types';
 import { counts, sameList, SourceBase } from './base';
+import { CredentialsRefused, NacosClient } from './nacos-client';
 import { documentName, REVISION_KEY, type RegistrySource, type SourceSink, type SourceStatus } from './types';
 
 type NacosHost = { ip: string; port: number; weight: number; healthy: boolean; enabled: boolean; clusterName?: string; metadata?: Record<string, string> };
@@ -30,11 +28,8 @@ export class NacosSource extends SourceBase implements RegistrySource {
   private timer?: NodeJS.Timeout;
   private stopped = false;
   private running?: Promise<void>;
-  private token?: { value: string; expiresAtMs: number };
+  private readonly client: NacosClient;
   private readonly known = new Map<string, readonly string[]>();
-  private readonly agent: http.Agent;
-  private readonly base: string[];
-  private next = 0;
   /** Documents handed to the sink; metadata of a revision never changes once readable. */
   private readonly docs = new Map<string, string>();
   private mappingsReadAtMs = 0;
@@ -43,12 +38,7 @@ export class NacosSource extends SourceBase implements RegistrySource {
 
   constructor(private readonly cfg: NacosSourceConfig) {
     super(cfg.name);
-    const n = cfg.nacos;
-    const scheme = n.tls ? 'https' : 'http';
-    this.base = n.serverAddr.split(',').map((a) => `${scheme}://${a.trim()}${n.contextPath}`);
-    this.agent = n.tls
-      ? new https.Agent({ keepAlive: true, maxSockets: n.concurrency, ca: n.tls.caFile ? readFileSync(n.tls.caFile) : undefined, rejectUnauthorized: !n.tls.insecureSkipVerify })
-      : new http.Agent({ keepAlive: true, maxSockets: n.concurrency });
+    this.client = new NacosClient(cfg.nacos);
   }
 
   async start(sink: SourceSink): Promise<void> {
@@ -61,7 +51,7 @@ export class NacosSource extends SourceBase implements RegistrySource {
     this.stopped = true;
     clearTimeout(this.timer);
     await this.running?.catch(() => undefined);
-    this.agent.destroy();
+    this.client.close();
   }
 
   /** One full listing; concurrent calls share it. */
@@ -136,14 +126,14 @@ export class NacosSource extends SourceBase implements RegistrySource {
     const out: string[] = [];
     const pageSize = 1000;
     for (let page = 1; ; page++) {
-      const r = (await this.get('/v1/ns/service/list', { pageNo: String(page), pageSize: String(pageSize), namespaceId: namespace, groupName: group })) as { count: number; doms: string[] };
+      const r = (await this.client.get('/v1/ns/service/list', { pageNo: String(page), pageSize: String(pageSize), namespaceId: namespace, groupName: group })) as { count: number; doms: string[] };
       out.push(...(r.doms ?? []));
       if (!r.doms || r.doms.length < pageSize || out.length >= r.count) return out;
     }
   }
 
   private async listInstances(namespace: string, group: string, service: string): Promise<NacosHost[]> {
-    const r = (await this.get('/v1/ns/instance/list', { serviceName: service, groupName: group, namespaceId: namespace, healthyOnly: 'false' })) as { hosts?: NacosHost[] };
+    const r = (await this.client.get('/v1/ns/instance/list', { serviceName: service, groupName: group, namespaceId: namespace, healthyOnly: 'false' })) as { hosts?: NacosHost[] };
     return r.hosts ?? [];
   }
 
@@ -157,7 +147,7 @@ export class NacosSource extends SourceBase implements RegistrySource {
     const out = new Map<string, string | undefined>();
     const pending = [...revisions].filter(([name]) => !isJson(this.docs.get(name)));
     await mapLimit(pending, n.concurrency, async ([name, r]) => {
-      const content = await this.getConfig(r.namespace, r.app, r.revision);
+      const content = await this.client.getConfig(r.namespace, r.app, r.revision);
       if (content !== undefined) out.set(name, content);
     });
     const ifaces = new Map<string, string>();
@@ -168,7 +158,7 @@ export class NacosSource extends SourceBase implements RegistrySource {
     }
     const mappings = [...ifaces].filter(([name]) => !this.mappingsRead.has(name));
     await mapLimit(mappings, n.concurrency, async ([name, namespace]) => {
-      out.set(name, await this.getConfig(namespace, name.slice('mapping/'.length), 'mapping'));
+      out.set(name, await this.client.getConfig(namespace, name.slice('mapping/'.length), 'mapping'));
       this.mappingsRead.add(name);
     });
     for (const name of this.docs.keys()) if (!revisions.has(name) && !ifaces.has(name)) out.set(name, undefined);
@@ -182,104 +172,12 @@ export class NacosSource extends SourceBase implements RegistrySource {
     this.sink?.setDocument(this.name, name, content);
   }
 
-  /** A Nacos config's content; undefined when it does not exist. */
-  private async getConfig(namespace: string, dataId: string, group: string): Promise<string | undefined> {
-    try {
-      return (await this.get('/v1/cs/configs', { dataId, group, ...(namespace ? { tenant: namespace } : {}) }, false)) as string;
-    } catch (err) {
-      if (err instanceof HttpStatusError && err.status === 404) return undefined;
-      throw err;
-    }
-  }
-
-  private async get(path: string, query: Record<string, string>, json = true): Promise<unknown> {
-    const token = await this.accessToken();
-    const q = new URLSearchParams({ ...query, ...(token ? { accessToken: token } : {}) });
-    return this.request('GET', `${path}?${q}`, undefined, json);
-  }
-
-  private async accessToken(): Promise<string | undefined> {
-    const auth = this.cfg.nacos.auth;
-    if (!auth) return undefined;
-    if (this.token && this.token.expiresAtMs > Date.now()) return this.token.value;
-    const password = auth.password ?? process.env[auth.passwordEnv ?? ''] ?? '';
-    let r: { accessToken: string; tokenTtl?: number };
-    try {
-      r = (await this.request('POST', '/v1/auth/login', new URLSearchParams({ username: auth.username, password }).toString())) as typeof r;
-    } catch (err) {
-      // The server answered: it refused the user (Nacos says 403, or 500 for an unknown user).
-      if (err instanceof HttpStatusError) throw new CredentialsRefused(`login as ${auth.username}: ${err.message}`);
-      throw err;
-    }
-    // Renew well before the token expires.
-    this.token = { value: r.accessToken, expiresAtMs: Date.now() + Math.max(30, (r.tokenTtl ?? 18000) / 2) * 1000 };
-    return r.accessToken;
-  }
-
-  /** One request to the next server of the list that answers; 401/403 are not retried elsewhere. */
-  private async request(method: string, path: string, body?: string, json = true): Promise<unknown> {
-    let lastErr: Error | undefined;
-    for (let attempt = 0; attempt < this.base.length; attempt++) {
-      const base = this.base[(this.next + attempt) % this.base.length];
-      try {
-        const res = await send(this.agent, method, base + path, body, this.cfg.nacos.timeoutMs, this.accessKeyHeaders(), json);
-        this.next = (this.next + attempt) % this.base.length;
-        return res;
-      } catch (err) {
-        lastErr = err as Error;
-        if (lastErr instanceof HttpStatusError && lastErr.status === 404) throw lastErr;
-        if (lastErr instanceof HttpStatusError && (lastErr.status === 401 || lastErr.status === 403)) {
-          this.token = undefined;
-          throw this.cfg.nacos.auth ? lastErr : new CredentialsRefused(`${lastErr.message} (Nacos has auth on; configure nacos.auth)`);
-        }
-      }
-    }
-    throw lastErr ?? new Error('no Nacos server configured');
-  }
-
-  private accessKeyHeaders(): Record<string, string> {
-    const a = this.cfg.nacos.auth;
-    if (!a?.accessKey) return {};
-    return { accessKey: a.accessKey, secretKey: a.secretKey ?? process.env[a.secretKeyEnv ?? ''] ?? '' };
-  }
-
   status(): SourceStatus {
     return this.statusOf('nacos', counts(this.known), { serverAddr: this.cfg.nacos.serverAddr, namespaces: this.cfg.nacos.namespaces, groups: this.cfg.nacos.groups });
   }
 }
 
-class HttpStatusError extends Error {
-  constructor(readonly status: number, message: string) {
-    super(message);
-  }
-}
-
-class CredentialsRefused extends Error {}
-
-function send(agent: http.Agent, method: string, url: string, body: string | undefined, timeoutMs: number, headers: Record<string, string>, json: boolean): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const mod = url.startsWith('https:') ? https : http;
-    const req = mod.request(url, { method, agent, timeout: timeoutMs, headers: { ...headers, ...(body ? { 'content-type': 'application/x-www-form-urlencoded' } : {}) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        if ((res.statusCode ?? 0) >= 400) return reject(new HttpStatusError(res.statusCode ?? 0, `${method} ${new URL(url).pathname}: HTTP ${res.statusCode} ${text.slice(0, 200)}`));
-        if (!json) return resolve(text);
-        try {
-          resolve(JSON.parse(text));
-        } catch {
-          reject(new Error(`${method} ${new URL(url).pathname}: not JSON: ${text.slice(0, 200)}`));
-        }
-      });
-    });
-    req.on('timeout', () => req.destroy(new Error(`${method} ${new URL(url).pathname}: timed out after ${timeoutMs} ms`)));
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
-async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+export async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
   let i = 0;
   const worker = async (): Promise<void> => {
     while (i < items.length) await fn(items[i++]);

@@ -47,7 +47,7 @@ clusters: [{name: c1, listener: {port: 15080}}]
 `);
     expect(p).toEqual(
       expect.arrayContaining([
-        'sources/*/name: "a" is used twice; each must be unique',
+        'sources/*/name and rules/sources/*/name: "a" is used twice; each must be unique',
         expect.stringContaining('mapping/labels/0/param: "pid" changes on every provider restart'),
         'clusters/0/listener/port: 15080 is also the admin port; pick another',
       ]),

@@ -22,8 +22,8 @@ describe('Dockerfile', () => {
   it('runs what the build produces: dist/cli.js, loading the protos from ../../proto', () => {
     // `make test` builds dist/ before the suites run.
     expect(existsSync(path.join(ROOT, 'dist/cli.js'))).toBe(true);
-    expect(existsSync(path.join(ROOT, 'dist/xds/proto.js'))).toBe(true);
-    expect(readFileSync(path.join(ROOT, 'dist/xds/proto.js'), 'utf8')).toContain("'../../proto'");
+    expect(existsSync(path.join(ROOT, 'dist/common/proto.js'))).toBe(true);
+    expect(readFileSync(path.join(ROOT, 'dist/common/proto.js'), 'utf8')).toContain("'../../proto'");
     expect(dockerfile).toContain('COPY --from=build /src/dist ./dist');
     expect(dockerfile).toMatch(/ENTRYPOINT \["\/usr\/bin\/tini", "--", "node", "\/app\/dist\/cli.js"\]/);
   });

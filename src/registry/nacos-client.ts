@@ -1,0 +1,153 @@
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import type { NacosSourceConfig } from '../config/types';
+
+/**
+ * Nacos's HTTP open API (v1, which Nacos 2.x serves and 3.x keeps for clients), with auth
+ * (username/password token, access key), TLS and fail-over across the servers of serverAddr.
+ * Shared by the registry source and the config-center rule source.
+ */
+export class NacosClient {
+  private token?: { value: string; expiresAtMs: number };
+  private readonly agent: http.Agent;
+  private readonly base: string[];
+  private next = 0;
+  /** Nacos 3 has no v1 config listing (410 Gone); it lists through its v3 admin API. */
+  private listV3?: boolean;
+
+  constructor(private readonly cfg: NacosSourceConfig['nacos']) {
+    const scheme = cfg.tls ? 'https' : 'http';
+    this.base = cfg.serverAddr.split(',').map((a) => `${scheme}://${a.trim()}${cfg.contextPath}`);
+    this.agent = cfg.tls
+      ? new https.Agent({ keepAlive: true, maxSockets: cfg.concurrency, ca: cfg.tls.caFile ? readFileSync(cfg.tls.caFile) : undefined, rejectUnauthorized: !cfg.tls.insecureSkipVerify })
+      : new http.Agent({ keepAlive: true, maxSockets: cfg.concurrency });
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+
+  /** A config item's content; undefined when it does not exist. */
+  async getConfig(namespace: string, dataId: string, group: string): Promise<string | undefined> {
+    try {
+      return (await this.get('/v1/cs/configs', { dataId, group, ...(namespace ? { tenant: namespace } : {}) }, false)) as string;
+    } catch (err) {
+      if (err instanceof HttpStatusError && err.status === 404) return undefined;
+      throw err;
+    }
+  }
+
+  /** Every config item of a group: dataId and a content digest, to read only what changed. */
+  async listConfigs(namespace: string, group: string): Promise<{ dataId: string; md5: string }[]> {
+    const out: { dataId: string; md5: string }[] = [];
+    const pageSize = 200;
+    for (let page = 1; ; page++) {
+      const q = { pageNo: String(page), pageSize: String(pageSize) };
+      let items: { dataId: string; md5?: string; content?: string }[];
+      let total: number;
+      if (!this.listV3) {
+        try {
+          const r = (await this.get('/v1/cs/configs', { ...q, search: 'accurate', dataId: '', group, ...(namespace ? { tenant: namespace } : {}) })) as { totalCount: number; pageItems: typeof items };
+          items = r.pageItems ?? [];
+          total = r.totalCount;
+        } catch (err) {
+          if (!(err instanceof HttpStatusError && (err.status === 410 || err.status === 404))) throw err;
+          this.listV3 = true;
+          return this.listConfigs(namespace, group);
+        }
+      } else {
+        const r = (await this.get('/v3/admin/cs/config/list', { ...q, search: 'accurate', dataId: '', groupName: group, namespaceId: namespace || 'public' })) as { data: { totalCount: number; pageItems: typeof items } };
+        items = r.data?.pageItems ?? [];
+        total = r.data?.totalCount ?? 0;
+      }
+      // v1 search answers with the content; its digest then stands for the md5.
+      out.push(...items.map((i) => ({ dataId: i.dataId, md5: i.md5 ?? (i.content !== undefined ? `len${i.content.length}:${i.content}` : '') })));
+      if (items.length < pageSize || out.length >= total) return out;
+    }
+  }
+
+  /** GET with the access token if auth is on; the answer parsed as JSON unless json is false. */
+  async get(path: string, query: Record<string, string>, json = true): Promise<unknown> {
+    const token = await this.accessToken();
+    const q = new URLSearchParams({ ...query, ...(token ? { accessToken: token } : {}) });
+    return this.request('GET', `${path}?${q}`, undefined, json);
+  }
+
+  private async accessToken(): Promise<string | undefined> {
+    const auth = this.cfg.auth;
+    if (!auth) return undefined;
+    if (this.token && this.token.expiresAtMs > Date.now()) return this.token.value;
+    const password = auth.password ?? process.env[auth.passwordEnv ?? ''] ?? '';
+    let r: { accessToken: string; tokenTtl?: number };
+    try {
+      r = (await this.request('POST', '/v1/auth/login', new URLSearchParams({ username: auth.username, password }).toString())) as typeof r;
+    } catch (err) {
+      // The server answered: it refused the user (Nacos says 403, or 500 for an unknown user).
+      if (err instanceof HttpStatusError) throw new CredentialsRefused(`login as ${auth.username}: ${err.message}`);
+      throw err;
+    }
+    // Renew well before the token expires.
+    this.token = { value: r.accessToken, expiresAtMs: Date.now() + Math.max(30, (r.tokenTtl ?? 18000) / 2) * 1000 };
+    return r.accessToken;
+  }
+
+  /** One request to the next server of the list that answers; 401/403 are not retried elsewhere. */
+  private async request(method: string, path: string, body?: string, json = true): Promise<unknown> {
+    let lastErr: Error | undefined;
+    for (let attempt = 0; attempt < this.base.length; attempt++) {
+      const base = this.base[(this.next + attempt) % this.base.length];
+      try {
+        const res = await send(this.agent, method, base + path, body, this.cfg.timeoutMs, this.accessKeyHeaders(), json);
+        this.next = (this.next + attempt) % this.base.length;
+        return res;
+      } catch (err) {
+        lastErr = err as Error;
+        if (lastErr instanceof HttpStatusError && lastErr.status === 404) throw lastErr;
+        if (lastErr instanceof HttpStatusError && (lastErr.status === 401 || lastErr.status === 403)) {
+          this.token = undefined;
+          throw this.cfg.auth ? lastErr : new CredentialsRefused(`${lastErr.message} (Nacos has auth on; configure nacos.auth)`);
+        }
+      }
+    }
+    throw lastErr ?? new Error('no Nacos server configured');
+  }
+
+  private accessKeyHeaders(): Record<string, string> {
+    const a = this.cfg.auth;
+    if (!a?.accessKey) return {};
+    return { accessKey: a.accessKey, secretKey: a.secretKey ?? process.env[a.secretKeyEnv ?? ''] ?? '' };
+  }
+}
+
+export class HttpStatusError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
+
+export class CredentialsRefused extends Error {}
+
+export function send(agent: http.Agent, method: string, url: string, body: string | undefined, timeoutMs: number, headers: Record<string, string>, json: boolean): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const mod = url.startsWith('https:') ? https : http;
+    const req = mod.request(url, { method, agent, timeout: timeoutMs, headers: { ...headers, ...(body ? { 'content-type': 'application/x-www-form-urlencoded' } : {}) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        if ((res.statusCode ?? 0) >= 400) return reject(new HttpStatusError(res.statusCode ?? 0, `${method} ${new URL(url).pathname}: HTTP ${res.statusCode} ${text.slice(0, 200)}`));
+        if (!json) return resolve(text);
+        try {
+          resolve(JSON.parse(text));
+        } catch {
+          reject(new Error(`${method} ${new URL(url).pathname}: not JSON: ${text.slice(0, 200)}`));
+        }
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error(`${method} ${new URL(url).pathname}: timed out after ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
