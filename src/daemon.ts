@@ -2,7 +2,8 @@ import { log } from './common/log';
 import { Metrics } from './common/metrics';
 import type { ClusterConfig, Config } from './config/types';
 import { canonicalJson } from './common/hash';
-import { renderService, type RenderSettings } from './istio/render';
+import yaml from 'js-yaml';
+import { hostOf, renderPassThrough, renderService, type RenderSettings } from './istio/render';
 import type { IstioObject } from './istio/types';
 import { validateObject } from './istio/validate';
 import { Catalog } from './model/catalog';
@@ -11,6 +12,14 @@ import type { RegistrySource } from './registry/types';
 import { ResourceCache, SnapshotBuilder, type ClusterSnapshot } from './xds/snapshot';
 import { XdsServer } from './xds/server';
 import { AdminServer, type AdminView, type Readiness } from './admin/server';
+import type { RuleSet } from './rules/model';
+import { applyRules } from './rules/policy';
+import { createRuleSource, type RuleSource } from './rules/sources';
+import { RuleStore } from './rules/store';
+
+/** The id under which pass-through Istio objects travel through the snapshot builders. */
+const PASS_THROUGH = '~rules/pass-through';
+const INLINE_RULES = 'config';
 
 /**
  * The imperative shell: sources feed the catalog; a debounced flush commits it, renders the
@@ -20,6 +29,10 @@ export class Daemon {
   readonly metrics: Metrics;
   readonly catalog: Catalog;
   readonly sources: RegistrySource[];
+  readonly rules: RuleStore;
+  readonly ruleSources: RuleSource[];
+  private readonly ruleHealth = new Map<string, { state: string; reason?: string; syncedOnce: boolean }>();
+  private rulesDirty = true;
   readonly xds: XdsServer;
   private readonly builders: SnapshotBuilder[];
   private readonly settings: RenderSettings;
@@ -38,6 +51,26 @@ export class Daemon {
     this.metrics = opts.metrics ?? new Metrics();
     const m = this.metrics;
     this.settings = { mapping: config.mapping, render: config.render };
+    this.rules = new RuleStore([INLINE_RULES, ...config.rules.sources.map((s) => s.name)], {
+      rejected: (origin, error, kept) => {
+        m.rejectedInputs.inc({ source: origin.source, kind: 'rule', reason: reasonClass(error) });
+        log.warn(`rule document rejected; ${kept ? 'its last good version stays in force' : 'it has no version in force'}`, { source: origin.source, document: origin.document, error });
+      },
+      changed: () => {
+        this.rulesDirty = true;
+        this.schedule();
+      },
+    });
+    // Inline documents are part of the config: a bad one stops the start, like any config error.
+    config.rules.documents.forEach((doc, i) => {
+      let problem: string | undefined;
+      const probe = new RuleStore([INLINE_RULES], { rejected: (_o, e) => (problem = e), changed: () => {} });
+      probe.set(INLINE_RULES, `rules/documents/${i}`, yaml.dump(doc), 0);
+      if (problem) throw new Error(`config: rules/documents/${i}: ${problem}`);
+      this.rules.set(INLINE_RULES, `rules/documents/${i}`, yaml.dump(doc), Date.now());
+    });
+    this.ruleSources = config.rules.sources.map((s) => createRuleSource(s, config.rules));
+    for (const s of this.ruleSources) this.ruleHealth.set(s.name, { state: 'connecting', syncedOnce: false });
     this.catalog = new Catalog(
       config.mapping,
       config.protection,
@@ -91,6 +124,18 @@ export class Daemon {
     this.admin = new AdminServer(this.adminView());
     this.adminPort = await this.admin.start(this.config.admin.address, this.config.admin.port);
     for (const s of this.sources) await s.start(this.catalog);
+    for (const s of this.ruleSources) {
+      s.start({
+        set: (source, doc, content) => this.rules.set(source, doc, content, Date.now()),
+        replaceAll: (source, docs) => this.rules.replaceAll(source, docs, Date.now()),
+        health: (source, state, reason) => {
+          const h = this.ruleHealth.get(source)!;
+          this.ruleHealth.set(source, { state, reason, syncedOnce: h.syncedOnce || state === 'synced' });
+          for (const st of ['connecting', 'synced', 'stale', 'failed'] as const) this.metrics.sourceState.set({ source, state: st }, st === state ? 1 : 0);
+          this.schedule();
+        },
+      });
+    }
   }
 
   async stop(): Promise<void> {
@@ -98,7 +143,7 @@ export class Daemon {
     clearTimeout(this.quietTimer);
     clearTimeout(this.wakeTimer);
     await this.xds.stop();
-    await Promise.all(this.sources.map((s) => s.stop()));
+    await Promise.all([...this.sources, ...this.ruleSources].map((s) => s.stop()));
     await this.admin?.stop();
   }
 
@@ -124,12 +169,18 @@ export class Daemon {
     try {
       const now = Date.now();
       const { changed, wakeAtMs } = this.catalog.commit(now);
-      log.debug('flush', { changedServices: changed.size, wakeAtMs });
+      const rulesChanged = this.rulesDirty;
+      this.rulesDirty = false;
+      const ruleSet = this.rules.ruleSet();
+      this.settings.rules = { set: ruleSet, tagLabel: this.config.rules.tagLabel, tagHeader: this.config.rules.tagHeader };
+      // A rule change may touch any service: render them all again (unchanged objects keep their bytes).
+      if (rulesChanged) for (const id of this.catalog.serviceIds()) changed.add(id);
+      log.debug('flush', { changedServices: changed.size, wakeAtMs, rulesChanged });
       // Views that render alike (same filter, overrides and revision) share one render.
       const rendered = new Map<string, Map<string, IstioObject[]>>();
       for (const b of this.builders) {
         const view = this.config.clusters.find((c) => c.name === b.cluster)!;
-        const key = renderKey(view);
+        const key = renderKey(view, ruleSet);
         let changes = rendered.get(key);
         if (!changes) {
           changes = new Map();
@@ -137,12 +188,15 @@ export class Daemon {
             const svc = this.catalog.service(id);
             changes.set(id, svc ? this.validated(renderService(svc, this.settings, view), b.cluster) : []);
           }
+          if (rulesChanged) changes.set(PASS_THROUGH, this.validated(renderPassThrough(ruleSet, this.config.render, view), b.cluster));
           rendered.set(key, changes);
         }
         b.update(changes);
       }
       this.updateGauges();
-      const allSynced = [...this.catalog.sourceHealth().values()].every((h) => h.syncedOnce);
+      if (rulesChanged) this.updateRuleGauges(ruleSet);
+      // Rules count as much as endpoints: a blue/green split must not start out as 50/50.
+      const allSynced = [...this.catalog.sourceHealth().values(), ...this.ruleHealth.values()].every((h) => h.syncedOnce);
       if (allSynced) {
         if (!this.published) log.info('all sources synced once; serving the mesh', { services: this.catalog.stats().services });
         this.published = true;
@@ -176,6 +230,31 @@ export class Daemon {
     for (const b of this.builders) for (const [kind, t] of b.latest().types) this.metrics.snapshotResources.set({ cluster: b.cluster, kind }, t.resources.size);
   }
 
+  private updateRuleGauges(set: RuleSet): void {
+    const status = this.rules.status();
+    for (const state of ['ok', 'rejected'] as const) this.metrics.ruleDocuments.set({ state }, status.filter((d) => d.state === state).length);
+    let notes = set.unsupported.length;
+    for (const r of this.effectiveRules(this.config.clusters[0]?.name)) notes += r.notes.length;
+    this.metrics.ruleNotes.set(notes);
+  }
+
+  /** The rules in force per service in one view, with what each did and what could not be done. */
+  effectiveRules(cluster?: string): { service: string; host: string; cluster: string; applied: ReturnType<typeof applyRules>['applied']; notes: string[]; destinationRule?: unknown; virtualService?: unknown }[] {
+    const view = this.config.clusters.find((c) => c.name === cluster) ?? this.config.clusters[0];
+    const set = this.rules.ruleSet();
+    const rules = { mapping: this.config.mapping, tagLabel: this.config.rules.tagLabel, tagHeader: this.config.rules.tagHeader };
+    const out: ReturnType<Daemon['effectiveRules']> = [];
+    if (set.rules.length === 0) return out;
+    for (const id of [...this.catalog.serviceIds()].sort()) {
+      const svc = this.catalog.service(id)!;
+      const host = hostOf(svc, this.config.mapping);
+      const ports = svc.protocols.map((p) => this.config.mapping.protocols[p]).filter(Boolean).map((m) => ({ number: m.number, protocol: m.protocol, name: m.portName }));
+      const p = applyRules(svc, host, ports, set, view, rules);
+      if (p.applied.length || p.notes.length || p.destinationRule || p.virtualService) out.push({ service: id, host, cluster: view.name, applied: p.applied, notes: p.notes, destinationRule: p.destinationRule, virtualService: p.virtualService });
+    }
+    return out;
+  }
+
   readiness(): Readiness {
     const reasons: string[] = [];
     let ready = this.xds.listening();
@@ -188,6 +267,16 @@ export class Daemon {
         reasons.push(`source ${name} is ${h.state}: ${h.reason ?? 'no reason given'}; its last known endpoints stay published`);
       }
     }
+    for (const s of this.ruleSources) {
+      const h = this.ruleHealth.get(s.name)!;
+      const st = s.status();
+      if (!h.syncedOnce) {
+        ready = false;
+        reasons.push(`rule source ${s.name} has not synced yet (${st.state}${st.reason ? `: ${st.reason}` : ''})`);
+      } else if (st.state !== 'synced') reasons.push(`rule source ${s.name} is ${st.state}: ${st.reason ?? 'no reason given'}; its last known rules stay in force`);
+    }
+    const rejected = this.rules.status().filter((d) => d.state === 'rejected');
+    for (const d of rejected) reasons.push(`rule ${d.source}:${d.document} is invalid (${d.error}); ${d.inForce ? 'its last good version stays in force' : 'nothing of it is in force'}`);
     if (ready && !this.published) {
       ready = false;
       reasons.push('every source has synced; the first snapshot is being built');
@@ -206,14 +295,22 @@ export class Daemon {
       sources: () => this.sources.map((s) => s.status()),
       guards: () => this.catalog.guards(),
       confirmRemovals: (source) => this.catalog.confirmRemovals(source),
+      rules: (cluster) => ({
+        sources: this.ruleSources.map((s) => s.status()),
+        documents: this.rules.status(),
+        unsupported: this.rules.ruleSet().unsupported,
+        services: this.effectiveRules(cluster ?? undefined),
+      }),
       metrics: this.metrics.registry,
     };
   }
 }
 
 /** What makes two cluster views render differently; views with the same key get the same objects. */
-function renderKey(view: ClusterConfig): string {
-  return canonicalJson({ filter: view.filter ?? null, overrides: view.overrides ?? null, revision: view.revision ?? null, shard: view.shard ?? null });
+function renderKey(view: ClusterConfig, rules: RuleSet): string {
+  // Rules that name clusters (split weights, pass-through targets) make every view its own.
+  const perCluster = rules.rules.some((r) => (r.kind === 'policy' && r.split && Object.keys(r.split.clusters).length > 0) || (r.kind === 'passthrough' && r.clusters.length > 0));
+  return canonicalJson({ filter: view.filter ?? null, overrides: view.overrides ?? null, revision: view.revision ?? null, shard: view.shard ?? null, cluster: perCluster ? view.name : null });
 }
 
 /** A bounded label value for a free-text reason: quoted values and numbers folded away. */

@@ -24,6 +24,8 @@ export interface AdminView {
   sources(): SourceStatus[];
   guards(): GuardStatus[];
   confirmRemovals(source: string): boolean;
+  /** Rule documents, their state, and the effective rules per service in one view. */
+  rules(cluster: string | null): unknown;
   metrics: Registry;
 }
 
@@ -96,10 +98,12 @@ export class AdminServer {
         return send(200, this.snapshotDump(q.get('cluster'), q.get('kind')));
       case '/debug/connections':
         return send(200, { connections: this.view.connections() });
+      case '/debug/rules':
+        return send(200, this.view.rules(q.get('cluster')));
       case '/debug/sources':
         return send(200, { sources: this.view.sources(), heldRemovals: this.view.guards().map((g) => ({ ...g, sinceMs: undefined, since: new Date(g.sinceMs).toISOString(), releaseAt: g.releaseAtMs ? new Date(g.releaseAtMs).toISOString() : 'on confirmation only', releaseAtMs: undefined })) });
       default:
-        return send(404, 'not found: try /healthz /readyz /metrics /debug/snapshot /debug/connections /debug/sources\n');
+        return send(404, 'not found: try /healthz /readyz /metrics /debug/snapshot /debug/connections /debug/sources /debug/rules\n');
     }
   }
 

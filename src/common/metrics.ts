@@ -49,6 +49,17 @@ export class Metrics {
     labelNames: ['source'],
     registers: [this.registry],
   });
+  readonly ruleDocuments = new Gauge({
+    name: 'dia_rule_documents',
+    help: 'Rule documents known from config centers and the config file, by state (ok, rejected: the last good version stays in force)',
+    labelNames: ['state'],
+    registers: [this.registry],
+  });
+  readonly ruleNotes = new Gauge({
+    name: 'dia_rule_notes',
+    help: 'Rule parts not applied in the first cluster view: unsupported conditions, conflicts, routes left out (see /debug/rules)',
+    registers: [this.registry],
+  });
   readonly services = new Gauge({
     name: 'dia_services',
     help: 'Dubbo services (interface, group, version) in the catalog',

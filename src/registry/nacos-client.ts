@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -62,7 +63,7 @@ export class NacosClient {
         total = r.data?.totalCount ?? 0;
       }
       // v1 search answers with the content; its digest then stands for the md5.
-      out.push(...items.map((i) => ({ dataId: i.dataId, md5: i.md5 ?? (i.content !== undefined ? `len${i.content.length}:${i.content}` : '') })));
+      out.push(...items.map((i) => ({ dataId: i.dataId, md5: i.md5 ?? createHash('md5').update(i.content ?? '').digest('hex') })));
       if (items.length < pageSize || out.length >= total) return out;
     }
   }

@@ -1,0 +1,237 @@
+import zookeeper from 'node-zookeeper-client';
+import { log } from '../common/log';
+import type { NacosSourceConfig, RulesConfig, ZookeeperSourceConfig } from '../config/types';
+import { NacosClient } from '../registry/nacos-client';
+import { mapLimit } from '../registry/nacos';
+import type { SourceState } from '../registry/types';
+import { readChildren, readData, type Client, type Watcher } from '../registry/zk-ops';
+import { DUBBO_RULE_SUFFIXES } from './parse';
+
+/** What rule sources report to: documents by name (a znode path, or namespace/group/dataId). */
+export interface RuleSink {
+  set(source: string, document: string, content: string | undefined): void;
+  replaceAll(source: string, documents: ReadonlyMap<string, string>): void;
+  health(source: string, state: SourceState, reason?: string): void;
+}
+
+export interface RuleSource {
+  readonly name: string;
+  start(sink: RuleSink): void;
+  stop(): Promise<void>;
+  status(): { name: string; type: string; state: SourceState; reason?: string; documents: number };
+}
+
+const isDubboRule = (name: string): boolean => DUBBO_RULE_SUFFIXES.some((s) => name.endsWith(s));
+
+export function createRuleSource(cfg: ZookeeperSourceConfig | NacosSourceConfig, rules: RulesConfig): RuleSource {
+  return cfg.type === 'zookeeper' ? new ZookeeperRuleSource(cfg, rules) : new NacosRuleSource(cfg, rules);
+}
+
+/**
+ * Dubbo's config-center layout in ZooKeeper: /{root}/config/{group}/{key}.{configurators|tag-router|condition-router}
+ * (Dubbo 2.7.1 and later, 3.x), and the adapter's own documents under /{root}/config/{adapterGroup}.
+ * Every directory and document is watched. Disconnected, the rules stay as they were; a new
+ * session re-lists everything and applies only the difference.
+ */
+export class ZookeeperRuleSource implements RuleSource {
+  private client?: Client;
+  private sink?: RuleSink;
+  private gen = 0;
+  private stopped = false;
+  private state: SourceState = 'connecting';
+  private reason?: string;
+  private readonly known = new Map<string, string>();
+  private readonly watchers = new Map<string, Watcher>();
+
+  constructor(private readonly cfg: ZookeeperSourceConfig, private readonly rules: RulesConfig) {}
+
+  get name(): string {
+    return this.cfg.name;
+  }
+
+  private dirs(): { path: string; accept: (name: string) => boolean }[] {
+    const base = `/${this.cfg.zookeeper.root}/config`;
+    return [
+      { path: `${base}/${this.rules.dubboGroup}`, accept: isDubboRule },
+      { path: `${base}/${this.rules.adapterGroup}`, accept: () => true },
+    ];
+  }
+
+  start(sink: RuleSink): void {
+    this.sink = sink;
+    this.connect();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.gen++;
+    this.client?.close();
+  }
+
+  private setState(state: SourceState, reason?: string): void {
+    this.state = state;
+    this.reason = reason;
+    this.sink?.health(this.name, state, reason);
+  }
+
+  private connect(): void {
+    const gen = ++this.gen;
+    this.watchers.clear();
+    const z = this.cfg.zookeeper;
+    const client = zookeeper.createClient(z.connect, { sessionTimeout: z.sessionTimeoutMs, spinDelay: 1000, retries: 0 });
+    this.client = client;
+    if (z.auth) client.addAuthInfo('digest', Buffer.from(z.auth.credentials ?? process.env[z.auth.credentialsEnv ?? ''] ?? ''));
+    client.on('state', (s: zookeeper.State) => {
+      if (gen !== this.gen || this.stopped) return;
+      if (s === zookeeper.State.SYNC_CONNECTED) void this.resync(client, gen);
+      else if (s === zookeeper.State.DISCONNECTED) this.setState(this.known.size ? 'stale' : 'connecting', 'disconnected from ZooKeeper; keeping the last known rules');
+      else if (s === zookeeper.State.EXPIRED) {
+        this.setState('stale', 'ZooKeeper session expired; reconnecting, keeping the last known rules');
+        client.close();
+        if (!this.stopped) this.connect();
+      }
+    });
+    client.connect();
+  }
+
+  private async resync(client: Client, gen: number): Promise<void> {
+    try {
+      const docs = new Map<string, string>();
+      for (const dir of this.dirs()) {
+        for (const name of await this.list(client, gen, dir.path, dir.accept)) {
+          const content = await this.readDoc(client, gen, `${dir.path}/${name}`);
+          if (content !== undefined) docs.set(`${dir.path}/${name}`, content);
+        }
+      }
+      if (gen !== this.gen) return;
+      this.known.clear();
+      for (const [k, v] of docs) this.known.set(k, v);
+      this.sink?.replaceAll(this.name, docs);
+      this.setState('synced');
+    } catch (err) {
+      if (gen !== this.gen || this.stopped) return;
+      this.setState(this.known.size ? 'stale' : 'connecting', `re-list failed: ${(err as Error).message}; keeping the last known rules`);
+      setTimeout(() => gen === this.gen && void this.resync(client, gen), 2000).unref();
+    }
+  }
+
+  /** Children of a rule directory, watched: a new or deleted document is picked up. */
+  private async list(client: Client, gen: number, path: string, accept: (n: string) => boolean): Promise<string[]> {
+    const watcher = this.watcher(gen, path, () => {
+      void (async () => {
+        const names = await this.list(client, gen, path, accept);
+        for (const n of names) if (!this.known.has(`${path}/${n}`)) await this.onDoc(client, gen, `${path}/${n}`);
+        for (const doc of [...this.known.keys()]) {
+          if (doc.startsWith(`${path}/`) && !names.includes(doc.slice(path.length + 1))) {
+            this.known.delete(doc);
+            this.sink?.set(this.name, doc, undefined);
+          }
+        }
+      })().catch((err) => log.warn('rule directory read failed; the next re-list covers it', { source: this.name, path, error: (err as Error).message }));
+    });
+    return ((await readChildren(client, path, watcher)) ?? []).filter(accept).sort();
+  }
+
+  private readDoc(client: Client, gen: number, path: string): Promise<string | undefined> {
+    return readData(client, path, this.watcher(gen, path, () => void this.onDoc(client, gen, path).catch(() => undefined)));
+  }
+
+  private async onDoc(client: Client, gen: number, path: string): Promise<void> {
+    const content = await this.readDoc(client, gen, path);
+    if (gen !== this.gen) return;
+    if (content === undefined) this.known.delete(path);
+    else this.known.set(path, content);
+    this.sink?.set(this.name, path, content);
+  }
+
+  private watcher(gen: number, path: string, onFire: () => void): Watcher {
+    let w = this.watchers.get(path);
+    if (!w) {
+      w = () => {
+        if (gen === this.gen && !this.stopped) onFire();
+      };
+      this.watchers.set(path, w);
+    }
+    return w;
+  }
+
+  status(): ReturnType<RuleSource['status']> {
+    return { name: this.name, type: 'zookeeper', state: this.state, reason: this.reason, documents: this.known.size };
+  }
+}
+
+/**
+ * Nacos config: the same rule keys as dataIds in the Dubbo group, and adapter documents in the
+ * adapter group, of every configured namespace, listed and read every pollMs (only items whose
+ * digest changed are read again). A failed poll changes nothing.
+ */
+export class NacosRuleSource implements RuleSource {
+  private readonly client: NacosClient;
+  private sink?: RuleSink;
+  private timer?: NodeJS.Timeout;
+  private stopped = false;
+  private state: SourceState = 'connecting';
+  private reason?: string;
+  /** document -> [digest, content] */
+  private readonly known = new Map<string, [string, string]>();
+
+  constructor(private readonly cfg: NacosSourceConfig, private readonly rules: RulesConfig) {
+    this.client = new NacosClient(cfg.nacos);
+  }
+
+  get name(): string {
+    return this.cfg.name;
+  }
+
+  start(sink: RuleSink): void {
+    this.sink = sink;
+    void this.poll();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.client.close();
+  }
+
+  private async poll(): Promise<void> {
+    const n = this.cfg.nacos;
+    try {
+      const next = new Map<string, [string, string]>();
+      for (const namespace of n.namespaces) {
+        for (const [group, accept] of [[this.rules.dubboGroup, isDubboRule], [this.rules.adapterGroup, () => true]] as const) {
+          const items = (await this.client.listConfigs(namespace, group)).filter((i) => accept(i.dataId));
+          await mapLimit(items, n.concurrency, async (i) => {
+            const doc = `${namespace || 'public'}/${group}/${i.dataId}`;
+            const have = this.known.get(doc);
+            if (have && have[0] === i.md5) return void next.set(doc, have);
+            const content = await this.client.getConfig(namespace, i.dataId, group);
+            if (content !== undefined) next.set(doc, [i.md5, content]);
+          });
+        }
+      }
+      if (this.stopped) return;
+      this.known.clear();
+      for (const [k, v] of next) this.known.set(k, v);
+      this.sink?.replaceAll(this.name, new Map([...next].map(([k, [, c]]) => [k, c])));
+      this.state = 'synced';
+      this.reason = undefined;
+      this.sink?.health(this.name, 'synced');
+    } catch (err) {
+      if (this.stopped) return;
+      this.state = this.known.size ? 'stale' : 'connecting';
+      this.reason = `Nacos config unreachable: ${(err as Error).message}; keeping the last known rules`;
+      this.sink?.health(this.name, this.state, this.reason);
+      log.warn('nacos rule poll failed; keeping the last known rules', { source: this.name, error: (err as Error).message });
+    } finally {
+      if (!this.stopped) {
+        this.timer = setTimeout(() => void this.poll(), n.pollMs);
+        this.timer.unref();
+      }
+    }
+  }
+
+  status(): ReturnType<RuleSource['status']> {
+    return { name: this.name, type: 'nacos', state: this.state, reason: this.reason, documents: this.known.size };
+  }
+}
