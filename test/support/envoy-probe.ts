@@ -6,17 +6,35 @@ import { DiscoveryRequest, DiscoveryResponse } from '../../src/xds/proto';
 const ADS = '/envoy.service.discovery.v3.AggregatedDiscoveryService/';
 export const CDS = 'type.googleapis.com/envoy.config.cluster.v3.Cluster';
 export const EDS = 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment';
+export const LDS = 'type.googleapis.com/envoy.config.listener.v3.Listener';
+export const RDS = 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration';
+const TCP_PROXY = 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy';
 
 function loadEnvoyTypes(): protobuf.Root {
   const root = new protobuf.Root();
   root.resolvePath = (_origin, target) => (target.startsWith('google/protobuf/') ? target : path.join(__dirname, '../proto', target));
-  root.loadSync(['envoy/config/cluster/v3/cluster.proto', 'envoy/config/endpoint/v3/endpoint.proto'], { keepCase: false });
+  root.loadSync(
+    [
+      'envoy/config/cluster/v3/cluster.proto',
+      'envoy/config/endpoint/v3/endpoint.proto',
+      'envoy/config/listener/v3/listener.proto',
+      'envoy/config/route/v3/route.proto',
+      'envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.proto',
+    ],
+    { keepCase: false },
+  );
   root.resolveAll();
   return root;
 }
 const envoy = loadEnvoyTypes();
 const Cluster = envoy.lookupType('envoy.config.cluster.v3.Cluster');
 const ClusterLoadAssignment = envoy.lookupType('envoy.config.endpoint.v3.ClusterLoadAssignment');
+const Listener = envoy.lookupType('envoy.config.listener.v3.Listener');
+const RouteConfiguration = envoy.lookupType('envoy.config.route.v3.RouteConfiguration');
+const TcpProxy = envoy.lookupType('envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy');
+
+/** Where a route or TCP proxy sends traffic: one cluster, or clusters by weight. */
+export type ProbeTarget = { cluster: string } | { weighted: { name: string; weight: number }[] };
 
 export interface ProbeCluster {
   name: string;
@@ -39,6 +57,11 @@ export interface ProbeEndpoint {
 export class EnvoyProbe {
   readonly clusters = new Map<string, ProbeCluster>();
   readonly endpoints = new Map<string, ProbeEndpoint[]>();
+  /** Per outbound listener: the targets of its TCP proxies. */
+  readonly tcpTargets = new Map<string, ProbeTarget[]>();
+  /** Per route configuration (RDS name) and domain: the target of its first route. */
+  readonly routes = new Map<string, Map<string, ProbeTarget>>();
+  private routeNames: string[] = [];
   private readonly client: grpc.Client;
   private stream?: grpc.ClientDuplexStream<object, Buffer>;
   private edsNames: string[] = [];
@@ -53,7 +76,8 @@ export class EnvoyProbe {
     };
   }
 
-  connect(): this {
+  /** opts.listeners: also subscribe to LDS; opts.routes: RDS names to subscribe to (sidecar outbound: the port). */
+  connect(opts: { listeners?: boolean; routes?: string[] } = {}): this {
     this.stream = this.client.makeBidiStreamRequest(
       ADS + 'StreamAggregatedResources',
       (m: object) => Buffer.from(DiscoveryRequest.encode(DiscoveryRequest.fromObject(m)).finish()),
@@ -62,6 +86,11 @@ export class EnvoyProbe {
     this.stream.on('data', (b: Buffer) => this.onResponse(b));
     this.stream.on('error', () => {});
     this.stream.write({ node: this.node, typeUrl: CDS });
+    if (opts.listeners) this.stream.write({ typeUrl: LDS });
+    if (opts.routes?.length) {
+      this.routeNames = opts.routes;
+      this.stream.write({ typeUrl: RDS, resourceNames: opts.routes });
+    }
     return this;
   }
 
@@ -103,6 +132,37 @@ export class EnvoyProbe {
         );
       }
       this.stream!.write({ typeUrl: EDS, resourceNames: this.edsNames, versionInfo: msg.versionInfo, responseNonce: msg.nonce });
+    } else if (msg.typeUrl === LDS) {
+      this.tcpTargets.clear();
+      for (const r of msg.resources) {
+        const l = Listener.toObject(Listener.decode(r.value), { defaults: true }) as { name: string; filterChains: Chain[]; defaultFilterChain?: Chain };
+        const targets: ProbeTarget[] = [];
+        for (const chain of [...l.filterChains, ...(l.defaultFilterChain ? [l.defaultFilterChain] : [])]) {
+          for (const f of chain.filters) {
+            if (f.typedConfig?.typeUrl !== TCP_PROXY && f.typedConfig?.type_url !== TCP_PROXY) continue;
+            const t = TcpProxy.toObject(TcpProxy.decode(f.typedConfig.value), { defaults: false }) as { cluster?: string; weightedClusters?: { clusters: { name: string; weight: number }[] } };
+            targets.push(t.weightedClusters ? { weighted: t.weightedClusters.clusters.map((c) => ({ name: c.name, weight: c.weight })) } : { cluster: t.cluster ?? '' });
+          }
+        }
+        this.tcpTargets.set(l.name, targets);
+      }
+      this.stream!.write({ typeUrl: LDS, versionInfo: msg.versionInfo, responseNonce: msg.nonce });
+    } else if (msg.typeUrl === RDS) {
+      for (const r of msg.resources) {
+        const rc = RouteConfiguration.toObject(RouteConfiguration.decode(r.value), { defaults: false }) as {
+          name: string;
+          virtualHosts?: { domains?: string[]; routes?: { route?: { cluster?: string; weightedClusters?: { clusters: { name: string; weight?: { value: number } }[] } } }[] }[];
+        };
+        const byDomain = new Map<string, ProbeTarget>();
+        for (const vh of rc.virtualHosts ?? []) {
+          const action = vh.routes?.[0]?.route;
+          if (!action) continue;
+          const target: ProbeTarget = action.weightedClusters ? { weighted: action.weightedClusters.clusters.map((c) => ({ name: c.name, weight: c.weight?.value ?? 0 })) } : { cluster: action.cluster ?? '' };
+          for (const d of vh.domains ?? []) byDomain.set(d, target);
+        }
+        this.routes.set(rc.name, byDomain);
+      }
+      this.stream!.write({ typeUrl: RDS, resourceNames: this.routeNames, versionInfo: msg.versionInfo, responseNonce: msg.nonce });
     } else {
       this.stream!.write({ typeUrl: msg.typeUrl, versionInfo: msg.versionInfo, responseNonce: msg.nonce });
     }
@@ -121,4 +181,6 @@ export class EnvoyProbe {
   }
 }
 
-export const outbound = (port: number, host: string): string => `outbound|${port}||${host}`;
+export const outbound = (port: number, host: string, subset = ''): string => `outbound|${port}|${subset}|${host}`;
+
+type Chain = { filters: { name: string; typedConfig?: { typeUrl?: string; type_url?: string; value: Uint8Array } }[] };

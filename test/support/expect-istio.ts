@@ -53,7 +53,8 @@ export type ExpectedEndpoint = Pick<ProbeEndpoint, 'address' | 'port' | 'weight'
 /**
  * What istiod should generate from our objects: for each ServiceEntry port, the cluster
  * outbound|PORT||HOST and its endpoints, from the WorkloadEntries the ServiceEntry selects
- * (workloadentry mode) or from its inline endpoints.
+ * (workloadentry mode) or from its inline endpoints; and for each subset of a DestinationRule
+ * on that host, outbound|PORT|SUBSET|HOST with the endpoints whose labels the subset selects.
  */
 export function expectedEndpoints(objects: Map<string, Map<string, Manifest>>): Map<string, ExpectedEndpoint[]> {
   const out = new Map<string, ExpectedEndpoint[]>();
@@ -64,11 +65,13 @@ export function expectedEndpoints(objects: Map<string, Map<string, Manifest>>): 
       ? workloads.map((w) => w.spec as unknown as WorkloadSpec).filter((w) => Object.entries(spec.workloadSelector!.labels).every(([k, v]) => w.labels?.[k] === v))
       : (spec.endpoints ?? []);
     for (const host of spec.hosts) {
+      const subsets = [...(objects.get('DestinationRule')?.values() ?? [])]
+        .filter((d) => (d.spec as { host: string }).host === host)
+        .flatMap((d) => ((d.spec as { subsets?: { name: string; labels: Record<string, string> }[] }).subsets ?? []));
       for (const p of spec.ports) {
-        out.set(
-          outbound(p.number, host),
-          members.map((w) => toEndpoint(w, p)).sort((a, b) => `${a.address}:${a.port}`.localeCompare(`${b.address}:${b.port}`)),
-        );
+        const endpoints = (ws: WorkloadSpec[]) => ws.map((w) => toEndpoint(w, p)).sort((a, b) => `${a.address}:${a.port}`.localeCompare(`${b.address}:${b.port}`));
+        out.set(outbound(p.number, host), endpoints(members));
+        for (const sub of subsets) out.set(outbound(p.number, host, sub.name), endpoints(members.filter((w) => Object.entries(sub.labels).every(([k, v]) => w.labels?.[k] === v))));
       }
     }
   }
