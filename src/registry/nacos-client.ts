@@ -58,7 +58,7 @@ export class NacosClient {
           return this.listConfigs(namespace, group);
         }
       } else {
-        const r = (await this.get('/v3/admin/cs/config/list', { ...q, search: 'accurate', dataId: '', groupName: group, namespaceId: namespace || 'public' })) as { data: { totalCount: number; pageItems: typeof items } };
+        const r = (await this.get('/v3/admin/cs/config/list', { ...q, search: 'blur', dataId: '', groupName: group, namespaceId: namespace || 'public' })) as { data: { totalCount: number; pageItems: typeof items } };
         items = r.data?.pageItems ?? [];
         total = r.data?.totalCount ?? 0;
       }

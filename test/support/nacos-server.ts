@@ -146,6 +146,11 @@ export class NacosWriter {
     if (!res.ok) throw new Error(`publish config: ${res.status} ${await res.text()}`);
   }
 
+  async removeConfig(dataId: string, group: string): Promise<void> {
+    const res = await fetch(`${this.base}/v1/cs/configs?${await this.params({ dataId, group })}`, { method: 'DELETE' });
+    if (!res.ok) throw new Error(`remove config: ${res.status} ${await res.text()}`);
+  }
+
   async deregister(i: { service: string; ip: string; port: number; namespace?: string; group?: string }): Promise<void> {
     const q = await this.params({ serviceName: i.service, ip: i.ip, port: String(i.port), ephemeral: 'false', ...(i.namespace ? { namespaceId: i.namespace } : {}), ...(i.group ? { groupName: i.group } : {}) });
     const res = await fetch(`${this.base}/v1/ns/instance?${q}`, { method: 'DELETE' });

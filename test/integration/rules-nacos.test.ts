@@ -1,0 +1,77 @@
+import path from 'node:path';
+import type { Daemon } from '../../src/daemon';
+import { metricValue, startDaemon, WE } from '../support/daemon';
+import { NacosServer, NacosWriter } from '../support/nacos-server';
+import { sleep, waitFor } from '../support/net';
+import { IstiodLikeClient } from '../support/xds-client';
+
+jest.setTimeout(180_000);
+
+const DR = 'networking.istio.io/v1/DestinationRule';
+const VS = 'networking.istio.io/v1/VirtualService';
+const PROVIDERS = path.resolve(__dirname, '../../config/providers.yaml');
+const CONFIGURATOR = 'com.example.order.OrderService::payments.configurators';
+const policy = (blue: number) => `apiVersion: dubbo-istio-adapter.io/v1
+kind: TrafficPolicy
+metadata: {name: orders}
+spec:
+  services: [payments/com.example.order.OrderService]
+  split: {label: env, weights: {blue: ${blue}, green: ${100 - blue}}}
+`;
+
+describe('rules from a real Nacos config center', () => {
+  let nacos: NacosServer;
+  let writer: NacosWriter;
+  let daemon: Daemon;
+  let admin: string;
+  let client: IstiodLikeClient;
+  const addresses = () => [...client.resources(WE).values()].map((w) => w.spec.address as string).sort();
+  const weights = () => {
+    const vs = [...client.resources(VS).values()][0];
+    return ((vs?.spec.tcp as { route: { destination: { subset: string }; weight: number }[] }[] | undefined) ?? [])[0]?.route.map((r) => `${r.destination.subset}=${r.weight}`) ?? [];
+  };
+
+  beforeAll(async () => {
+    nacos = await new NacosServer().start();
+    writer = new NacosWriter(nacos.base);
+    await writer.publishConfig('orders', 'dubbo-istio-adapter', policy(90));
+    const started = await startDaemon({
+      sources: [{ name: 'file', type: 'file', file: { path: PROVIDERS, pollMs: 200 } }],
+      rules: { sources: [{ name: 'nacos-rules', type: 'nacos', nacos: { serverAddr: nacos.address, pollMs: 300 } }] },
+    });
+    daemon = started.daemon;
+    admin = started.admin;
+    client = new IstiodLikeClient(started.xdsAddress).connect();
+    await waitFor('the policy from Nacos is served', () => weights().length === 2, 60000);
+  });
+
+  afterAll(async () => {
+    client?.close();
+    await daemon?.stop();
+    await nacos?.destroy();
+  });
+
+  it('serves a TrafficPolicy from the adapter group as a DestinationRule and a weighted VirtualService', () => {
+    expect(weights()).toEqual(['env-blue=90', 'env-green=10']);
+    const dr = [...client.resources(DR).values()][0];
+    expect((dr.spec.subsets as { name: string }[]).map((s) => s.name)).toEqual(['env-blue', 'env-green']);
+  });
+
+  it('applies a Dubbo configurator from the dubbo group, and lifts it when the config is deleted', async () => {
+    expect(addresses()).toContain('10.10.1.22');
+    await writer.publishConfig(CONFIGURATOR, 'dubbo', 'configVersion: v2.7\nscope: service\nkey: com.example.order.OrderService::payments\nconfigs:\n- addresses: [10.10.1.22]\n  side: provider\n  parameters: {disabled: true}\n');
+    await waitFor('the disabled provider is gone', () => !addresses().includes('10.10.1.22'), 30000);
+    await writer.removeConfig(CONFIGURATOR, 'dubbo');
+    await waitFor('and back once the rule is deleted', () => addresses().includes('10.10.1.22'), 30000);
+  });
+
+  it('keeps the last good version of a rule whose new content is broken', async () => {
+    const rejected = await metricValue(admin, 'dia_rejected_inputs_total', { source: 'nacos-rules', kind: 'rule' });
+    await writer.publishConfig('orders', 'dubbo-istio-adapter', policy(90).replace('env', 'not a label!'));
+    await waitFor('rejected', async () => (await metricValue(admin, 'dia_rejected_inputs_total', { source: 'nacos-rules', kind: 'rule' })) > rejected, 30000);
+    await sleep(800);
+    expect(weights()).toEqual(['env-blue=90', 'env-green=10']);
+    await writer.publishConfig('orders', 'dubbo-istio-adapter', policy(60));
+    await waitFor('the mended rule', () => weights().join() === 'env-blue=60,env-green=40', 30000);
+  });
+});
