@@ -205,7 +205,7 @@ async function benchIstiod(connect: string, writer: ZkWriter, estate: ReturnType
     probe = new EnvoyProbe(istiod.xdsAddress).connect();
     const p = probe;
     const endpoints = () => [...p.endpoints.values()].reduce((n, e) => n + e.length, 0);
-    const limitMs = 900_000;
+    const limitMs = 300_000;
     try {
       await waitFor('istiod holds the estate', () => endpoints() >= estate.providers, limitMs, 50);
     } catch {
