@@ -1,4 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
+import protobuf from 'protobufjs';
 import {
   DeltaDiscoveryRequest,
   DeltaDiscoveryResponse,
@@ -88,6 +89,12 @@ export class IstiodLikeClient {
   private readonly decoded = new Map<string, Map<string, McpObject>>();
   closed = false;
   ackEnabled = true;
+  /**
+   * false: keep each response's bytes without decoding its resources (a cheap client for fan-out
+   * measurements); resources() is then empty and containsAddress() answers.
+   */
+  decode = true;
+  private readonly raw = new Map<string, { version: string; body: Buffer }>();
 
   constructor(
     readonly address: string,
@@ -118,6 +125,14 @@ export class IstiodLikeClient {
   }
 
   private onResponse(b: Buffer): void {
+    if (!this.decode) {
+      const env = envelope(b);
+      if (this.nonces.has(env.nonce)) throw new Error(`nonce ${env.nonce} reused`);
+      this.nonces.add(env.nonce);
+      this.raw.set(env.typeUrl, { version: env.versionInfo, body: b });
+      if (this.ackEnabled) this.stream?.write({ typeUrl: env.typeUrl, versionInfo: env.versionInfo, responseNonce: env.nonce });
+      return;
+    }
     const msg = DiscoveryResponse.decode(b) as unknown as {
       versionInfo: string;
       typeUrl: string;
@@ -144,13 +159,24 @@ export class IstiodLikeClient {
     if (this.ackEnabled) this.stream?.write({ typeUrl: msg.typeUrl, versionInfo: msg.versionInfo, responseNonce: msg.nonce });
   }
 
+  /** Version of the last response of a type. */
+  version(typeUrl: string): string | undefined {
+    return this.state.get(typeUrl)?.version ?? this.raw.get(typeUrl)?.version;
+  }
+
+  /** Raw mode: whether the last response of a type holds a WorkloadEntry with this address (field 1). */
+  containsAddress(typeUrl: string, address: string): boolean {
+    const body = this.raw.get(typeUrl)?.body;
+    return !!body && body.indexOf(Buffer.concat([Buffer.from([0x0a, Buffer.byteLength(address)]), Buffer.from(address)])) >= 0;
+  }
+
   resources(typeUrl: string): Map<string, McpObject> {
     return this.state.get(typeUrl)?.resources ?? new Map();
   }
 
   /** Every type asked for has had at least one response: what istiod needs to become ready. */
   synced(): boolean {
-    return this.typeUrls.every((t) => this.state.has(t));
+    return this.typeUrls.every((t) => this.state.has(t) || this.raw.has(t));
   }
 
   close(): void {
@@ -209,4 +235,19 @@ export class DeltaClient {
     this.stream?.cancel();
     this.client.close();
   }
+}
+
+/** version_info (1), type_url (3) and nonce (4) of a DiscoveryResponse, skipping its resources. */
+function envelope(b: Buffer): { versionInfo: string; typeUrl: string; nonce: string } {
+  const r = protobuf.Reader.create(b);
+  const out = { versionInfo: '', typeUrl: '', nonce: '' };
+  while (r.pos < r.len) {
+    const tag = r.uint32();
+    const field = tag >>> 3;
+    if (field === 1) out.versionInfo = r.string();
+    else if (field === 3) out.typeUrl = r.string();
+    else if (field === 4) out.nonce = r.string();
+    else r.skipType(tag & 7);
+  }
+  return out;
 }
