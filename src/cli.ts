@@ -9,7 +9,6 @@ import type { Config } from './config/types';
 import { Daemon } from './daemon';
 import { normalizeProviderEntry } from './dubbo/normalize';
 import { toManifest } from './istio/manifest';
-import { renderService } from './istio/render';
 import { validateObject } from './istio/validate';
 import { parseProvidersFile } from './registry/file';
 
@@ -80,9 +79,9 @@ program
       process.exit(2);
     }
     const daemon = new Daemon(config);
-    for (const s of daemon.sources) await s.start(daemon.catalog);
+    await daemon.startSources();
     const deadline = Date.now() + Number(o.timeout);
-    while (![...daemon.catalog.sourceHealth().values()].every((h) => h.syncedOnce)) {
+    while (!daemon.sourcesSynced()) {
       if (Date.now() > deadline) {
         process.stderr.write('timed out waiting for the sources to sync; see the log above\n');
         process.exit(1);
@@ -91,15 +90,13 @@ program
     }
     daemon.catalog.commit(Date.now());
     const docs: string[] = [];
-    for (const id of [...daemon.catalog.serviceIds()].sort()) {
-      for (const obj of renderService(daemon.catalog.service(id)!, { mapping: config.mapping, render: config.render }, view)) {
-        const problems = validateObject(obj);
-        if (problems.length) process.stderr.write(`skipped invalid ${obj.kind} ${obj.name}: ${problems.join('; ')}\n`);
-        else docs.push(yaml.dump(toManifest(obj), { noRefs: true, lineWidth: 200 }));
-      }
+    for (const obj of daemon.renderAll(view!)) {
+      const problems = validateObject(obj);
+      if (problems.length) process.stderr.write(`skipped invalid ${obj.kind} ${obj.name}: ${problems.join('; ')}\n`);
+      else docs.push(yaml.dump(toManifest(obj), { noRefs: true, lineWidth: 200 }));
     }
     process.stdout.write(docs.join('---\n'));
-    await Promise.all(daemon.sources.map((s) => s.stop()));
+    await Promise.all([...daemon.sources, ...daemon.ruleSources].map((s) => s.stop()));
     process.exit(0);
   });
 
@@ -110,6 +107,12 @@ program
   .action((o: { config: string }) => {
     const config = load(o.config, 'error');
     let bad = 0;
+    try {
+      new Daemon(config); // checks rules.documents
+    } catch (err) {
+      process.stderr.write(`${(err as Error).message}\n`);
+      bad++;
+    }
     for (const s of config.sources) {
       if (s.type !== 'file') continue;
       let text: string;

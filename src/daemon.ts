@@ -123,6 +123,11 @@ export class Daemon {
     await this.xds.start();
     this.admin = new AdminServer(this.adminView());
     this.adminPort = await this.admin.start(this.config.admin.address, this.config.admin.port);
+    await this.startSources();
+  }
+
+  /** Registries and rule sources only (also what `render` runs, without xDS or admin). */
+  async startSources(): Promise<void> {
     for (const s of this.sources) await s.start(this.catalog);
     for (const s of this.ruleSources) {
       s.start({
@@ -145,6 +150,19 @@ export class Daemon {
     await this.xds.stop();
     await Promise.all([...this.sources, ...this.ruleSources].map((s) => s.stop()));
     await this.admin?.stop();
+  }
+
+  /** Every registry and rule source has been read once. */
+  sourcesSynced(): boolean {
+    return [...this.catalog.sourceHealth().values(), ...this.ruleHealth.values()].every((h) => h.syncedOnce);
+  }
+
+  /** The objects of one view for the current state, with the rules in force (what `render` prints). */
+  renderAll(view: ClusterConfig): IstioObject[] {
+    const set = this.rules.ruleSet();
+    const settings: RenderSettings = { ...this.settings, rules: { set, tagLabel: this.config.rules.tagLabel, tagHeader: this.config.rules.tagHeader } };
+    const out = [...this.catalog.serviceIds()].sort().flatMap((id) => renderService(this.catalog.service(id)!, settings, view));
+    return [...out, ...renderPassThrough(set, this.config.render, view)];
   }
 
   snapshots(): ClusterSnapshot[] {
@@ -196,7 +214,7 @@ export class Daemon {
       this.updateGauges();
       if (rulesChanged) this.updateRuleGauges(ruleSet);
       // Rules count as much as endpoints: a blue/green split must not start out as 50/50.
-      const allSynced = [...this.catalog.sourceHealth().values(), ...this.ruleHealth.values()].every((h) => h.syncedOnce);
+      const allSynced = this.sourcesSynced();
       if (allSynced) {
         if (!this.published) log.info('all sources synced once; serving the mesh', { services: this.catalog.stats().services });
         this.published = true;

@@ -1,0 +1,41 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import yaml from 'js-yaml';
+
+const ROOT = path.resolve(__dirname, '../..');
+const cli = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli.ts'), ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60000 });
+
+function configWith(documents: unknown[]): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'dia-cli-'));
+  const file = path.join(dir, 'adapter.yaml');
+  writeFileSync(file, yaml.dump({ sources: [{ name: 'file', type: 'file', file: { path: path.join(ROOT, 'config/providers.yaml') } }], rules: { documents } }));
+  return file;
+}
+
+const policy = {
+  apiVersion: 'dubbo-istio-adapter.io/v1',
+  kind: 'TrafficPolicy',
+  metadata: { name: 'orders' },
+  spec: { services: ['payments/com.example.order.OrderService'], split: { label: 'env', weights: { blue: 80, green: 20 } } },
+};
+
+describe('cli', () => {
+  it('render prints the rules in force next to the services', () => {
+    const r = cli('render', '--config', configWith([policy]));
+    expect(r.status).toBe(0);
+    const docs = yaml.loadAll(r.stdout) as { kind: string; metadata: { name: string }; spec: Record<string, unknown> }[];
+    const vs = docs.find((d) => d.kind === 'VirtualService')!;
+    expect(vs.metadata.name).toBe('payments-com-example-order-orderservice');
+    expect((vs.spec.tcp as { route: { weight: number }[] }[])[0].route.map((x) => x.weight)).toEqual([80, 20]);
+    expect(docs.some((d) => d.kind === 'DestinationRule')).toBe(true);
+  }, 60000);
+
+  it('validate refuses a broken inline rule with its path', () => {
+    const bad = { ...policy, spec: { ...policy.spec, split: { label: 'env', weights: { blue: 80, green: 30 } } } };
+    const r = cli('validate', '--config', configWith([bad]));
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('rules/documents/0: TrafficPolicy orders: spec.split.weights: weights add up to 110, not 100');
+  }, 60000);
+});
