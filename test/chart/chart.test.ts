@@ -3,6 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import yaml from 'js-yaml';
+import { Daemon } from '../../src/daemon';
 import { parseConfig } from '../../src/config/load';
 import { CHART, helm, notes, template, valueArgs, type Manifest } from '../support/helm';
 import { freePort, waitFor } from '../support/net';
@@ -55,6 +56,8 @@ describe('the Helm chart', () => {
       expect(config.clusters.every((c) => c.listener.address === '0.0.0.0')).toBe(true);
     }
     const multi = parseConfig(configOf(template([MULTI])));
+    expect(multi.rules.sources.map((s) => s.name)).toEqual(['zk-rules']);
+    expect(() => new Daemon(multi)).not.toThrow(); // the inline TrafficPolicy is accepted
     expect(multi.clusters.map((c) => [c.name, c.listener.port, c.revision ?? null, !!c.listener.tls])).toEqual([
       ['east', 15051, 'east', true],
       ['west', 15052, null, true],

@@ -47,5 +47,6 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- with .Values.render }}{{ $_ := set $cfg "render" . }}{{ end -}}
 {{- with .Values.xds }}{{ $_ := set $cfg "xds" . }}{{ end -}}
 {{- with .Values.protection }}{{ $_ := set $cfg "protection" . }}{{ end -}}
+{{- with .Values.rules }}{{ $_ := set $cfg "rules" . }}{{ end -}}
 {{- toYaml $cfg -}}
 {{- end -}}
