@@ -1,7 +1,7 @@
 import { log } from '../common/log';
 import type { NacosSourceConfig } from '../config/types';
 import { counts, sameList, SourceBase } from './base';
-import { CredentialsRefused, NacosClient } from './nacos-client';
+import { CredentialsRefused, mapLimit, NacosClient } from './nacos-client';
 import { documentName, REVISION_KEY, type RegistrySource, type SourceSink, type SourceStatus } from './types';
 
 type NacosHost = { ip: string; port: number; weight: number; healthy: boolean; enabled: boolean; clusterName?: string; metadata?: Record<string, string> };
@@ -177,13 +177,6 @@ export class NacosSource extends SourceBase implements RegistrySource {
   }
 }
 
-export async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let i = 0;
-  const worker = async (): Promise<void> => {
-    while (i < items.length) await fn(items[i++]);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}
 
 function instanceEntry(service: string, h: NacosHost): string {
   return JSON.stringify({ nacos: { service, ip: h.ip, port: h.port, weight: h.weight, healthy: h.healthy, enabled: h.enabled, cluster: h.clusterName, metadata: sortKeys(h.metadata ?? {}) } });

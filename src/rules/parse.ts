@@ -38,7 +38,7 @@ export function parseRuleDocument(origin: RuleOrigin, name: string, content: str
       const rules =
         suffix === '.configurators' ? parseConfigurators(origin, doc, key, unsupported)
         : suffix === '.tag-router' ? parseTagRouter(origin, doc, key, unsupported)
-        : parseConditionRouter(origin, doc, key, unsupported);
+        : parseConditionRouter(origin, doc, key);
       return { rules, unsupported };
     }
     const rules: Rule[] = [];
@@ -203,12 +203,12 @@ export function parseConditions(side: string, at: string): Condition[] {
   return out;
 }
 
-function parseConditionRouter(origin: RuleOrigin, doc: Record<string, unknown>, nameKey: string, unsupported: Unsupported[]): Rule[] {
+/** Which conditions Istio can express is decided per service and view (policy.ts), so none is refused here. */
+function parseConditionRouter(origin: RuleOrigin, doc: Record<string, unknown>, nameKey: string): Rule[] {
   checkVersion(doc);
   const scope = scopeOf(doc, nameKey);
   if (!enabled(doc.enabled)) return [];
   if (!Array.isArray(doc.conditions)) return fail('conditions must be a list');
-  void unsupported;
   return doc.conditions.map((raw: unknown, i: number): ConditionRoute => {
     if (typeof raw !== 'string') return fail(`conditions[${i}] is not a string`);
     const arrow = raw.indexOf('=>');

@@ -1,8 +1,7 @@
 import zookeeper from 'node-zookeeper-client';
 import { log } from '../common/log';
 import type { NacosSourceConfig, RulesConfig, ZookeeperSourceConfig } from '../config/types';
-import { NacosClient } from '../registry/nacos-client';
-import { mapLimit } from '../registry/nacos';
+import { mapLimit, NacosClient } from '../registry/nacos-client';
 import type { SourceState } from '../registry/types';
 import { readChildren, readData, type Client, type Watcher } from '../registry/zk-ops';
 import { DUBBO_RULE_SUFFIXES } from './parse';
