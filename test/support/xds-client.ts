@@ -237,7 +237,7 @@ export class DeltaClient {
   }
 }
 
-/** version_info (1), type_url (3) and nonce (4) of a DiscoveryResponse, skipping its resources. */
+/** version_info (1), type_url (4) and nonce (5) of a DiscoveryResponse, skipping its resources. */
 function envelope(b: Buffer): { versionInfo: string; typeUrl: string; nonce: string } {
   const r = protobuf.Reader.create(b);
   const out = { versionInfo: '', typeUrl: '', nonce: '' };
@@ -245,8 +245,8 @@ function envelope(b: Buffer): { versionInfo: string; typeUrl: string; nonce: str
     const tag = r.uint32();
     const field = tag >>> 3;
     if (field === 1) out.versionInfo = r.string();
-    else if (field === 3) out.typeUrl = r.string();
-    else if (field === 4) out.nonce = r.string();
+    else if (field === 4) out.typeUrl = r.string();
+    else if (field === 5) out.nonce = r.string();
     else r.skipType(tag & 7);
   }
   return out;
