@@ -242,6 +242,8 @@ async function benchIstiod(connect: string, writer: ZkWriter, estate: ReturnType
 
 async function benchSize(size: Size, runs: number, changes: number, opts: { ingest: boolean; shardChanges: number }): Promise<SizeResult> {
   console.error(`[${size}] start ${new Date().toISOString()}`);
+  // A 512 MB ZooKeeper runs out of heap holding L's 200,000 znodes and the daemon's watches.
+  process.env.DIA_ZK_HEAP = size === 'L' ? '3g' : '512m';
   const zk = await new ZookeeperServer().start();
   const writer = await ZkWriter.connect(zk.connect);
   try {
@@ -445,11 +447,21 @@ async function main(): Promise<void> {
   console.error(`parser: ${Math.round(parser.median)} URLs/s`);
   const results: SizeResult[] = [];
   const args = `sizes ${sizes.join(',')}, ${runs} runs (3 at L), ${changes * 3} changes per debounce setting${ingest ? `, istiod ingest at ${ingestSizes.join(',')}` : ''}`;
+  let kept: SizeResult[] = [];
+  let keptFrom = '';
+  if (argv.includes('--merge')) {
+    const j = JSON.parse(readFileSync(path.join(ROOT, 'docs/performance.json'), 'utf8')) as { date: string; args: string; results: SizeResult[] };
+    kept = j.results;
+    keptFrom = `${j.date.slice(0, 10)} (${j.args})`;
+  }
   for (const size of sizes) {
     results.push(await benchSize(size, size === 'L' ? Math.min(runs, 3) : runs, changes, { ingest: ingestSizes.includes(size), shardChanges }));
     // Written after every size, so a long run that is stopped keeps what it measured.
-    writeFileSync(path.join(ROOT, 'docs/performance.json'), JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, args, parser, results }, null, 2) + '\n');
-    writeFileSync(path.join(ROOT, 'docs/performance.md'), table(results, parser, args) + NOTES);
+    // Sizes measured by an earlier run and not by this one are kept, with that run's arguments noted.
+    const all = [...kept.filter((r) => !results.some((x) => x.size === r.size)), ...results].sort((a, b) => 'SML'.indexOf(a.size) - 'SML'.indexOf(b.size));
+    const allArgs = kept.some((r) => !results.some((x) => x.size === r.size)) ? `${args}; ${kept.filter((r) => !results.some((x) => x.size === r.size)).map((r) => r.size).join(',')} from the run of ${keptFrom}` : args;
+    writeFileSync(path.join(ROOT, 'docs/performance.json'), JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, args: allArgs, parser, results: all }, null, 2) + '\n');
+    writeFileSync(path.join(ROOT, 'docs/performance.md'), table(all, parser, allArgs) + NOTES);
     console.error(`wrote docs/performance.md and docs/performance.json (${results.map((r) => r.size).join(',')})`);
   }
 }

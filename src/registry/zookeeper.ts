@@ -154,6 +154,8 @@ export class ZookeeperSource extends SourceBase implements RegistrySource {
       const started = Date.now();
       const before = new Map(this.known);
       const appsResync = this.apps?.resync(client, gen) ?? Promise.resolve(0);
+      // Awaited below; if the interface listing fails first, its failure must not go unhandled.
+      appsResync.catch(() => undefined);
       const { ifaces, removed } = await this.listRoot(client, gen);
       if (gen !== this.generation) return;
       let missed = removed;

@@ -99,6 +99,9 @@ describe('config-center rules in a real istiod, two clusters', () => {
   it('stores the DestinationRule and VirtualService istiod needs for the split', async () => {
     const kinds = (await istiods[0].configz()).map((o) => `${o.kind} ${o.metadata.name}`).sort();
     expect(kinds).toEqual(expect.arrayContaining(['DestinationRule com-example-orderservice', 'VirtualService com-example-orderservice', 'DestinationRule com-example-userservice', 'VirtualService com-example-userservice']));
+    // Zone affinity: locality load balancing, with the outlier detection Istio needs to fail over.
+    const dr = (await istiods[0].configz()).find((o) => o.kind === 'DestinationRule' && o.metadata.name === 'com-example-orderservice')!;
+    expect(dr.spec).toMatchObject({ trafficPolicy: { loadBalancer: { localityLbSetting: { enabled: true } }, outlierDetection: { consecutive5xxErrors: 5, interval: '10s' } } });
   });
 
   it('turns a blue/green split into weighted routes in the proxy config, different per cluster (TCP and gRPC)', async () => {
