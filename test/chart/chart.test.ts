@@ -148,7 +148,8 @@ describe('the daemon on the config the chart renders', () => {
     const proc = spawn(process.execPath, [path.join(ROOT, 'dist/cli.js'), 'run', '--config', file], { stdio: 'ignore' });
     try {
       await waitFor('ready', async () => (await fetch(`http://127.0.0.1:${admin}/readyz`)).status === 200, 30000, 200);
-      const snap = await (await fetch(`http://127.0.0.1:${admin}/debug/snapshot?kind=WorkloadEntry&format=json`)).text();
+      // The chart's default is inline mode: the provider is an endpoint of its ServiceEntry.
+      const snap = await (await fetch(`http://127.0.0.1:${admin}/debug/snapshot?kind=ServiceEntry&format=json`)).text();
       expect(snap).toContain('10.9.0.1');
     } finally {
       proc.kill('SIGTERM');

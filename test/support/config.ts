@@ -6,7 +6,16 @@ import type { Config } from '../../src/config/types';
 
 /** A complete config from a partial one, through the real loader (schema defaults included). */
 export function testConfig(partial: Record<string, unknown> = {}): Config {
-  return parseConfig(yaml.dump({ sources: [{ name: 'test', type: 'file', file: { path: 'unused.yaml' } }], ...partial }));
+  return parseConfig(yaml.dump({ sources: [{ name: 'test', type: 'file', file: { path: 'unused.yaml' } }], ...withEndpointMode(partial) }));
+}
+
+/**
+ * The suites assert on WorkloadEntries, one object per provider, so they run the workloadentry
+ * mode unless a test asks for another; inline mode has its own tests (and is the default).
+ */
+export function withEndpointMode(partial: Record<string, unknown>): Record<string, unknown> {
+  const render = (partial.render ?? {}) as Record<string, unknown>;
+  return { ...partial, render: { endpointMode: 'workloadentry', ...render } };
 }
 
 export const FIXTURES = path.resolve(__dirname, '../fixtures');

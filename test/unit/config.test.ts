@@ -24,7 +24,7 @@ describe('config', () => {
   it('fills every default', () => {
     const c = parseConfig('sources: [{name: zk, type: zookeeper, zookeeper: {connect: "a:2181,b:2181/chroot"}}]');
     expect(c.sources[0]).toEqual({ name: 'zk', type: 'zookeeper', zookeeper: { connect: 'a:2181,b:2181/chroot', root: 'dubbo', sessionTimeoutMs: 30000, resyncIntervalMs: 300000, applications: { enabled: true, root: 'services' } } });
-    expect(c.render.endpointMode).toBe('workloadentry');
+    expect(c.render.endpointMode).toBe('inline');
     expect(c.mapping.meshed.sidecarPort).toBe(20882);
     expect(c.xds.debounce).toEqual({ quietMs: 100, maxDelayMs: 1000 });
     expect(c.protection.massRemoval).toEqual({ threshold: 0.5, minEndpoints: 10, holdMs: 300000 });
