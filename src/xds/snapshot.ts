@@ -93,6 +93,8 @@ export class SnapshotBuilder {
   private readonly claims = new Map<string, Set<string>>();
   private readonly current = new Map<IstioKind, Map<string, SnapshotResource>>();
   private readonly digests = new Map<IstioKind, SetDigest>();
+  /** Names of `current`, kept sorted as they come and go, so a snapshot never sorts the whole type. */
+  private readonly order = new Map<IstioKind, string[]>();
   private snapshot: ClusterSnapshot;
 
   constructor(
@@ -103,6 +105,7 @@ export class SnapshotBuilder {
     for (const k of ISTIO_KINDS) {
       this.current.set(k, new Map());
       this.digests.set(k, new SetDigest());
+      this.order.set(k, []);
     }
     this.snapshot = this.build(new Set(ISTIO_KINDS));
   }
@@ -142,6 +145,7 @@ export class SnapshotBuilder {
         this.claims.delete(key);
         if (old) {
           map.delete(name);
+          removeSorted(this.order.get(kind)!, name);
           digest.toggle(name, old.version);
           this.cache.release(old);
           changedKinds.add(kind);
@@ -164,6 +168,7 @@ export class SnapshotBuilder {
         this.cache.release(old);
       }
       digest.toggle(name, obj.version);
+      if (!old) insertSorted(this.order.get(kind)!, name);
       map.set(name, acquired.resource);
       changedKinds.add(kind);
     }
@@ -175,10 +180,33 @@ export class SnapshotBuilder {
   private build(changed: Set<IstioKind>): ClusterSnapshot {
     const types = new Map(this.snapshot?.types ?? []);
     for (const kind of changed) {
-      // Sorted by name so that the same set is the same bytes in every replica.
-      const sorted = new Map([...this.current.get(kind)!].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+      // In name order, so that the same set is the same bytes in every replica.
+      const map = this.current.get(kind)!;
+      const sorted = new Map<string, SnapshotResource>();
+      for (const name of this.order.get(kind)!) sorted.set(name, map.get(name)!);
       types.set(kind, new TypeSnapshot(kind, this.digests.get(kind)!.value(), sorted));
     }
     return { cluster: this.cluster, serial: ++this.serial, types };
   }
+}
+
+/** Index of the first element not below `name` (binary search). */
+function lowerBound(sorted: string[], name: string): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid] < name) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function insertSorted(sorted: string[], name: string): void {
+  sorted.splice(lowerBound(sorted, name), 0, name);
+}
+
+function removeSorted(sorted: string[], name: string): void {
+  const i = lowerBound(sorted, name);
+  if (sorted[i] === name) sorted.splice(i, 1);
 }

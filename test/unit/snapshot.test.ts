@@ -85,4 +85,14 @@ describe('SnapshotBuilder', () => {
     b.update(new Map([['a-svc', []]]));
     expect(b.latest().types.get('ServiceEntry')!.resources.get('dubbo/a-b')!.object.spec.hosts).toEqual(['z.host']);
   });
+
+  it('keeps every type in name order as objects come and go, without sorting the whole type again', () => {
+    const b = new SnapshotBuilder('c');
+    const names = (s: ReturnType<SnapshotBuilder['latest']>) => [...s.types.get('WorkloadEntry')!.resources.keys()];
+    b.update(new Map([['s2', [we('w-m', '10.0.0.2'), we('w-c', '10.0.0.3')]], ['s1', [we('w-x', '10.0.0.1')]]]));
+    expect(names(b.latest())).toEqual(['dubbo/w-c', 'dubbo/w-m', 'dubbo/w-x']);
+    b.update(new Map([['s3', [we('w-a', '10.0.0.4')]], ['s2', [we('w-m', '10.0.0.2')]]]));
+    expect(names(b.latest())).toEqual(['dubbo/w-a', 'dubbo/w-m', 'dubbo/w-x']);
+  });
 });
+
