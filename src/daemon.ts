@@ -63,11 +63,8 @@ export class Daemon {
     });
     // Inline documents are part of the config: a bad one stops the start, like any config error.
     config.rules.documents.forEach((doc, i) => {
-      let problem: string | undefined;
-      const probe = new RuleStore([INLINE_RULES], { rejected: (_o, e) => (problem = e), changed: () => {} });
-      probe.set(INLINE_RULES, `rules/documents/${i}`, yaml.dump(doc), 0);
+      const problem = this.rules.set(INLINE_RULES, `rules/documents/${i}`, yaml.dump(doc), Date.now());
       if (problem) throw new Error(`config: rules/documents/${i}: ${problem}`);
-      this.rules.set(INLINE_RULES, `rules/documents/${i}`, yaml.dump(doc), Date.now());
     });
     this.ruleSources = config.rules.sources.map((s) => createRuleSource(s, config.rules));
     for (const s of this.ruleSources) this.ruleHealth.set(s.name, { state: 'connecting', syncedOnce: false });
@@ -152,6 +149,10 @@ export class Daemon {
     await this.admin?.stop();
   }
 
+  private ruleSettings(set: RuleSet): NonNullable<RenderSettings['rules']> {
+    return { set, tagLabel: this.config.rules.tagLabel, tagHeader: this.config.rules.tagHeader };
+  }
+
   /** Every registry and rule source has been read once. */
   sourcesSynced(): boolean {
     return [...this.catalog.sourceHealth().values(), ...this.ruleHealth.values()].every((h) => h.syncedOnce);
@@ -160,7 +161,7 @@ export class Daemon {
   /** The objects of one view for the current state, with the rules in force (what `render` prints). */
   renderAll(view: ClusterConfig): IstioObject[] {
     const set = this.rules.ruleSet();
-    const settings: RenderSettings = { ...this.settings, rules: { set, tagLabel: this.config.rules.tagLabel, tagHeader: this.config.rules.tagHeader } };
+    const settings: RenderSettings = { ...this.settings, rules: this.ruleSettings(set) };
     const out = [...this.catalog.serviceIds()].sort().flatMap((id) => renderService(this.catalog.service(id)!, settings, view));
     return [...out, ...renderPassThrough(set, this.config.render, view)];
   }
@@ -190,7 +191,7 @@ export class Daemon {
       const rulesChanged = this.rulesDirty;
       this.rulesDirty = false;
       const ruleSet = this.rules.ruleSet();
-      this.settings.rules = { set: ruleSet, tagLabel: this.config.rules.tagLabel, tagHeader: this.config.rules.tagHeader };
+      this.settings.rules = this.ruleSettings(ruleSet);
       // A rule change may touch any service: render them all again (unchanged objects keep their bytes).
       if (rulesChanged) for (const id of this.catalog.serviceIds()) changed.add(id);
       log.debug('flush', { changedServices: changed.size, wakeAtMs, rulesChanged });
@@ -260,7 +261,7 @@ export class Daemon {
   effectiveRules(cluster?: string): { service: string; host: string; cluster: string; applied: ReturnType<typeof applyRules>['applied']; notes: string[]; destinationRule?: unknown; virtualService?: unknown }[] {
     const view = this.config.clusters.find((c) => c.name === cluster) ?? this.config.clusters[0];
     const set = this.rules.ruleSet();
-    const rules = { mapping: this.config.mapping, tagLabel: this.config.rules.tagLabel, tagHeader: this.config.rules.tagHeader };
+    const rules = { mapping: this.config.mapping, ...this.ruleSettings(set) };
     const out: ReturnType<Daemon['effectiveRules']> = [];
     if (set.rules.length === 0) return out;
     for (const id of [...this.catalog.serviceIds()].sort()) {

@@ -40,15 +40,17 @@ export class RuleStore {
     this.sourceOrder = [...sources];
   }
 
-  set(source: string, document: string, content: string | undefined, nowMs: number): void {
+  /** Returns why the content was refused, if it was. */
+  set(source: string, document: string, content: string | undefined, nowMs: number): string | undefined {
     const key = `${source}\u0000${document}`;
     const prev = this.docs.get(key);
     if (content === undefined) {
-      if (!prev) return;
+      if (!prev) return undefined;
       this.docs.delete(key);
-      return this.invalidate();
+      this.invalidate();
+      return undefined;
     }
-    if (prev?.content === content) return;
+    if (prev?.content === content) return prev.error;
     const origin = { source, document };
     const name = document.split('/').pop()!;
     const parsed = parseRuleDocument(origin, name, content);
@@ -57,11 +59,12 @@ export class RuleStore {
       state.error = parsed.error;
       this.docs.set(key, state);
       this.observer.rejected(origin, parsed.error, !!state.good);
-      return;
+      return parsed.error;
     }
     state.good = { content, rules: parsed.rules, unsupported: parsed.unsupported };
     this.docs.set(key, state);
     this.invalidate();
+    return undefined;
   }
 
   /** A source's complete set of documents after a (re)list: documents not in it are gone. */
