@@ -35,24 +35,28 @@ export function specType(kind: string): protobuf.Type {
 
 /**
  * An Istio spec as its YAML reads (camelCase, durations as "10s", wrappers as plain values) to
- * the object protobufjs encodes. Throws, naming the path, on a field our protos do not have or a
- * value of the wrong shape: a pass-through object is refused rather than sent with parts dropped.
+ * the object protobufjs's encode takes as it is (enums as numbers). Throws, naming the path, on a
+ * field our protos do not have or a value of the wrong shape: a pass-through object is refused
+ * rather than sent with parts dropped.
  */
 export function yamlToProto(type: protobuf.Type, value: unknown, at: string): Record<string, unknown> {
   if (!value || typeof value !== 'object' || Array.isArray(value)) throw new Error(`${at}: must be a mapping`);
   const out: Record<string, unknown> = {};
-  for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
+  for (const key in value as Record<string, unknown>) {
+    const v = (value as Record<string, unknown>)[key];
     if (v === undefined || v === null) continue;
     const field = fieldByYamlName(type, key);
     if (!field) throw new Error(`${at}.${key}: unknown field of ${type.name}`);
-    const path = `${at}.${key}`;
+    const conv = converterOf(field);
     if (field.map) {
-      if (typeof v !== 'object' || Array.isArray(v)) throw new Error(`${path}: must be a mapping`);
-      out[field.name] = Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, convert(field, x, `${path}.${k}`)]));
+      if (typeof v !== 'object' || Array.isArray(v)) throw new Error(`${at}.${key}: must be a mapping`);
+      const m: Record<string, unknown> = {};
+      for (const k in v as Record<string, unknown>) m[k] = convert(conv, (v as Record<string, unknown>)[k], at, key, k);
+      out[field.name] = m;
     } else if (field.repeated) {
-      if (!Array.isArray(v)) throw new Error(`${path}: must be a list`);
-      out[field.name] = v.map((x, i) => convert(field, x, `${path}[${i}]`));
-    } else out[field.name] = convert(field, v, path);
+      if (!Array.isArray(v)) throw new Error(`${at}.${key}: must be a list`);
+      out[field.name] = v.map((x, i) => convert(conv, x, at, key, i));
+    } else out[field.name] = convert(conv, v, at, key);
   }
   return out;
 }
@@ -62,21 +66,60 @@ function fieldByYamlName(type: protobuf.Type, key: string): protobuf.Field | und
   return type.fields[key] ?? type.fieldsArray.find((f) => norm(f.name) === norm(key));
 }
 
-function convert(field: protobuf.Field, v: unknown, at: string): unknown {
+/**
+ * What a field's values convert by, worked out once per field: rendering every endpoint of an
+ * estate runs this per value, and resolving the field's type each time showed in the profile.
+ */
+type Converter =
+  | { kind: 'message'; type: protobuf.Type }
+  | { kind: 'duration' | 'wrapper' | 'string' | 'bool' | 'int' | 'other' }
+  | { kind: 'enum'; type: protobuf.Enum };
+const converters = new WeakMap<protobuf.Field, Converter>();
+
+function converterOf(field: protobuf.Field): Converter {
+  let c = converters.get(field);
+  if (c) return c;
   const rt = field.resolve().resolvedType;
   if (rt instanceof protobuf.Type) {
-    if (rt.fullName === '.google.protobuf.Duration') return duration(v, at);
-    if (/^\.google\.protobuf\.\w+Value$/.test(rt.fullName)) return { value: v };
-    return yamlToProto(rt, v, at);
+    if (rt.fullName === '.google.protobuf.Duration') c = { kind: 'duration' };
+    else if (/^\.google\.protobuf\.\w+Value$/.test(rt.fullName)) c = { kind: 'wrapper' };
+    else c = { kind: 'message', type: rt };
+  } else if (rt instanceof protobuf.Enum) c = { kind: 'enum', type: rt };
+  else if (field.type === 'string') c = { kind: 'string' };
+  else if (field.type === 'bool') c = { kind: 'bool' };
+  else if (/int|fixed/.test(field.type)) c = { kind: 'int' };
+  else c = { kind: 'other' };
+  converters.set(field, c);
+  return c;
+}
+
+/** One value; its path (`at.key`, `at.key[i]` or `at.key.k`) is only built for an error. */
+function convert(c: Converter, v: unknown, at: string, key: string, sub?: number | string): unknown {
+  const path = () => `${at}.${key}${sub === undefined ? '' : typeof sub === 'number' ? `[${sub}]` : `.${sub}`}`;
+  switch (c.kind) {
+    case 'message':
+      return yamlToProto(c.type, v, path());
+    case 'duration':
+      return duration(v, path());
+    case 'wrapper':
+      return { value: v };
+    case 'enum': {
+      const n = typeof v === 'string' ? c.type.values[v] : undefined;
+      if (n === undefined) throw new Error(`${path()}: ${JSON.stringify(v)} is not one of ${Object.keys(c.type.values).join(', ')}`);
+      return n;
+    }
+    case 'string':
+      if (typeof v !== 'string') throw new Error(`${path()}: must be a string`);
+      return v;
+    case 'bool':
+      if (typeof v !== 'boolean') throw new Error(`${path()}: must be true or false`);
+      return v;
+    case 'int':
+      if (!Number.isInteger(v)) throw new Error(`${path()}: must be a whole number`);
+      return v;
+    default:
+      return v;
   }
-  if (rt instanceof protobuf.Enum) {
-    if (typeof v !== 'string' || rt.values[v] === undefined) throw new Error(`${at}: ${JSON.stringify(v)} is not one of ${Object.keys(rt.values).join(', ')}`);
-    return v;
-  }
-  if (field.type === 'string' && typeof v !== 'string') throw new Error(`${at}: must be a string`);
-  if (field.type === 'bool' && typeof v !== 'boolean') throw new Error(`${at}: must be true or false`);
-  if (/int|fixed/.test(field.type) && !Number.isInteger(v)) throw new Error(`${at}: must be a whole number`);
-  return v;
 }
 
 /** "1.5s", "300ms", "1m", "1h" -> google.protobuf.Duration */

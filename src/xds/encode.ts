@@ -7,9 +7,10 @@ import { bodyTypeUrl } from './typeurls';
 /** An IstioObject as an `Any` of istio.mcp.v1alpha1.Resource, the form istiod's adsc unpacks. */
 export function encodeMcpAny(o: IstioObject): Buffer {
   const specType = protoRoot.lookupType(`istio.networking.v1alpha3.${o.kind}`);
-  const body = specType.encode(specType.fromObject(yamlToProto(specType, o.spec, 'spec'))).finish();
+  // yamlToProto's output is what encode takes as it is: a fromObject pass would copy it again.
+  const body = specType.encode(yamlToProto(specType, o.spec, 'spec')).finish();
   const resource = McpResource.encode(
-    McpResource.fromObject({
+    McpResource.create({
       metadata: {
         name: `${o.namespace}/${o.name}`,
         createTime: { seconds: Math.floor(o.createdAtMs / 1000), nanos: (o.createdAtMs % 1000) * 1e6 },
