@@ -52,6 +52,8 @@ interface SotwSub {
   pending: boolean;
   inFlightNonce?: string;
   sentVersion?: string;
+  /** The newest TypeSnapshot sent for this type URL: only a newer one may go out with its shared nonce. */
+  sentTypeId?: number;
   ackedVersion?: string;
   nacks: number;
   lastNack?: string;
@@ -206,11 +208,19 @@ class SotwConnection extends Connection<DiscoveryRequestMsg, SotwSub> {
 
   protected respond(sub: SotwSub): { nonce: string; bytes: Buffer } {
     const type: TypeSnapshot | undefined = sub.kind ? this.snapshot?.types.get(sub.kind) : undefined;
-    const version = type?.version ?? 'empty';
+    sub.sentVersion = type?.version ?? 'empty';
+    if (!type || type.resources.size === 0) {
+      const nonce = this.nextNonce();
+      return { nonce, bytes: Buffer.from(DiscoveryResponse.encode({ versionInfo: sub.sentVersion, typeUrl: sub.typeUrl, nonce }).finish()) };
+    }
+    // Every stream gets the same bytes for a version; only a resend (a re-request, a reconnect
+    // of this stream's client is a new stream) builds its own, to keep nonces unique per stream.
+    if (sub.sentTypeId === undefined || type.id > sub.sentTypeId) {
+      sub.sentTypeId = type.id;
+      return type.sharedResponse(sub.typeUrl);
+    }
     const nonce = this.nextNonce();
-    const header = DiscoveryResponse.encode({ versionInfo: version, typeUrl: sub.typeUrl, nonce }).finish();
-    sub.sentVersion = version;
-    return { nonce, bytes: type && type.resources.size > 0 ? Buffer.concat([header, type.sotwBody()]) : Buffer.from(header) };
+    return { nonce, bytes: type.response(sub.typeUrl, nonce) };
   }
 
   info(): ConnectionInfo {

@@ -1,6 +1,7 @@
 import { SetDigest } from '../common/hash';
 import { ISTIO_KINDS, type IstioKind, type IstioObject } from '../istio/types';
 import { encodeMcpAny, ownedField } from './encode';
+import { DiscoveryResponse } from './proto';
 
 /** One resource of a snapshot with its bytes, encoded once and shared by every push and client. */
 export interface SnapshotResource {
@@ -52,8 +53,13 @@ function cacheKey(o: IstioObject): string {
 }
 
 /** The full set of one kind for one cluster view. Immutable. */
+let typeSnapshots = 0;
+
 export class TypeSnapshot {
-  private body?: Buffer;
+  /** Unique in this process and increasing: a stream only ever moves on to newer ones. */
+  readonly id = ++typeSnapshots;
+  /** Per requested type URL (istiod may ask in v1 or v1alpha3), the response every stream shares. */
+  private readonly shared = new Map<string, { nonce: string; bytes: Buffer }>();
 
   constructor(
     readonly kind: IstioKind,
@@ -61,10 +67,34 @@ export class TypeSnapshot {
     readonly resources: ReadonlyMap<string, SnapshotResource>,
   ) {}
 
-  /** The repeated `resources` field of a SotW response, built once per version. */
-  sotwBody(): Buffer {
-    if (!this.body) this.body = Buffer.concat([...this.resources.values()].map((r) => r.sotwField));
-    return this.body;
+  /**
+   * The state-of-the-world DiscoveryResponse of this version, built once and written as it is to
+   * every stream that asked with this type URL. Its nonce, `t{id}.{n}` (n per type URL, as one
+   * stream may ask for a kind under several), is unique on a stream as long as the stream is sent
+   * each TypeSnapshot once: a resend takes `response` with a nonce of its own.
+   */
+  sharedResponse(typeUrl: string): { nonce: string; bytes: Buffer } {
+    let r = this.shared.get(typeUrl);
+    if (!r) {
+      const nonce = `t${this.id}.${this.shared.size}`;
+      this.shared.set(typeUrl, (r = { nonce, bytes: this.response(typeUrl, nonce) }));
+    }
+    return r;
+  }
+
+  /**
+   * The resources (field 2) first, then version, type URL and nonce: protobuf readers take fields
+   * in any order, and so the large part is laid down without knowing the nonce.
+   */
+  response(typeUrl: string, nonce: string): Buffer {
+    const trailer = DiscoveryResponse.encode({ versionInfo: this.version, typeUrl, nonce }).finish();
+    let size = trailer.length;
+    for (const r of this.resources.values()) size += r.sotwField.length;
+    const out = Buffer.allocUnsafeSlow(size);
+    let at = 0;
+    for (const r of this.resources.values()) at += r.sotwField.copy(out, at);
+    out.set(trailer, at);
+    return out;
   }
 }
 

@@ -3,6 +3,8 @@ import { ResourceCache, SnapshotBuilder } from '../../src/xds/snapshot';
 import { decodeMcpAny } from '../support/xds-client';
 import { Any } from '../support/proto-any';
 
+const WE_URL = 'networking.istio.io/v1/WorkloadEntry';
+
 const se = (name: string, host: string, ports = [{ number: 20880, protocol: 'TCP', name: 'tcp-dubbo' }]) =>
   object('ServiceEntry', 'dubbo', name, { 'istio.io/rev': 'canary' }, { 'dubbo.apache.org/interface': host }, { hosts: [host], ports, location: 'MESH_INTERNAL', resolution: 'STATIC', workloadSelector: { labels: { s: name } } }, 1_630_745_698_310);
 const we = (name: string, address: string) => object('WorkloadEntry', 'dubbo', name, {}, {}, { address, ports: { 'tcp-dubbo': 20880 }, labels: { app: 'x' }, weight: 100, locality: 'r/z' }, 1_000);
@@ -64,7 +66,7 @@ describe('SnapshotBuilder', () => {
     const b = new SnapshotBuilder('c');
     b.update(new Map([['s2', [we('w2', '10.0.0.2')]], ['s1', [we('w1', '10.0.0.1')]]]));
     expect(a.latest().types.get('WorkloadEntry')!.version).toBe(b.latest().types.get('WorkloadEntry')!.version);
-    expect(a.latest().types.get('WorkloadEntry')!.sotwBody().equals(b.latest().types.get('WorkloadEntry')!.sotwBody())).toBe(true);
+    expect(a.latest().types.get('WorkloadEntry')!.response(WE_URL, 'n').equals(b.latest().types.get('WorkloadEntry')!.response(WE_URL, 'n'))).toBe(true);
   });
 
   it('removes the objects of a removed service', () => {

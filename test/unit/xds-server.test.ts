@@ -109,6 +109,26 @@ describe('XdsServer', () => {
     expect((await metrics.registry.getSingleMetricAsString('dia_xds_skipped_versions_total'))).toMatch(/ [1-9]\d*$/m);
   });
 
+  it('writes one shared response per version to every stream, and a fresh nonce when a stream is resent a version', async () => {
+    server.setSnapshot(builder.update(new Map([['s', [we('a-1', '10.0.0.1')]]])));
+    const bodies: Buffer[][] = [[], []];
+    const [a, b] = [sotw([WE]), sotw([WE])];
+    [a, b].forEach((c, i) => c.arrivals.add((r) => bodies[i].push(r.body)));
+    await waitFor('both synced', () => a.synced() && b.synced());
+    expect(bodies[0][0].equals(bodies[1][0])).toBe(true);
+    const first = a.state.get(WE)!.nonce;
+    // A plain re-request (no nonce) of the same version gets the same set under a new nonce.
+    (a as unknown as { stream: { write(m: object): void } }).stream.write({ typeUrl: WE });
+    await waitFor('resent', () => a.history.filter((h) => h.typeUrl === WE).length === 2);
+    expect(a.state.get(WE)!.nonce).not.toBe(first);
+    expect(a.state.get(WE)!.version).toBe(b.state.get(WE)!.version);
+    expect([...a.resources(WE).keys()]).toEqual(['dubbo/a-1']);
+    // The next version is shared again.
+    server.setSnapshot(builder.update(new Map([['s', [we('a-1', '10.0.0.1'), we('a-2', '10.0.0.2')]]])));
+    await waitFor('v2 on both', () => a.resources(WE).size === 2 && b.resources(WE).size === 2);
+    expect(bodies[0].at(-1)!.equals(bodies[1].at(-1)!)).toBe(true);
+  });
+
   it('records a NACK with its message', async () => {
     server.setSnapshot(builder.update(new Map([['s', [we('a-1', '10.0.0.1')]]])));
     const c = sotw([WE]);
