@@ -6,6 +6,7 @@ import type { Metrics } from '../common/metrics';
 import type { ClusterConfig, XdsConfig } from '../config/types';
 import type { IstioKind } from '../istio/types';
 import { lengthDelimitedField } from './encode';
+import { frame, FramedMessage, installFramedWrites } from './framed';
 import {
   DeltaDiscoveryRequest,
   DeltaDiscoveryResponse,
@@ -20,9 +21,11 @@ import { kindOfTypeUrl } from './typeurls';
 const ADS = '/envoy.service.discovery.v3.AggregatedDiscoveryService/';
 
 /**
- * Responses are pre-encoded Buffers (header + shared resource bytes), so the serializer is the
- * identity: an unchanged resource is never encoded again, whatever the number of clients.
+ * Responses are pre-encoded and pre-framed (shared resource bytes + header), so the serializer
+ * only unwraps them: an unchanged resource is never encoded again, whatever the number of
+ * clients. With framed writes installed, grpc-js does not even call it (framed.ts).
  */
+const unwrap = (m: FramedMessage | Buffer): Buffer => (m instanceof FramedMessage ? m.message : m);
 const adsService: grpc.ServiceDefinition = {
   StreamAggregatedResources: {
     path: ADS + 'StreamAggregatedResources',
@@ -30,7 +33,7 @@ const adsService: grpc.ServiceDefinition = {
     responseStream: true,
     requestSerialize: (m: object) => Buffer.from(DiscoveryRequest.encode(DiscoveryRequest.fromObject(m)).finish()),
     requestDeserialize: (b: Buffer) => DiscoveryRequest.toObject(DiscoveryRequest.decode(b), { defaults: false }),
-    responseSerialize: (b: Buffer) => b,
+    responseSerialize: unwrap,
     responseDeserialize: (b: Buffer) => b,
   },
   DeltaAggregatedResources: {
@@ -39,12 +42,12 @@ const adsService: grpc.ServiceDefinition = {
     responseStream: true,
     requestSerialize: (m: object) => Buffer.from(DeltaDiscoveryRequest.encode(DeltaDiscoveryRequest.fromObject(m)).finish()),
     requestDeserialize: (b: Buffer) => DeltaDiscoveryRequest.toObject(DeltaDiscoveryRequest.decode(b), { defaults: false }),
-    responseSerialize: (b: Buffer) => b,
+    responseSerialize: unwrap,
     responseDeserialize: (b: Buffer) => b,
   },
 };
 
-type Stream<Req> = grpc.ServerDuplexStream<Req, Buffer>;
+type Stream<Req> = grpc.ServerDuplexStream<Req, FramedMessage>;
 
 interface SotwSub {
   typeUrl: string;
@@ -147,8 +150,8 @@ abstract class Connection<Req, Sub extends { typeUrl: string; kind?: IstioKind; 
       if (!out) continue;
       sub.inFlightNonce = out.nonce;
       this.metrics.pushes.inc({ cluster: this.cluster, protocol: this.protocol, type: sub.kind ?? 'other' });
-      this.metrics.pushBytes.inc({ cluster: this.cluster }, out.bytes.length);
-      this.writable = this.stream.write(out.bytes);
+      this.metrics.pushBytes.inc({ cluster: this.cluster }, out.message.length);
+      this.writable = this.stream.write(out.message);
     }
   }
 
@@ -166,7 +169,7 @@ abstract class Connection<Req, Sub extends { typeUrl: string; kind?: IstioKind; 
   }
 
   protected abstract acked(sub: Sub, version: string): void;
-  protected abstract respond(sub: Sub): { nonce: string; bytes: Buffer } | undefined;
+  protected abstract respond(sub: Sub): { nonce: string; message: FramedMessage } | undefined;
   abstract info(): ConnectionInfo;
 }
 
@@ -206,12 +209,12 @@ class SotwConnection extends Connection<DiscoveryRequestMsg, SotwSub> {
     for (const l of this.ackLabels.values()) this.metrics.ackedVersion.remove(l);
   }
 
-  protected respond(sub: SotwSub): { nonce: string; bytes: Buffer } {
+  protected respond(sub: SotwSub): { nonce: string; message: FramedMessage } {
     const type: TypeSnapshot | undefined = sub.kind ? this.snapshot?.types.get(sub.kind) : undefined;
     sub.sentVersion = type?.version ?? 'empty';
     if (!type || type.resources.size === 0) {
       const nonce = this.nextNonce();
-      return { nonce, bytes: Buffer.from(DiscoveryResponse.encode({ versionInfo: sub.sentVersion, typeUrl: sub.typeUrl, nonce }).finish()) };
+      return { nonce, message: frame([DiscoveryResponse.encode({ versionInfo: sub.sentVersion, typeUrl: sub.typeUrl, nonce }).finish()]) };
     }
     // Every stream gets the same bytes for a version; only a resend (a re-request, a reconnect
     // of this stream's client is a new stream) builds its own, to keep nonces unique per stream.
@@ -220,7 +223,7 @@ class SotwConnection extends Connection<DiscoveryRequestMsg, SotwSub> {
       return type.sharedResponse(sub.typeUrl);
     }
     const nonce = this.nextNonce();
-    return { nonce, bytes: type.response(sub.typeUrl, nonce) };
+    return { nonce, message: type.response(sub.typeUrl, nonce) };
   }
 
   info(): ConnectionInfo {
@@ -266,7 +269,7 @@ class DeltaConnection extends Connection<DeltaDiscoveryRequestMsg, DeltaSub> {
 
   protected acked(): void {}
 
-  protected respond(sub: DeltaSub): { nonce: string; bytes: Buffer } | undefined {
+  protected respond(sub: DeltaSub): { nonce: string; message: FramedMessage } | undefined {
     const type = sub.kind ? this.snapshot?.types.get(sub.kind) : undefined;
     const wanted = (name: string): boolean => sub.wildcard || sub.names.has(name);
     const fields: Buffer[] = [];
@@ -287,7 +290,7 @@ class DeltaConnection extends Connection<DeltaDiscoveryRequestMsg, DeltaSub> {
     sub.answered = true;
     const nonce = this.nextNonce();
     const header = DeltaDiscoveryResponse.encode({ systemVersionInfo: type?.version ?? 'empty', typeUrl: sub.typeUrl, nonce, removedResources: removed }).finish();
-    return { nonce, bytes: Buffer.concat([header, ...fields]) };
+    return { nonce, message: frame([header, ...fields]) };
   }
 
   info(): ConnectionInfo {
@@ -315,6 +318,7 @@ export class XdsServer {
   ) {}
 
   async start(): Promise<void> {
+    if (!installFramedWrites()) log.warn('grpc-js internals differ from the ones framed writes know: every response is copied per stream (slower with many istiods)', {});
     for (const c of this.clusters) {
       const server = new grpc.Server({
         'grpc.max_receive_message_length': 64 * 1024 * 1024,

@@ -1,6 +1,7 @@
 import { SetDigest } from '../common/hash';
 import { ISTIO_KINDS, type IstioKind, type IstioObject } from '../istio/types';
 import { encodeMcpAny, ownedField } from './encode';
+import { frame, type FramedMessage } from './framed';
 import { DiscoveryResponse } from './proto';
 
 /** One resource of a snapshot with its bytes, encoded once and shared by every push and client. */
@@ -59,7 +60,7 @@ export class TypeSnapshot {
   /** Unique in this process and increasing: a stream only ever moves on to newer ones. */
   readonly id = ++typeSnapshots;
   /** Per requested type URL (istiod may ask in v1 or v1alpha3), the response every stream shares. */
-  private readonly shared = new Map<string, { nonce: string; bytes: Buffer }>();
+  private readonly shared = new Map<string, { nonce: string; message: FramedMessage }>();
 
   constructor(
     readonly kind: IstioKind,
@@ -73,11 +74,11 @@ export class TypeSnapshot {
    * stream may ask for a kind under several), is unique on a stream as long as the stream is sent
    * each TypeSnapshot once: a resend takes `response` with a nonce of its own.
    */
-  sharedResponse(typeUrl: string): { nonce: string; bytes: Buffer } {
+  sharedResponse(typeUrl: string): { nonce: string; message: FramedMessage } {
     let r = this.shared.get(typeUrl);
     if (!r) {
       const nonce = `t${this.id}.${this.shared.size}`;
-      this.shared.set(typeUrl, (r = { nonce, bytes: this.response(typeUrl, nonce) }));
+      this.shared.set(typeUrl, (r = { nonce, message: this.response(typeUrl, nonce) }));
     }
     return r;
   }
@@ -86,15 +87,11 @@ export class TypeSnapshot {
    * The resources (field 2) first, then version, type URL and nonce: protobuf readers take fields
    * in any order, and so the large part is laid down without knowing the nonce.
    */
-  response(typeUrl: string, nonce: string): Buffer {
-    const trailer = DiscoveryResponse.encode({ versionInfo: this.version, typeUrl, nonce }).finish();
-    let size = trailer.length;
-    for (const r of this.resources.values()) size += r.sotwField.length;
-    const out = Buffer.allocUnsafeSlow(size);
-    let at = 0;
-    for (const r of this.resources.values()) at += r.sotwField.copy(out, at);
-    out.set(trailer, at);
-    return out;
+  response(typeUrl: string, nonce: string): FramedMessage {
+    const parts: Uint8Array[] = [];
+    for (const r of this.resources.values()) parts.push(r.sotwField);
+    parts.push(DiscoveryResponse.encode({ versionInfo: this.version, typeUrl, nonce }).finish());
+    return frame(parts);
   }
 }
 

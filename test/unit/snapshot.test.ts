@@ -66,7 +66,7 @@ describe('SnapshotBuilder', () => {
     const b = new SnapshotBuilder('c');
     b.update(new Map([['s2', [we('w2', '10.0.0.2')]], ['s1', [we('w1', '10.0.0.1')]]]));
     expect(a.latest().types.get('WorkloadEntry')!.version).toBe(b.latest().types.get('WorkloadEntry')!.version);
-    expect(a.latest().types.get('WorkloadEntry')!.response(WE_URL, 'n').equals(b.latest().types.get('WorkloadEntry')!.response(WE_URL, 'n'))).toBe(true);
+    expect(a.latest().types.get('WorkloadEntry')!.response(WE_URL, 'n').bytes.equals(b.latest().types.get('WorkloadEntry')!.response(WE_URL, 'n').bytes)).toBe(true);
   });
 
   it('removes the objects of a removed service', () => {

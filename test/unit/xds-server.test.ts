@@ -1,6 +1,7 @@
 import { Metrics } from '../../src/common/metrics';
 import { object } from '../../src/istio/render';
 import { SnapshotBuilder } from '../../src/xds/snapshot';
+import { installFramedWrites } from '../../src/xds/framed';
 import { XdsServer } from '../../src/xds/server';
 import { waitFor } from '../support/net';
 import { DeltaClient, IstiodLikeClient, istiodTypeUrls } from '../support/xds-client';
@@ -107,6 +108,12 @@ describe('XdsServer', () => {
     await waitFor('latest', () => c.resources(WE).get('dubbo/a-1')?.spec.weight === 6);
     expect(c.history.filter((h) => h.typeUrl === WE)).toHaveLength(3);
     expect((await metrics.registry.getSingleMetricAsString('dia_xds_skipped_versions_total'))).toMatch(/ [1-9]\d*$/m);
+  });
+
+  it('writes the pre-framed bytes through grpc-js as they are (no copy per stream)', () => {
+    // Installed by start(); false would mean grpc-js's internals moved (framed.ts), which is
+    // correct on the wire but copies every response per stream again.
+    expect(installFramedWrites()).toBe(true);
   });
 
   it('writes one shared response per version to every stream, and a fresh nonce when a stream is resent a version', async () => {
