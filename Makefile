@@ -54,7 +54,7 @@ test: build provision
 	npx jest --ci
 
 # Benchmarks (not part of make test): write docs/performance.md and docs/performance.json.
-SIZES ?= S,M
+SIZES ?= S,M,L
 bench: build
 	test/servers/zookeeper/provision.sh
 	npx tsx bench/run.ts --sizes=$(SIZES)

@@ -27,8 +27,10 @@ async function main() {
   const d = new Daemon(cfg);
   const t0 = performance.now();
   await d.start();
-  const snap = () => d.snapshots()[0].types.get('WorkloadEntry' as never)?.resources.size ?? 0;
-  await waitFor('synced', () => snap() === estate.providers, 600000, 20);
+  // In the default endpoint mode (inline) the ServiceEntries carry the endpoints.
+  const endpoints = async () => (await d.metrics.endpoints.get()).values.reduce((n, v) => n + v.value, 0);
+  const published = () => (d.snapshots()[0].types.get('ServiceEntry' as never)?.resources.size ?? 0) > 0;
+  await waitFor('synced', async () => (await endpoints()) === estate.providers && published(), 600000, 20);
   console.log('synced in', Math.round(performance.now() - t0), 'ms');
   global.gc?.();
   const m = process.memoryUsage();

@@ -95,6 +95,8 @@ export class IstiodLikeClient {
    */
   decode = true;
   private readonly raw = new Map<string, { version: string; body: Buffer }>();
+  /** Called with every response as it arrives, before it is decoded: the moment the client has it. */
+  readonly arrivals = new Set<(r: { typeUrl: string; version: string; body: Buffer; at: number }) => void>();
 
   constructor(
     readonly address: string,
@@ -102,7 +104,9 @@ export class IstiodLikeClient {
     readonly nodeId = 'sidecar~10.0.0.9~istiod-it.istio-system~istio-system.svc.cluster.local',
     credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
   ) {
-    this.client = new grpc.Client(address, credentials, { 'grpc.max_receive_message_length': -1 });
+    // istiod's adsc dials with 1 MiB stream and connection windows (pkg/adsc); the HTTP/2 default
+    // of 64 KiB would make a large response cost the server a round trip per 64 KiB.
+    this.client = new grpc.Client(address, credentials, { 'grpc.max_receive_message_length': -1, 'grpc-node.flow_control_window': 1024 * 1024 });
   }
 
   connect(): this {
@@ -125,6 +129,11 @@ export class IstiodLikeClient {
   }
 
   private onResponse(b: Buffer): void {
+    const at = performance.now();
+    if (this.arrivals.size > 0) {
+      const env = envelope(b);
+      for (const f of [...this.arrivals]) f({ typeUrl: env.typeUrl, version: env.versionInfo, body: b, at });
+    }
     if (!this.decode) {
       const env = envelope(b);
       if (this.nonces.has(env.nonce)) throw new Error(`nonce ${env.nonce} reused`);
@@ -164,10 +173,9 @@ export class IstiodLikeClient {
     return this.state.get(typeUrl)?.version ?? this.raw.get(typeUrl)?.version;
   }
 
-  /** Raw mode: whether the last response of a type holds a WorkloadEntry with this address (field 1). */
-  containsAddress(typeUrl: string, address: string): boolean {
-    const body = this.raw.get(typeUrl)?.body;
-    return !!body && body.indexOf(Buffer.concat([Buffer.from([0x0a, Buffer.byteLength(address)]), Buffer.from(address)])) >= 0;
+  /** Raw mode: the bytes of the last response of a type. */
+  lastBody(typeUrl: string): Buffer | undefined {
+    return this.raw.get(typeUrl)?.body;
   }
 
   resources(typeUrl: string): Map<string, McpObject> {
@@ -235,6 +243,63 @@ export class DeltaClient {
     this.stream?.cancel();
     this.client.close();
   }
+}
+
+/** The resources (field 2, each an Any) of a raw DiscoveryResponse, as views into it, without decoding them. */
+function* rawResources(b: Buffer): Generator<{ start: number; end: number }> {
+  const r = protobuf.Reader.create(b);
+  while (r.pos < r.len) {
+    const tag = r.uint32();
+    if (tag >>> 3 !== 2 || (tag & 7) !== 2) {
+      r.skipType(tag & 7);
+      continue;
+    }
+    const len = r.uint32();
+    yield { start: r.pos, end: r.pos + len };
+    r.pos += len;
+  }
+}
+
+function decodeRawAny(b: Buffer): McpObject {
+  const r = protobuf.Reader.create(b);
+  let typeUrl = '';
+  let value: Uint8Array = new Uint8Array();
+  while (r.pos < r.len) {
+    const tag = r.uint32();
+    if (tag >>> 3 === 1) typeUrl = r.string();
+    else if (tag >>> 3 === 2) value = r.bytes();
+    else r.skipType(tag & 7);
+  }
+  return decodeMcpAny({ typeUrl, value });
+}
+
+/** Every resource of a raw DiscoveryResponse, decoded. */
+export function decodeRaw(b: Buffer): McpObject[] {
+  return [...rawResources(b)].map((x) => decodeRawAny(b.subarray(x.start, x.end)));
+}
+
+/**
+ * The endpoint with this address in a raw SotW response, decoded: a WorkloadEntry's spec, or a
+ * ServiceEntry's inline endpoint. Only the resource that holds the address is decoded, so this
+ * is cheap even on a response with the whole estate.
+ */
+export function findEndpoint(b: Buffer, address: string): Record<string, unknown> | undefined {
+  const pattern = Buffer.concat([Buffer.from([0x0a, Buffer.byteLength(address)]), Buffer.from(address)]);
+  const hits: number[] = [];
+  for (let i = b.indexOf(pattern); i >= 0; i = b.indexOf(pattern, i + 1)) hits.push(i);
+  if (hits.length === 0) return undefined;
+  for (const x of rawResources(b)) {
+    if (!hits.some((h) => h >= x.start && h < x.end)) continue;
+    const o = decodeRawAny(b.subarray(x.start, x.end));
+    const found = o.spec.address === address ? o.spec : ((o.spec.endpoints as Record<string, unknown>[] | undefined) ?? []).find((e) => e.address === address);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/** Endpoints in a raw SotW response: WorkloadEntries, or the inline endpoints of ServiceEntries. */
+export function countEndpoints(b: Buffer): number {
+  return decodeRaw(b).reduce((n, o) => n + (o.spec.address !== undefined ? 1 : ((o.spec.endpoints as unknown[] | undefined) ?? []).length), 0);
 }
 
 /** version_info (1), type_url (4) and nonce (5) of a DiscoveryResponse, skipping its resources. */
