@@ -39,12 +39,12 @@ const pct = (xs: number[], p: number): number => {
 };
 
 /**
- * The lower bound: bench/lower-bound.js, a bare script with the same ZooKeeper client, timed from
+ * The lower bound: bench/lower-bound.mjs, a bare script with the same ZooKeeper client, timed from
  * its spawn to its result, as the daemon is timed from its spawn (both pay Node's start).
  */
 async function lowerBound(connect: string, providers: number): Promise<number> {
   const t0 = performance.now();
-  const p = spawn(process.execPath, [path.join(ROOT, 'bench/lower-bound.js'), connect], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const p = spawn(process.execPath, [path.join(ROOT, 'bench/lower-bound.mjs'), connect], { stdio: ['ignore', 'pipe', 'inherit'] });
   const out = await new Promise<string>((resolve) => {
     let text = '';
     p.stdout!.on('data', (d: Buffer) => {
@@ -445,7 +445,7 @@ function table(results: SizeResult[], parser: Stat, args: string, date = new Dat
     '',
     '## Cold sync',
     '',
-    'From spawning the daemon to the arrival, at an xDS client, of the first response that holds every endpoint (default endpoint mode, inline: ServiceEntries carrying their endpoints). Next to it, the lower bound measured in the same run: a bare script (`bench/lower-bound.js`) with the same ZooKeeper client, timed from its spawn until it has listed every providers node.',
+    'From spawning the daemon to the arrival, at an xDS client, of the first response that holds every endpoint (default endpoint mode, inline: ServiceEntries carrying their endpoints). Next to it, the lower bound measured in the same run: a bare script (`bench/lower-bound.mjs`) with the same ZooKeeper client, timed from its spawn until it has listed every providers node.',
     '',
     '| Size | Providers | Interfaces | Cold sync ms | Lower bound ms | Ratio | Target | Peak RSS MB | Heap MB |',
     '|---|---|---|---|---|---|---|---|---|',

@@ -1,8 +1,8 @@
 // The least any ZooKeeper reader of the estate must do, as a bare script with the daemon's
 // ZooKeeper client: connect, list /dubbo, then list every providers node. bench/run.ts times it
 // from spawning this process to the line it prints, as it times the daemon from its spawn.
-//   node bench/lower-bound.js HOST:PORT
-const zookeeper = require('node-zookeeper-client');
+//   node bench/lower-bound.mjs HOST:PORT
+import zookeeper from 'node-zookeeper-client';
 
 const client = zookeeper.createClient(process.argv[2]);
 const children = (p) => new Promise((res, rej) => client.getChildren(p, (e, c) => (e ? rej(e) : res(c))));
