@@ -65,3 +65,22 @@ export function intern(s: string): string {
   interned.set(own, own);
   return own;
 }
+
+const records = new Map<string, object>();
+
+/**
+ * One shared, frozen copy of a small flat record (labels, a locality, a service key, a port map).
+ * At 200,000 providers the estate has a few thousand distinct label sets, and one object per
+ * endpoint per layer was most of the heap (bench/profile.ts at L: 13 objects per provider).
+ * Frozen, so a caller that tried to change a shared record would fail loudly rather than change
+ * every endpoint that shares it. Bounded like `intern`.
+ */
+export function shareRecord<T extends Record<string, string | number | undefined>>(r: T): Readonly<T> {
+  let key = '';
+  for (const k in r) key += `${k}\u0000${r[k]}\u0001`;
+  const hit = records.get(key);
+  if (hit !== undefined) return hit as T;
+  if (records.size >= 200_000) records.clear();
+  records.set(key, Object.freeze(r));
+  return r;
+}

@@ -1,6 +1,7 @@
 /**
  * The internal model every registry record is normalized into. Plain data, no behaviour.
  */
+import { shareRecord } from '../common/hash';
 
 /** Dubbo's identity of a service: different groups never mix; version is matched by consumers. */
 export interface ServiceKey {
@@ -29,8 +30,13 @@ export interface Endpoint {
 }
 
 /** Dubbo's own service key format: group/interface:version. */
+const serviceKeyIds = new WeakMap<ServiceKey, string>();
+
+/** Keys are shared objects (shareRecord), so each one's id is built once, not once per endpoint. */
 export function serviceKeyId(k: ServiceKey): string {
-  return `${k.group ? k.group + '/' : ''}${k.interface}${k.version ? ':' + k.version : ''}`;
+  let id = serviceKeyIds.get(k);
+  if (id === undefined) serviceKeyIds.set(k, (id = `${k.group ? k.group + '/' : ''}${k.interface}${k.version ? ':' + k.version : ''}`));
+  return id;
 }
 
 export function endpointId(e: Pick<Endpoint, 'address' | 'port' | 'protocol' | 'version'>): string {
@@ -42,5 +48,5 @@ export function endpointId(e: Pick<Endpoint, 'address' | 'port' | 'protocol' | '
  * uses {version}; otherwise versions are endpoint labels (and subsets) of one host.
  */
 export function meshServiceKey(k: ServiceKey, versionInHost: boolean): ServiceKey {
-  return versionInHost ? k : { interface: k.interface, group: k.group, version: '' };
+  return versionInHost || !k.version ? k : shareRecord({ interface: k.interface, group: k.group, version: '' });
 }

@@ -1,5 +1,5 @@
 import { isNacosEntry, parseNacosEntry, providerUrlOfNacosEntry, type NacosInstanceEntry } from './nacos';
-import { intern } from '../common/hash';
+import { intern, shareRecord } from '../common/hash';
 import type { MappingConfig } from '../config/types';
 import { documentName, REVISION_KEY } from '../registry/types';
 import { appInstanceOfNacos, parseMapping, parseMetadataInfo, parseZookeeperInstance, providerUrlsOfInstance, revisionOf, type AppInstance } from './instance';
@@ -7,7 +7,7 @@ import type { Endpoint, ServiceKey } from './model';
 import { parseProviderUrl, type ProviderUrl } from './url';
 
 export type Normalized =
-  | { ok: true; key: ServiceKey; endpoint: Endpoint; warnings: string[] }
+  | { ok: true; key: ServiceKey; endpoint: Endpoint; warnings: readonly string[] }
   /** Dubbo would not route to it (disabled); not an error, so no rejection metric. */
   | { ok: false; skipped: true; key?: ServiceKey; reason: string }
   | { ok: false; skipped: false; reason: string };
@@ -20,7 +20,7 @@ export interface EntryResult {
   model: RegistrationModel;
   results: Normalized[];
   /** Documents the result was built from: when one changes, the entry is normalized again. */
-  needs: string[];
+  needs: readonly string[];
   /** Application-level: the instance, whose last good result stands in while `unresolved`. */
   instanceId?: string;
   /** Why the services of an application-level instance cannot be known now (metadata missing or bad). */
@@ -47,8 +47,11 @@ export function normalizeEntry(entry: string, mapping: MappingConfig, lookup: Do
   return single(normalizeProviderEntry(entry, mapping));
 }
 
+const NO_WARNINGS: readonly string[] = Object.freeze([]);
+const NO_NEEDS: readonly string[] = Object.freeze([]);
+
 function single(result: Normalized): EntryResult {
-  return { model: 'interface', results: [result], needs: [] };
+  return { model: 'interface', results: [result], needs: NO_NEEDS };
 }
 
 function normalizeNacosProvider(i: NacosInstanceEntry, mapping: MappingConfig): Normalized {
@@ -84,7 +87,8 @@ export function normalizeAppEntry(inst: AppInstance | { error: string }, mapping
     needs.push(mapDoc);
     const apps = lookup(mapDoc);
     if (r.ok && apps !== undefined && !parseMapping(apps).includes(inst.application)) {
-      r.warnings.push(`the service-name mapping of ${url.params.interface} lists "${apps}", not ${inst.application}: Dubbo consumers on application-level discovery will not find this provider`);
+      const w = `the service-name mapping of ${url.params.interface} lists "${apps}", not ${inst.application}: Dubbo consumers on application-level discovery will not find this provider`;
+      return { ...r, warnings: [...r.warnings, w] };
     }
     return r;
   });
@@ -117,7 +121,7 @@ export function normalizeProviderUrl(url: ProviderUrl, mapping: MappingConfig): 
   const iface = p.interface || url.path.split('/').pop() || '';
   if (!JAVA_NAME.test(iface)) return { ok: false, skipped: false, reason: `invalid interface name "${iface}"` };
   const version = p.version === '0.0.0' ? '' : (p.version ?? ''); // Dubbo treats 0.0.0 as "no version"
-  const key: ServiceKey = { interface: intern(iface), group: intern(p.group ?? ''), version: intern(version) };
+  const key: ServiceKey = shareRecord({ interface: intern(iface), group: intern(p.group ?? ''), version: intern(version) });
 
   if (p.enabled === 'false') return { ok: false, skipped: true, key, reason: 'enabled=false' };
   if (p.disabled === 'true') return { ok: false, skipped: true, key, reason: 'disabled=true' };
@@ -149,7 +153,7 @@ export function normalizeProviderUrl(url: ProviderUrl, mapping: MappingConfig): 
   const port = meshed ? mapping.meshed.sidecarPort : url.port;
   const registeredAtMs = /^\d{10,16}$/.test(p.timestamp ?? '') ? Number(p.timestamp) : undefined;
 
-  const endpoint: Endpoint = { address: intern(url.host), version: key.version, port, protocol: intern(url.protocol), application: intern(p.application ?? ''), weight, labels, locality, meshed };
+  const endpoint: Endpoint = { address: intern(url.host), version: key.version, port, protocol: intern(url.protocol), application: intern(p.application ?? ''), weight, labels: shareRecord(labels), locality: shareRecord(locality), meshed };
   if (registeredAtMs !== undefined) endpoint.registeredAtMs = registeredAtMs;
-  return { ok: true, key, endpoint, warnings };
+  return { ok: true, key, endpoint, warnings: warnings.length ? warnings : NO_WARNINGS };
 }

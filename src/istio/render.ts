@@ -1,4 +1,4 @@
-import { canonicalJson, contentHash } from '../common/hash';
+import { canonicalJson, contentHash, intern, shareRecord } from '../common/hash';
 import type { ClusterConfig, MappingConfig, RenderConfig } from '../config/types';
 import type { CatalogEndpoint, CatalogService } from '../model/catalog';
 import { ANNOTATION_GROUP, ANNOTATION_INTERFACE, ANNOTATION_VERSION, hostFromTemplate, labelValue, objectName } from './names';
@@ -39,7 +39,9 @@ export function renderService(all: CatalogService, s: RenderSettings, view: Clus
 
   const policy = s.rules?.set.rules.length ? applyRules(svc, host, ports, s.rules.set, view, { mapping, tagLabel: s.rules.tagLabel, tagHeader: s.rules.tagHeader }) : undefined;
   const endpoints = policy?.endpoints ?? svc.endpoints;
-  const workloads = endpoints.filter((e) => isIp(e.address)).map((e) => ({ e, spec: workloadSpec(e, s, view) }));
+  // WorkloadEntries carry the label their ServiceEntry selects them by; inline endpoints need none.
+  const membership = render.endpointMode === 'inline' ? undefined : { [render.membershipLabel]: seName };
+  const workloads = endpoints.filter((e) => isIp(e.address)).map((e) => ({ e, spec: workloadSpec(e, s, view, membership) }));
 
   const seSpec: Record<string, unknown> = {
     hosts: [host],
@@ -54,8 +56,6 @@ export function renderService(all: CatalogService, s: RenderSettings, view: Clus
   } else {
     seSpec.workloadSelector = { labels: { [render.membershipLabel]: seName } };
     for (const { e, spec } of workloads) {
-      // workloadSpec made this labels object for this spec alone.
-      (spec.labels as Record<string, string>)[render.membershipLabel] = seName;
       out.push(object('WorkloadEntry', render.namespace, workloadName(seName, e), metaLabels, {}, spec, e.createdAtMs));
     }
   }
@@ -81,14 +81,16 @@ export function renderPassThrough(set: RuleSet, render: RenderConfig, view: Clus
     .map((p) => object(p.objectKind, render.namespace, p.name, { ...objectLabels(render, view), ...p.labels }, p.annotations, p.spec, p.createdAtMs ?? 0));
 }
 
-function workloadSpec(e: CatalogEndpoint, s: RenderSettings, view: ClusterConfig): Record<string, unknown> {
+function workloadSpec(e: CatalogEndpoint, s: RenderSettings, view: ClusterConfig, extraLabels?: Record<string, string>): Record<string, unknown> {
   const proto = s.mapping.protocols[e.protocol];
   const over = view.overrides ?? {};
   const labels: Record<string, string> = {};
   for (const [k, v] of Object.entries(endpointLabels(e, s.mapping.meshed.label))) labels[k] = labelValue(v);
   for (const [k, v] of Object.entries(over.labels ?? {})) labels[k] = labelValue(v);
-  const spec: Record<string, unknown> = { address: e.address, ports: { [proto.portName]: e.port }, labels, weight: e.weight };
-  const locality = over.locality ?? [e.locality.region ?? '', e.locality.zone ?? '', e.locality.subzone ?? ''].join('/').replace(/\/+$/, '');
+  if (extraLabels) Object.assign(labels, extraLabels);
+  // Shared: an estate has few distinct label sets, port maps and localities (see shareRecord).
+  const spec: Record<string, unknown> = { address: e.address, ports: shareRecord({ [proto.portName]: e.port }), labels: shareRecord(labels), weight: e.weight };
+  const locality = over.locality ?? intern([e.locality.region ?? '', e.locality.zone ?? '', e.locality.subzone ?? ''].join('/').replace(/\/+$/, ''));
   if (locality) spec.locality = locality;
   if (over.network) spec.network = over.network;
   if (s.render.serviceAccount) spec.serviceAccount = s.render.serviceAccount;
