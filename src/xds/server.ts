@@ -6,7 +6,7 @@ import type { Metrics } from '../common/metrics';
 import type { ClusterConfig, XdsConfig } from '../config/types';
 import type { IstioKind } from '../istio/types';
 import { lengthDelimitedField } from './encode';
-import { frame, FramedMessage, installFramedWrites } from './framed';
+import { BufferPool, frame, FramedMessage, installFramedWrites } from './framed';
 import {
   DeltaDiscoveryRequest,
   DeltaDiscoveryResponse,
@@ -104,6 +104,7 @@ abstract class Connection<Req, Sub extends { typeUrl: string; kind?: IstioKind; 
     protected readonly stream: Stream<Req>,
     protected readonly metrics: Metrics,
     readonly protocol: 'sotw' | 'delta',
+    protected readonly pool?: BufferPool,
   ) {
     this.peer = stream.getPeer();
     stream.on('drain', () => {
@@ -151,7 +152,7 @@ abstract class Connection<Req, Sub extends { typeUrl: string; kind?: IstioKind; 
       sub.inFlightNonce = out.nonce;
       this.metrics.pushes.inc({ cluster: this.cluster, protocol: this.protocol, type: sub.kind ?? 'other' });
       this.metrics.pushBytes.inc({ cluster: this.cluster }, out.message.length);
-      this.writable = this.stream.write(out.message);
+      this.writable = this.stream.write(out.message, out.message.writing());
     }
   }
 
@@ -220,7 +221,7 @@ class SotwConnection extends Connection<DiscoveryRequestMsg, SotwSub> {
     // of this stream's client is a new stream) builds its own, to keep nonces unique per stream.
     if (sub.sentTypeId === undefined || type.id > sub.sentTypeId) {
       sub.sentTypeId = type.id;
-      return type.sharedResponse(sub.typeUrl);
+      return type.sharedResponse(sub.typeUrl, this.pool);
     }
     const nonce = this.nextNonce();
     return { nonce, message: type.response(sub.typeUrl, nonce) };
@@ -310,6 +311,8 @@ export class XdsServer {
   private readonly conns = new Map<string, Set<AnyConnection>>();
   private readonly snapshots = new Map<string, ClusterSnapshot>();
   private readonly ports = new Map<string, number>();
+  /** Memory of large responses, handed from a version to the next (framed.ts). */
+  private readonly pool = new BufferPool();
 
   constructor(
     private readonly clusters: readonly ClusterConfig[],
@@ -348,8 +351,11 @@ export class XdsServer {
   }
 
   setSnapshot(s: ClusterSnapshot): void {
+    const prev = this.snapshots.get(s.cluster);
     this.snapshots.set(s.cluster, s);
     for (const c of this.conns.get(s.cluster) ?? []) c.setSnapshot(s);
+    // Every stream of the cluster now answers from `s`: a replaced type's responses are done with.
+    if (prev && prev !== s) for (const [kind, t] of prev.types) if (s.types.get(kind) !== t) t.retire();
   }
 
   connections(): ConnectionInfo[] {
@@ -384,7 +390,7 @@ export class XdsServer {
   private serve(cluster: string, call: Stream<DiscoveryRequestMsg> | Stream<DeltaDiscoveryRequestMsg>, protocol: 'sotw' | 'delta'): void {
     const conn: AnyConnection =
       protocol === 'sotw'
-        ? new SotwConnection(cluster, call as Stream<DiscoveryRequestMsg>, this.metrics, 'sotw')
+        ? new SotwConnection(cluster, call as Stream<DiscoveryRequestMsg>, this.metrics, 'sotw', this.pool)
         : new DeltaConnection(cluster, call as Stream<DeltaDiscoveryRequestMsg>, this.metrics, 'delta');
     this.conns.get(cluster)!.add(conn);
     this.metrics.connections.inc({ cluster, protocol });

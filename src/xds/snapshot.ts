@@ -1,7 +1,7 @@
 import { SetDigest } from '../common/hash';
 import { ISTIO_KINDS, type IstioKind, type IstioObject } from '../istio/types';
 import { encodeMcpAny, ownedField } from './encode';
-import { frame, type FramedMessage } from './framed';
+import { frame, type BufferPool, type FramedMessage } from './framed';
 import { DiscoveryResponse } from './proto';
 
 /** One resource of a snapshot with its bytes, encoded once and shared by every push and client. */
@@ -61,6 +61,7 @@ export class TypeSnapshot {
   readonly id = ++typeSnapshots;
   /** Per requested type URL (istiod may ask in v1 or v1alpha3), the response every stream shares. */
   private readonly shared = new Map<string, { nonce: string; message: FramedMessage }>();
+  private retired = false;
 
   constructor(
     readonly kind: IstioKind,
@@ -74,24 +75,33 @@ export class TypeSnapshot {
    * stream may ask for a kind under several), is unique on a stream as long as the stream is sent
    * each TypeSnapshot once: a resend takes `response` with a nonce of its own.
    */
-  sharedResponse(typeUrl: string): { nonce: string; message: FramedMessage } {
+  sharedResponse(typeUrl: string, pool?: BufferPool): { nonce: string; message: FramedMessage } {
     let r = this.shared.get(typeUrl);
     if (!r) {
       const nonce = `t${this.id}.${this.shared.size}`;
-      this.shared.set(typeUrl, (r = { nonce, message: this.response(typeUrl, nonce) }));
+      this.shared.set(typeUrl, (r = { nonce, message: this.response(typeUrl, nonce, this.retired ? undefined : pool) }));
     }
     return r;
+  }
+
+  /**
+   * A newer version replaced this one on every stream: no write of its shared responses will
+   * start again, and their pooled memory goes back once the writes in flight are done.
+   */
+  retire(): void {
+    this.retired = true;
+    for (const r of this.shared.values()) r.message.retire();
   }
 
   /**
    * The resources (field 2) first, then version, type URL and nonce: protobuf readers take fields
    * in any order, and so the large part is laid down without knowing the nonce.
    */
-  response(typeUrl: string, nonce: string): FramedMessage {
+  response(typeUrl: string, nonce: string, pool?: BufferPool): FramedMessage {
     const parts: Uint8Array[] = [];
     for (const r of this.resources.values()) parts.push(r.sotwField);
     parts.push(DiscoveryResponse.encode({ versionInfo: this.version, typeUrl, nonce }).finish());
-    return frame(parts);
+    return frame(parts, pool);
   }
 }
 

@@ -1,7 +1,7 @@
 import { Metrics } from '../../src/common/metrics';
 import { object } from '../../src/istio/render';
 import { SnapshotBuilder } from '../../src/xds/snapshot';
-import { installFramedWrites } from '../../src/xds/framed';
+import { BufferPool, frame, installFramedWrites } from '../../src/xds/framed';
 import { XdsServer } from '../../src/xds/server';
 import { waitFor } from '../support/net';
 import { DeltaClient, IstiodLikeClient, istiodTypeUrls } from '../support/xds-client';
@@ -115,6 +115,48 @@ describe('XdsServer', () => {
     // correct on the wire but copies every response per stream again.
     expect(installFramedWrites()).toBe(true);
   });
+
+  it('reuses the memory of a large response only once it is retired and its writes are done', () => {
+    const pool = new BufferPool(4, 1000);
+    const parts = [Buffer.alloc(600, 1), Buffer.alloc(600, 2)];
+    const a = frame(parts, pool);
+    expect(a.bytes.readUInt32BE(1)).toBe(1200);
+    const written = a.writing();
+    a.retire();
+    expect(pool.size).toBe(0); // a write is still in flight
+    written();
+    expect(pool.size).toBe(1);
+    const b = frame(parts, pool);
+    expect(b.bytes.buffer).toBe(a.bytes.buffer);
+    expect(b.message.equals(Buffer.concat(parts))).toBe(true);
+    // A failed write may leave the transport holding the bytes: they are never reused.
+    const failed = b.writing();
+    b.retire();
+    failed(new Error('stream reset'));
+    expect(pool.size).toBe(0);
+    // Small messages are not pooled at all.
+    const small = frame([Buffer.alloc(10)], pool);
+    small.writing()();
+    small.retire();
+    expect(pool.size).toBe(0);
+  });
+
+  it('sends every version of a large type intact while reusing response memory', async () => {
+    // About 3 MB per response: over the pool's threshold, so versions take turns in its memory.
+    const many = (n: number, w: number) => Array.from({ length: n }, (_, i) => object('WorkloadEntry', 'dubbo', `big-${i}`, {}, {}, { address: `10.1.${i >> 8}.${i & 255}`, ports: { 'tcp-dubbo': 20880 }, labels: { pad: 'x'.repeat(200), i: String(i) }, weight: w }, 1000));
+    const take = jest.spyOn(BufferPool.prototype, 'take');
+    server.setSnapshot(builder.update(new Map([['s', many(8000, 1)]])));
+    const c = sotw([WE]);
+    await waitFor('v1', () => c.resources(WE).size === 8000, 20000);
+    for (let w = 2; w <= 6; w++) {
+      server.setSnapshot(builder.update(new Map([['s', many(8000, w)]])));
+      await waitFor(`v${w}`, () => [...c.resources(WE).values()].every((o) => o.spec.weight === w), 20000);
+    }
+    expect(c.resources(WE).get('dubbo/big-7999')!.spec.labels).toEqual({ pad: 'x'.repeat(200), i: '7999' });
+    // Later versions were laid into the memory of replaced ones.
+    expect(take.mock.results.filter((r) => r.value !== undefined).length).toBeGreaterThanOrEqual(4);
+    take.mockRestore();
+  }, 30000);
 
   it('writes one shared response per version to every stream, and a fresh nonce when a stream is resent a version', async () => {
     server.setSnapshot(builder.update(new Map([['s', [we('a-1', '10.0.0.1')]]])));
