@@ -61,7 +61,7 @@ export function intern(s: string): string {
   const hit = interned.get(s);
   if (hit !== undefined) return hit;
   if (interned.size >= 200_000) interned.clear();
-  const own = s.length < 13 ? s : (JSON.parse(JSON.stringify(s)) as string); // V8 copies slices shorter than 13
+  const own = ownString(s);
   interned.set(own, own);
   return own;
 }
@@ -78,9 +78,25 @@ const records = new Map<string, object>();
 export function shareRecord<T extends Record<string, string | number | undefined>>(r: T): Readonly<T> {
   let key = '';
   for (const k in r) key += `${k}\u0000${r[k]}\u0001`;
-  const hit = records.get(key);
-  if (hit !== undefined) return hit as T;
+  return sharedRecord<T>(key) ?? keepShared(key, r);
+}
+
+/**
+ * The shared record kept under `key`, if any. With keepShared, for callers that can say what a
+ * record will hold more cheaply than shareRecord can read it back (the parser, per URL), and
+ * build it only on a miss. Keys of different shapes must not collide: prefix them.
+ */
+export function sharedRecord<T extends object>(key: string): Readonly<T> | undefined {
+  return records.get(key) as T | undefined;
+}
+
+export function keepShared<T extends object>(key: string, r: T): Readonly<T> {
   if (records.size >= 200_000) records.clear();
   records.set(key, Object.freeze(r));
   return r;
+}
+
+/** A string that does not keep a larger one alive (V8 copies slices shorter than 13 by itself). */
+export function ownString(s: string): string {
+  return s.length < 13 ? s : (JSON.parse(JSON.stringify(s)) as string);
 }

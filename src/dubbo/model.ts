@@ -1,7 +1,7 @@
 /**
  * The internal model every registry record is normalized into. Plain data, no behaviour.
  */
-import { shareRecord } from '../common/hash';
+import { intern, keepShared, sharedRecord } from '../common/hash';
 
 /** Dubbo's identity of a service: different groups never mix; version is matched by consumers. */
 export interface ServiceKey {
@@ -32,7 +32,7 @@ export interface Endpoint {
 /** Dubbo's own service key format: group/interface:version. */
 const serviceKeyIds = new WeakMap<ServiceKey, string>();
 
-/** Keys are shared objects (shareRecord), so each one's id is built once, not once per endpoint. */
+/** Keys are shared objects (see serviceKey), so each one's id is built once, not once per endpoint. */
 export function serviceKeyId(k: ServiceKey): string {
   let id = serviceKeyIds.get(k);
   if (id === undefined) serviceKeyIds.set(k, (id = `${k.group ? k.group + '/' : ''}${k.interface}${k.version ? ':' + k.version : ''}`));
@@ -47,6 +47,12 @@ export function endpointId(e: Pick<Endpoint, 'address' | 'port' | 'protocol' | '
  * The service as the mesh sees it: one host. Version is not part of it unless the host template
  * uses {version}; otherwise versions are endpoint labels (and subsets) of one host.
  */
+/** The one shared ServiceKey object for these parts (shareRecord explains why). */
+export function serviceKey(iface: string, group: string, version: string): ServiceKey {
+  const key = `K${iface}\u0001${group}\u0001${version}`;
+  return sharedRecord<ServiceKey>(key) ?? keepShared(key, { interface: intern(iface), group: intern(group), version: intern(version) });
+}
+
 export function meshServiceKey(k: ServiceKey, versionInHost: boolean): ServiceKey {
-  return versionInHost || !k.version ? k : shareRecord({ interface: k.interface, group: k.group, version: '' });
+  return versionInHost || !k.version ? k : serviceKey(k.interface, k.group, '');
 }

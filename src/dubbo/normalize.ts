@@ -1,9 +1,9 @@
 import { isNacosEntry, parseNacosEntry, providerUrlOfNacosEntry, type NacosInstanceEntry } from './nacos';
-import { intern, shareRecord } from '../common/hash';
+import { intern, keepShared, ownString, sharedRecord } from '../common/hash';
 import type { MappingConfig } from '../config/types';
 import { documentName, REVISION_KEY } from '../registry/types';
 import { appInstanceOfNacos, parseMapping, parseMetadataInfo, parseZookeeperInstance, providerUrlsOfInstance, revisionOf, type AppInstance } from './instance';
-import type { Endpoint, ServiceKey } from './model';
+import { serviceKey, type Endpoint, type ServiceKey } from './model';
 import { parseProviderUrl, type ProviderUrl } from './url';
 
 export type Normalized =
@@ -97,6 +97,15 @@ export function normalizeAppEntry(inst: AppInstance | { error: string }, mapping
 
 const JAVA_NAME = /^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$/;
 
+/** The first of these parameters that is set. */
+function pick(p: Record<string, string>, names: readonly string[]): string | undefined {
+  for (const n of names) {
+    const v = p[n];
+    if (v !== undefined && v !== '') return v;
+  }
+  return undefined;
+}
+
 /** Raw registry entry (encoded znode name or plain URL) to the internal model. Pure. */
 export function normalizeProviderEntry(entry: string, mapping: MappingConfig): Normalized {
   if (isNacosEntry(entry)) {
@@ -121,7 +130,7 @@ export function normalizeProviderUrl(url: ProviderUrl, mapping: MappingConfig): 
   const iface = p.interface || url.path.split('/').pop() || '';
   if (!JAVA_NAME.test(iface)) return { ok: false, skipped: false, reason: `invalid interface name "${iface}"` };
   const version = p.version === '0.0.0' ? '' : (p.version ?? ''); // Dubbo treats 0.0.0 as "no version"
-  const key: ServiceKey = shareRecord({ interface: intern(iface), group: intern(p.group ?? ''), version: intern(version) });
+  const key = serviceKey(iface, p.group ?? '', version);
 
   if (p.enabled === 'false') return { ok: false, skipped: true, key, reason: 'enabled=false' };
   if (p.disabled === 'true') return { ok: false, skipped: true, key, reason: 'disabled=true' };
@@ -133,19 +142,34 @@ export function normalizeProviderUrl(url: ProviderUrl, mapping: MappingConfig): 
     else warnings.push(`weight "${p.weight}" is not a whole number; using ${mapping.defaultWeight}`);
   }
 
-  const labels: Record<string, string> = {};
-  for (const { param, label } of mapping.labels) {
-    const v = p[param];
-    if (v !== undefined && v !== '') labels[label] = intern(v);
+  // Shared records (see shareRecord), keyed by what they will hold, so a hit builds nothing.
+  const labelParams = mapping.labels;
+  let labelsKey = 'L';
+  for (let i = 0; i < labelParams.length; i++) {
+    const v = p[labelParams[i].param];
+    if (v !== undefined && v !== '') labelsKey += `${i}\u0000${v}\u0001`;
   }
-  const pick = (names: string[]): string | undefined => names.map((n) => p[n]).find((v) => v !== undefined && v !== '');
-  const locality: Endpoint['locality'] = {};
-  const region = pick(mapping.locality.region);
-  const zone = pick(mapping.locality.zone);
-  const subzone = pick(mapping.locality.subzone);
-  if (region) locality.region = intern(region);
-  if (zone) locality.zone = intern(zone);
-  if (subzone) locality.subzone = intern(subzone);
+  let labels = sharedRecord<Record<string, string>>(labelsKey);
+  if (!labels) {
+    const out: Record<string, string> = {};
+    for (const { param, label } of labelParams) {
+      const v = p[param];
+      if (v !== undefined && v !== '') out[label] = intern(v);
+    }
+    labels = keepShared(labelsKey, out);
+  }
+  const region = pick(p, mapping.locality.region);
+  const zone = pick(p, mapping.locality.zone);
+  const subzone = pick(p, mapping.locality.subzone);
+  const localityKey = `Z${region ?? ''}\u0001${zone ?? ''}\u0001${subzone ?? ''}`;
+  let locality = sharedRecord<Endpoint['locality']>(localityKey);
+  if (!locality) {
+    const out: Endpoint['locality'] = {};
+    if (region) out.region = intern(region);
+    if (zone) out.zone = intern(zone);
+    if (subzone) out.subzone = intern(subzone);
+    locality = keepShared(localityKey, out);
+  }
 
   // A sidecar re-registers its provider on the sidecar port, or marks it; either way traffic goes
   // to the sidecar port, so a half-meshed estate keeps both kinds apart.
@@ -153,7 +177,8 @@ export function normalizeProviderUrl(url: ProviderUrl, mapping: MappingConfig): 
   const port = meshed ? mapping.meshed.sidecarPort : url.port;
   const registeredAtMs = /^\d{10,16}$/.test(p.timestamp ?? '') ? Number(p.timestamp) : undefined;
 
-  const endpoint: Endpoint = { address: intern(url.host), version: key.version, port, protocol: intern(url.protocol), application: intern(p.application ?? ''), weight, labels: shareRecord(labels), locality: shareRecord(locality), meshed };
+  // Addresses are unique per endpoint: a table would only grow; a copy frees the URL it came from.
+  const endpoint: Endpoint = { address: ownString(url.host), version: key.version, port, protocol: intern(url.protocol), application: intern(p.application ?? ''), weight, labels, locality, meshed };
   if (registeredAtMs !== undefined) endpoint.registeredAtMs = registeredAtMs;
   return { ok: true, key, endpoint, warnings: warnings.length ? warnings : NO_WARNINGS };
 }
