@@ -37,17 +37,18 @@ async function main() {
   console.log('heapUsed MB delta', ((m.heapUsed - base.heapUsed) / 2 ** 20).toFixed(1), 'external MB', ((m.external - base.external) / 2 ** 20).toFixed(1), 'arrayBuffers', ((m.arrayBuffers - base.arrayBuffers) / 2 ** 20).toFixed(1), 'rss', (m.rss / 2 ** 20).toFixed(0));
   if (process.argv[3] === 'snap') {
     const file = v8.writeHeapSnapshot(path.join(os.tmpdir(), `dia-${size}.heapsnapshot`));
-    const h = JSON.parse(readFileSync(file, 'utf8'));
-    const f = h.snapshot.meta.node_fields as string[];
-    const types = h.snapshot.meta.node_types[0] as string[];
+    const h = readSnapshot(file);
+    const f = h.meta.node_fields;
+    const types = h.meta.node_types[0];
     const n = f.length;
+    const [ti, ni, si] = ['type', 'name', 'self_size'].map((x) => f.indexOf(x));
     const agg = new Map<string, { size: number; count: number }>();
     for (let i = 0; i < h.nodes.length; i += n) {
-      const type = types[h.nodes[i + f.indexOf('type')]];
-      const name = h.strings[h.nodes[i + f.indexOf('name')]];
+      const type = types[h.nodes[i + ti]];
+      const name = h.strings[h.nodes[i + ni]];
       const key = type === 'object' || type === 'closure' ? `${type}:${name}` : type;
       const a = agg.get(key) ?? { size: 0, count: 0 };
-      a.size += h.nodes[i + f.indexOf('self_size')];
+      a.size += h.nodes[i + si];
       a.count++;
       agg.set(key, a);
     }
@@ -55,4 +56,37 @@ async function main() {
   }
   await d.stop(); await w.close(); await zk.destroy();
 }
+/**
+ * The parts of a heap snapshot the aggregation needs. At L the file is larger than the longest
+ * string V8 allows, so it is not JSON.parse'd whole: the node array and the strings are read
+ * straight from the bytes.
+ */
+function readSnapshot(file: string): { meta: { node_fields: string[]; node_types: [string[]] }; nodes: Float64Array; strings: string[] } {
+  const b = readFileSync(file);
+  const nodesAt = b.indexOf('"nodes":[');
+  const head = b.toString('utf8', 0, nodesAt).replace(/,\s*$/, '');
+  const meta = JSON.parse(head + '}').snapshot.meta;
+  const nums: number[] = [];
+  let i = nodesAt + 9;
+  let v = -1;
+  for (; b[i] !== 0x5d; i++) {
+    const c = b[i];
+    if (c >= 0x30 && c <= 0x39) v = (v < 0 ? 0 : v * 10) + c - 0x30;
+    else if (v >= 0) {
+      nums.push(v);
+      v = -1;
+    }
+  }
+  if (v >= 0) nums.push(v);
+  const strings: string[] = [];
+  for (let j = b.indexOf('"strings":[') + 11; b[j] !== 0x5d; j++) {
+    if (b[j] !== 0x22) continue;
+    let k = j + 1;
+    while (b[k] !== 0x22) k += b[k] === 0x5c ? 2 : 1;
+    strings.push(JSON.parse(b.toString('utf8', j, k + 1)) as string);
+    j = k;
+  }
+  return { meta, nodes: Float64Array.from(nums), strings };
+}
+
 main().catch((e) => { console.error(e); process.exit(1); });
