@@ -585,9 +585,9 @@ Where we stand against the targets of issue 7 (the Target columns say met or not
   end-to-end suite (test/e2e/shards.test.ts) shows an istiod with 4 shard sources holding the
   whole estate.
 - **istiod ingest** decided the default endpoint mode: inline. A cold istiod holds 20,000 inline
-  endpoints in about 1.5 s; as WorkloadEntries it held about half of them after 5 minutes, so L
-  measures inline only. At S and M a change reaches the probe proxy's EDS in about 210 ms (p50),
-  most of it istiod's own debounce (100 ms) and push. At L istiod itself needs about 12 s cold and
+  endpoints in about 1.5 s; as WorkloadEntries it held fewer than two thirds of them after 5
+  minutes, so L measures inline only. At S and M a change reaches the probe proxy's EDS in about
+  210 ms (p50), most of it istiod's own debounce (100 ms) and push. At L istiod itself needs about 12 s cold and
   half a second to a second and a half per change: it decodes and converts the whole ServiceEntry
   set of every state-of-the-world response. Shards should bound that too (not measured with
   istiod).

@@ -91,7 +91,7 @@ export class IstiodLikeClient {
   ackEnabled = true;
   /**
    * false: keep each response's bytes without decoding its resources (a cheap client for fan-out
-   * measurements); resources() is then empty and containsAddress() answers.
+   * measurements); resources() is then empty, lastBody() has the bytes and findEndpoint() reads them.
    */
   decode = true;
   private readonly raw = new Map<string, { version: string; body: Buffer }>();
