@@ -29,10 +29,12 @@ export interface Endpoint {
   registeredAtMs?: number;
 }
 
-/** Dubbo's own service key format: group/interface:version. */
 const serviceKeyIds = new WeakMap<ServiceKey, string>();
 
-/** Keys are shared objects (see serviceKey), so each one's id is built once, not once per endpoint. */
+/**
+ * Dubbo's own service key format: group/interface:version. Keys are shared objects (see
+ * serviceKey), so each one's id is built once, not once per endpoint.
+ */
 export function serviceKeyId(k: ServiceKey): string {
   let id = serviceKeyIds.get(k);
   if (id === undefined) serviceKeyIds.set(k, (id = `${k.group ? k.group + '/' : ''}${k.interface}${k.version ? ':' + k.version : ''}`));
@@ -43,16 +45,16 @@ export function endpointId(e: Pick<Endpoint, 'address' | 'port' | 'protocol' | '
   return `${e.protocol}://${e.address.includes(':') ? `[${e.address}]` : e.address}:${e.port}${e.version ? `?version=${e.version}` : ''}`;
 }
 
-/**
- * The service as the mesh sees it: one host. Version is not part of it unless the host template
- * uses {version}; otherwise versions are endpoint labels (and subsets) of one host.
- */
 /** The one shared ServiceKey object for these parts (shareRecord explains why). */
 export function serviceKey(iface: string, group: string, version: string): ServiceKey {
   const key = `K${iface}\u0001${group}\u0001${version}`;
   return sharedRecord<ServiceKey>(key) ?? keepShared(key, { interface: intern(iface), group: intern(group), version: intern(version) });
 }
 
+/**
+ * The service as the mesh sees it: one host. Version is not part of it unless the host template
+ * uses {version}; otherwise versions are endpoint labels (and subsets) of one host.
+ */
 export function meshServiceKey(k: ServiceKey, versionInHost: boolean): ServiceKey {
   return versionInHost || !k.version ? k : serviceKey(k.interface, k.group, '');
 }

@@ -130,12 +130,9 @@ export class IstiodLikeClient {
 
   private onResponse(b: Buffer): void {
     const at = performance.now();
-    if (this.arrivals.size > 0) {
-      const env = envelope(b);
-      for (const f of [...this.arrivals]) f({ typeUrl: env.typeUrl, version: env.versionInfo, body: b, at });
-    }
-    if (!this.decode) {
-      const env = envelope(b);
+    const env = this.arrivals.size > 0 || !this.decode ? envelope(b) : undefined;
+    if (env) for (const f of [...this.arrivals]) f({ typeUrl: env.typeUrl, version: env.versionInfo, body: b, at });
+    if (!this.decode && env) {
       if (this.nonces.has(env.nonce)) throw new Error(`nonce ${env.nonce} reused`);
       this.nonces.add(env.nonce);
       this.raw.set(env.typeUrl, { version: env.versionInfo, body: b });
