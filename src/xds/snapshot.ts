@@ -53,9 +53,9 @@ function cacheKey(o: IstioObject): string {
   return `${o.kind}\0${o.namespace}/${o.name}\0${o.version}\0${o.createdAtMs}`;
 }
 
-/** The full set of one kind for one cluster view. Immutable. */
 let typeSnapshots = 0;
 
+/** The full set of one kind for one cluster view. Immutable. */
 export class TypeSnapshot {
   /** Unique in this process and increasing: a stream only ever moves on to newer ones. */
   readonly id = ++typeSnapshots;
@@ -86,11 +86,14 @@ export class TypeSnapshot {
 
   /**
    * A newer version replaced this one on every stream: no write of its shared responses will
-   * start again, and their pooled memory goes back once the writes in flight are done.
+   * start again, and their pooled memory goes back once the writes in flight are done. They are
+   * forgotten here too, so that nothing could ever hand out bytes whose memory was reused: a
+   * later call would build a fresh response outside the pool.
    */
   retire(): void {
     this.retired = true;
     for (const r of this.shared.values()) r.message.retire();
+    this.shared.clear();
   }
 
   /**
