@@ -129,7 +129,8 @@ export interface BuilderObserver {
  */
 export class SnapshotBuilder {
   private serial = 0;
-  private readonly byService = new Map<string, IstioObject[]>();
+  /** Each service's objects by claim key, so finding the owner's object is a look-up, not a scan. */
+  private readonly byService = new Map<string, Map<string, IstioObject>>();
   private readonly claims = new Map<string, Set<string>>();
   private readonly current = new Map<IstioKind, Map<string, SnapshotResource>>();
   private readonly digests = new Map<IstioKind, SetDigest>();
@@ -158,20 +159,21 @@ export class SnapshotBuilder {
   update(changes: ReadonlyMap<string, IstioObject[]>): ClusterSnapshot {
     const touched = new Set<string>();
     for (const [serviceId, objects] of changes) {
-      for (const o of this.byService.get(serviceId) ?? []) {
-        const key = `${o.kind}\0${o.namespace}/${o.name}`;
+      for (const key of this.byService.get(serviceId)?.keys() ?? []) {
         this.claims.get(key)?.delete(serviceId);
         touched.add(key);
       }
-      if (objects.length === 0) this.byService.delete(serviceId);
-      else this.byService.set(serviceId, objects);
+      const own = new Map<string, IstioObject>();
       for (const o of objects) {
         const key = `${o.kind}\0${o.namespace}/${o.name}`;
+        if (!own.has(key)) own.set(key, o); // the first of duplicates wins, as before
         let c = this.claims.get(key);
         if (!c) this.claims.set(key, (c = new Set()));
         c.add(serviceId);
         touched.add(key);
       }
+      if (own.size === 0) this.byService.delete(serviceId);
+      else this.byService.set(serviceId, own);
     }
     const changedKinds = new Set<IstioKind>();
     let encoded = 0;
@@ -193,7 +195,7 @@ export class SnapshotBuilder {
         continue;
       }
       if (owners.length > 1) this.observer.conflict?.(kind, name, owners);
-      const obj = this.byService.get(owners[0])!.find((o) => o.kind === kind && `${o.namespace}/${o.name}` === name)!;
+      const obj = this.byService.get(owners[0])!.get(key)!;
       if (old && old.version === obj.version && old.object.createdAtMs === obj.createdAtMs) continue;
       let acquired: ReturnType<ResourceCache['acquire']>;
       try {
