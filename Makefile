@@ -2,6 +2,10 @@
 SHELL := /bin/bash
 NODE_MODULES := node_modules/.package-lock.json
 
+# Every test and bench process runs under the network guard: in a network namespace with only
+# loopback, failing the run if anything tried to reach another address (docs/testing.md).
+NETGUARD := test/netguard/run.sh
+
 .PHONY: run test build lint typecheck unit integration e2e chart bench bench-quick deps provision clean
 
 # Not `npm ci`: npm 11 rejects our lock file as out of sync because the registry here serves
@@ -36,32 +40,35 @@ typecheck: deps
 	npx tsc -p tsconfig.json --noEmit
 
 unit: build
-	npx jest --selectProjects unit
+	$(NETGUARD) npx jest --selectProjects unit
 
 integration: build provision
-	npx jest --selectProjects integration --runInBand
+	$(NETGUARD) npx jest --selectProjects integration --runInBand
 
 e2e: build provision
-	npx jest --selectProjects e2e --runInBand
+	$(NETGUARD) npx jest --selectProjects e2e --runInBand
 
 chart: build provision
-	npx jest --selectProjects chart
+	$(NETGUARD) npx jest --selectProjects chart
 
 # Every suite; `.ci/run` calls this and counts the results.
 test: build provision
 	npx tsc -p tsconfig.json --noEmit
 	npx eslint .
-	npx jest --ci
+	$(NETGUARD) npx jest --ci
 
 # Benchmarks (not part of make test): write docs/performance.md and docs/performance.json.
 SIZES ?= S,M,L
+# Provisioned before the guard: downloads and builds need the package registries.
 bench: build
 	test/servers/zookeeper/provision.sh
-	npx tsx bench/run.ts --sizes=$(SIZES)
+	test/servers/istiod/provision.sh
+	$(NETGUARD) npx tsx bench/run.ts --sizes=$(SIZES)
 
 bench-quick: build
 	test/servers/zookeeper/provision.sh
-	npx tsx bench/run.ts --quick
+	test/servers/istiod/provision.sh
+	$(NETGUARD) npx tsx bench/run.ts --quick
 
 clean:
 	rm -rf dist coverage

@@ -111,6 +111,7 @@ function hessianFirst(): string[] {
  */
 export class NacosWriter {
   private token?: string;
+  private readonly undialledServices = new Set<string>();
 
   constructor(private readonly base: string, private readonly auth?: { username: string; password: string }) {}
 
@@ -124,12 +125,15 @@ export class NacosWriter {
   }
 
   async register(i: { service: string; ip: string; port: number; metadata: Record<string, string>; namespace?: string; group?: string; weight?: number; enabled?: boolean; healthy?: boolean }): Promise<void> {
+    await this.undialled(i.service, i.namespace, i.group);
     const body = await this.params({
       serviceName: i.service,
       ip: i.ip,
       port: String(i.port),
       metadata: JSON.stringify(i.metadata),
-      ephemeral: 'false', // persistent: no heartbeat needed, and it survives a server restart
+      // Persistent, where Dubbo registers ephemeral instances: no heartbeat needed, and it survives
+      // a server restart. Its service's health checker is NONE (undialled), so nothing dials it.
+      ephemeral: 'false',
       weight: String(i.weight ?? 1),
       enabled: String(i.enabled ?? true),
       healthy: String(i.healthy ?? true),
@@ -138,6 +142,25 @@ export class NacosWriter {
     });
     const res = await fetch(`${this.base}/v1/ns/instance`, { method: 'POST', body });
     if (!res.ok) throw new Error(`register: ${res.status} ${await res.text()}`);
+  }
+
+  /**
+   * Makes sure Nacos never dials this service's instances. Nacos health-checks persistent
+   * instances itself, by opening a TCP connection to each instance's address every few seconds;
+   * the suites register addresses that exist nowhere, so before the first instance of a service
+   * the service is created with a cluster health checker of type NONE (Nacos's admin API; the v1
+   * cluster API is gone in Nacos 3). The metadata of the instances is still exactly Dubbo's.
+   */
+  private async undialled(service: string, namespace = '', group = 'DEFAULT_GROUP'): Promise<void> {
+    const key = `${namespace}\0${group}\0${service}`;
+    if (this.undialledServices.has(key)) return;
+    const where = { serviceName: service, groupName: group, ...(namespace ? { namespaceId: namespace } : {}) };
+    const created = await fetch(`${this.base}/v3/admin/ns/service`, { method: 'POST', body: await this.params({ ...where, ephemeral: 'false', protectThreshold: '0' }) });
+    if (!created.ok && !/already exist/i.test(await created.text())) throw new Error(`create service ${service}: ${created.status}`);
+    const healthChecker = JSON.stringify({ type: 'NONE' });
+    const res = await fetch(`${this.base}/v3/admin/ns/cluster`, { method: 'PUT', body: await this.params({ ...where, clusterName: 'DEFAULT', checkPort: '0', useInstancePort4Check: 'true', healthChecker }) });
+    if (!res.ok) throw new Error(`turn off health checks of ${service}: ${res.status} ${await res.text()}`);
+    this.undialledServices.add(key);
   }
 
   /** Publishes a config item, as Dubbo's Nacos metadata report and mapping do. */
