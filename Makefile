@@ -8,11 +8,12 @@ NETGUARD := test/netguard/run.sh
 
 .PHONY: run test build lint typecheck unit integration e2e chart bench bench-quick deps provision clean
 
-# Not `npm ci`: npm 11 rejects our lock file as out of sync because the registry here serves
-# only some platform builds of jest's optional resolver bindings; `npm install` honours the
-# locked versions and leaves the lock file unchanged.
+# `npm ci` installs exactly the committed lock file and never rewrites it, so a fresh clone stays
+# clean. The lock file must be the one `npm install` settles on from a clean state (it lists every
+# platform build of the optional resolver bindings); after changing package.json, run
+# `npm install` and commit the lock file it writes.
 $(NODE_MODULES): package.json package-lock.json
-	npm install --no-audit --no-fund
+	npm ci --no-audit --no-fund
 	@touch $@
 
 deps: $(NODE_MODULES)

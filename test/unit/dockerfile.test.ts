@@ -30,7 +30,7 @@ describe('Dockerfile', () => {
 
   it('runs as a non-root user with production dependencies only', () => {
     expect(dockerfile).toMatch(/^USER 1000:1000$/m);
-    expect(dockerfile).toContain('npm install --omit=dev');
+    expect(dockerfile).toContain('npm ci --omit=dev');
   });
 
   it('keeps the build context small and free of local state', () => {
