@@ -1,6 +1,32 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+// The pipeline's stages, first to last (docs/architecture.md). A stage imports only from stages
+// before it, so data flows one way; cli.ts, the entry point, may import any of them.
+const STAGES = ['common', 'config', 'registry', 'dubbo', 'model', 'rules', 'istio', 'xds', 'admin', 'daemon'];
+// common and config are the ground floor: neither imports the other or any stage.
+const allowedBefore = (i) => (i <= 1 ? [] : STAGES.slice(0, i));
+
+const boundaries = STAGES.map((stage, i) => {
+  const forbidden = STAGES.filter((s) => s !== stage && !allowedBefore(i).includes(s));
+  return {
+    files: [`src/${stage}/**/*.ts`],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: [...forbidden.flatMap((s) => [`../${s}`, `../${s}/**`]), '../cli', '../../*'],
+              message: `src/${stage} may import only from the stages before it (${allowedBefore(i).join(', ') || 'none'}): data flows one way (docs/architecture.md).`,
+            },
+          ],
+        },
+      ],
+    },
+  };
+});
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', '.cache/**', 'coverage/**', 'jest.config.js'] },
   js.configs.recommended,
@@ -15,4 +41,5 @@ export default tseslint.config(
       'no-constant-condition': ['error', { checkLoops: false }],
     },
   },
+  ...boundaries,
 );

@@ -7,9 +7,10 @@ import { log, setLogLevel } from './common/log';
 import { ConfigError, loadConfigFile } from './config/load';
 import type { Config } from './config/types';
 import { Daemon } from './daemon';
+import { INLINE_RULES, setInlineRules } from './daemon/pipeline';
+import { RuleStore } from './rules/store';
 import { normalizeProviderEntry } from './dubbo/normalize';
 import { toManifest } from './istio/manifest';
-import { validateObject } from './istio/validate';
 import { parseProvidersFile } from './registry/file';
 
 const pkg = JSON.parse(readFileSync(path.resolve(__dirname, '../package.json'), 'utf8')) as { version: string };
@@ -88,15 +89,11 @@ program
       }
       await new Promise((r) => setTimeout(r, 100));
     }
-    daemon.catalog.commit(Date.now());
-    const docs: string[] = [];
-    for (const obj of daemon.renderAll(view!)) {
-      const problems = validateObject(obj);
-      if (problems.length) process.stderr.write(`skipped invalid ${obj.kind} ${obj.name}: ${problems.join('; ')}\n`);
-      else docs.push(yaml.dump(toManifest(obj), { noRefs: true, lineWidth: 200 }));
-    }
+    // The pipeline run serves: the same commit, render, validation and conflict settling.
+    daemon.flushNow();
+    const docs = daemon.pipeline.objects(view!.name).map((obj) => yaml.dump(toManifest(obj), { noRefs: true, lineWidth: 200 }));
     process.stdout.write(docs.join('---\n'));
-    await Promise.all([...daemon.sources, ...daemon.ruleSources].map((s) => s.stop()));
+    await daemon.stopSources();
     process.exit(0);
   });
 
@@ -107,10 +104,9 @@ program
   .action((o: { config: string }) => {
     const config = load(o.config, 'error');
     let bad = 0;
-    try {
-      new Daemon(config); // checks rules.documents
-    } catch (err) {
-      process.stderr.write(`${(err as Error).message}\n`);
+    const problem = setInlineRules(new RuleStore([INLINE_RULES], { rejected: () => {}, changed: () => {} }), config.rules.documents, Date.now());
+    if (problem) {
+      process.stderr.write(`${problem}\n`);
       bad++;
     }
     for (const s of config.sources) {

@@ -48,9 +48,6 @@ export class Daemon {
         this.scheduler.schedule();
       }),
     );
-    // Inline documents are part of the config: a bad one stops the start, like any config error.
-    const problem = setInlineRules(this.rules, config.rules.documents, Date.now());
-    if (problem) throw new Error(problem);
     this.ruleSources = config.rules.sources.map((s) => createRuleSource(s, config.rules));
     for (const s of this.ruleSources) this.rulesSyncedOnce.set(s.name, false);
     this.catalog = new Catalog(config.mapping, config.protection, config.sources.map((s) => s.name), catalogTelemetry(m), config.render.emptyServiceGraceMs);
@@ -63,6 +60,9 @@ export class Daemon {
       builder: (cluster) => builderTelemetry(m, cluster),
       invalid: (cluster, o, problems) => invalidObjectTelemetry(m, cluster, o, problems),
     });
+    // Inline documents are part of the config: a bad one stops the start, like any config error.
+    const problem = setInlineRules(this.rules, config.rules.documents, Date.now());
+    if (problem) throw new Error(problem);
     this.xds = new XdsServer(config.clusters, config.xds, m);
   }
 

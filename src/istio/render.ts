@@ -5,7 +5,7 @@ import { ANNOTATION_GROUP, ANNOTATION_INTERFACE, ANNOTATION_VERSION, hostFromTem
 import { endpointLabels, inView } from './view';
 import type { IstioKind, IstioObject } from './types';
 import type { PassThrough, RuleSet } from '../rules/model';
-import { applyRules } from '../rules/policy';
+import { applyRules, type ServicePolicy, type ServicePort } from '../rules/policy';
 
 export interface RenderSettings {
   mapping: MappingConfig;
@@ -25,19 +25,12 @@ export function hostOf(svc: Pick<CatalogService, 'key'>, mapping: MappingConfig)
  * gives the same objects, byte for byte, in any process.
  */
 export function renderService(all: CatalogService, s: RenderSettings, view: ClusterConfig): IstioObject[] {
-  const { mapping, render } = s;
-  const svc = inView(all, view, mapping.meshed.label);
-  if (!svc) return [];
-  const host = hostOf(svc, mapping);
+  const plan = servicePlan(all, s, view);
+  if (!plan) return [];
+  const { svc, host, ports, policy } = plan;
+  const { render } = s;
   const seName = objectName(host);
   const metaLabels = objectLabels(render, view);
-  const ports = svc.protocols
-    .map((p) => mapping.protocols[p])
-    .filter((m) => m !== undefined)
-    .sort((a, b) => a.number - b.number)
-    .map((m) => ({ number: m.number, protocol: m.protocol, name: m.portName }));
-
-  const policy = s.rules?.set.rules.length ? applyRules(svc, host, ports, s.rules.set, view, { mapping, tagLabel: s.rules.tagLabel, tagHeader: s.rules.tagHeader }) : undefined;
   const endpoints = policy?.endpoints ?? svc.endpoints;
   // WorkloadEntries carry the label their ServiceEntry selects them by; inline endpoints need none.
   const membership = render.endpointMode === 'inline' ? undefined : { [render.membershipLabel]: seName };
@@ -72,6 +65,25 @@ export function renderService(all: CatalogService, s: RenderSettings, view: Clus
   }
   if (policy?.virtualService) out.push(object('VirtualService', render.namespace, seName, metaLabels, annotations, { ...policy.virtualService, exportTo: render.exportTo }, svc.createdAtMs));
   return out;
+}
+
+/**
+ * What one view serves of a service, before it becomes objects: the service as the view sees it
+ * (filtered), its host and ports, and the rules in force on it. undefined when the view leaves
+ * the service out. Rendering and /debug/rules both start here, so they never disagree.
+ */
+export function servicePlan(all: CatalogService, s: RenderSettings, view: ClusterConfig): { svc: CatalogService; host: string; ports: ServicePort[]; policy?: ServicePolicy } | undefined {
+  const { mapping } = s;
+  const svc = inView(all, view, mapping.meshed.label);
+  if (!svc) return undefined;
+  const host = hostOf(svc, mapping);
+  const ports = svc.protocols
+    .map((p) => mapping.protocols[p])
+    .filter((m) => m !== undefined)
+    .sort((a, b) => a.number - b.number)
+    .map((m) => ({ number: m.number, protocol: m.protocol, name: m.portName }));
+  const policy = s.rules?.set.rules.length ? applyRules(svc, host, ports, s.rules.set, view, { mapping, tagLabel: s.rules.tagLabel, tagHeader: s.rules.tagHeader }) : undefined;
+  return { svc, host, ports, policy };
 }
 
 /** The Istio objects passed through from the config center that this view gets, unchanged but for our labels. */

@@ -1,0 +1,76 @@
+import { log } from '../common/log';
+import type { Metrics } from '../common/metrics';
+import type { SourceState } from '../registry/types';
+import type { CatalogObserver } from '../model/catalog';
+import type { RuleStoreObserver } from '../rules/store';
+import type { BuilderObserver } from '../xds/snapshot';
+
+/**
+ * Observers that turn what the stages report into metrics and log lines. The stages report
+ * through these interfaces and never see the metrics themselves; every label value here comes
+ * from config (source and cluster names, kinds) or from reasonClass, so series stay bounded.
+ */
+export function catalogTelemetry(m: Metrics): CatalogObserver {
+  return {
+    rejected: (source, entry, reason) => {
+      m.rejectedInputs.inc({ source, kind: 'provider', reason: reasonClass(reason) });
+      log.warn('provider entry rejected', { source, entry, reason });
+    },
+    warning: (source, entry, message) => {
+      m.inputWarnings.inc({ source });
+      log.warn('provider entry accepted with a warning', { source, entry, warning: message });
+    },
+    event: (source, kind) => m.sourceEvents.inc({ source, kind }),
+  };
+}
+
+export function ruleStoreTelemetry(m: Metrics, changed: () => void): RuleStoreObserver {
+  return {
+    rejected: (origin, error, kept) => {
+      m.rejectedInputs.inc({ source: origin.source, kind: 'rule', reason: reasonClass(error) });
+      log.warn(`rule document rejected; ${kept ? 'its last good version stays in force' : 'it has no version in force'}`, { source: origin.source, document: origin.document, error });
+    },
+    changed,
+  };
+}
+
+export function builderTelemetry(m: Metrics, cluster: string): BuilderObserver {
+  return {
+    encoded: (n) => m.encodes.inc(n),
+    unencodable: (kind, name, error) => {
+      m.rejectedInputs.inc({ source: 'render', kind, reason: 'unencodable' });
+      log.error('object could not be encoded; its previous version stays', { cluster, kind, name, error: error.message });
+    },
+    conflict: (kind, name, owners) => {
+      m.conflicts.inc({ kind: 'name' });
+      log.warn('two services render the same object; the first by service id wins', { cluster, kind, name, services: owners });
+    },
+  };
+}
+
+export function registryTelemetry(m: Metrics): { missedEvents(source: string, n: number): void; resynced(source: string, reason: string): void } {
+  return {
+    missedEvents: (source, n) => m.missedEvents.inc({ source }, n),
+    resynced: (source, reason) => m.sourceResyncs.inc({ source, reason }),
+  };
+}
+
+/**
+ * One series per state, exactly one of them 1: what a dashboard can sum and alert on. Registries
+ * also record when they last synced (recordSync); rule sources do not.
+ */
+export function sourceStateTelemetry(m: Metrics, source: string, state: SourceState, recordSync = false): void {
+  for (const st of ['connecting', 'synced', 'stale', 'failed'] as const) m.sourceState.set({ source, state: st }, st === state ? 1 : 0);
+  if (recordSync && state === 'synced') m.sourceLastSync.set({ source }, Date.now() / 1000);
+}
+
+/** A rendered object that failed validation and was not sent. */
+export function invalidObjectTelemetry(m: Metrics, cluster: string, o: { kind: string; name: string }, problems: string[]): void {
+  m.rejectedInputs.inc({ source: 'render', kind: o.kind, reason: reasonClass(problems[0]) });
+  log.error('rendered object is invalid and was not sent', { cluster, kind: o.kind, name: o.name, problems });
+}
+
+/** A bounded label value for a free-text reason: quoted values and numbers folded away. */
+export function reasonClass(reason: string): string {
+  return reason.replace(/"[^"]*"/g, '…').replace(/\d+/g, 'N').slice(0, 80);
+}
