@@ -3,7 +3,7 @@ import { canonicalJson } from '../common/hash';
 import type { ClusterConfig, Config } from '../config/types';
 import { renderPassThrough, renderService, servicePlan, type RenderSettings } from '../istio/render';
 import type { IstioObject } from '../istio/types';
-import { validateObject } from '../istio/validate';
+import { validateObject } from '../istio/kinds';
 import type { Catalog } from '../model/catalog';
 import type { RuleSet } from '../rules/model';
 import type { AppliedRule } from '../rules/policy';

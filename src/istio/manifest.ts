@@ -1,3 +1,4 @@
+import { KINDS } from './kinds';
 import type { IstioObject } from './types';
 
 /** An IstioObject as the Kubernetes manifest an operator would apply (for render and debug). */
@@ -7,5 +8,5 @@ export function toManifest(o: IstioObject): Record<string, unknown> {
   if (Object.keys(o.annotations).length) metadata.annotations = o.annotations;
   metadata.resourceVersion = o.version;
   metadata.creationTimestamp = new Date(o.createdAtMs).toISOString();
-  return { apiVersion: 'networking.istio.io/v1', kind: o.kind, metadata, spec: o.spec };
+  return { apiVersion: KINDS[o.kind].apiVersion, kind: o.kind, metadata, spec: o.spec };
 }

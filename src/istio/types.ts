@@ -1,6 +1,6 @@
-export type IstioKind = 'ServiceEntry' | 'WorkloadEntry' | 'DestinationRule' | 'VirtualService';
+import type { IstioKind } from './kinds';
 
-export const ISTIO_KINDS: readonly IstioKind[] = ['ServiceEntry', 'WorkloadEntry', 'DestinationRule', 'VirtualService'];
+export { ISTIO_KINDS, type IstioKind } from './kinds';
 
 /** A rendered Istio object: plain data, spec in the camelCase of Istio's YAML. */
 export interface IstioObject {

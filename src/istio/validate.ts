@@ -1,25 +1,13 @@
 import { isDns1123Label, isDns1123Subdomain, isLabelKey, isLabelValue } from './names';
-import type { IstioObject } from './types';
 
-/**
- * istiod ACKs everything and only logs what it cannot use, so we validate before we send.
- * Returns the problems; an empty list means the object is fit to send.
+/*
+ * The checks of each kind's spec, which the kinds table (kinds.ts) names; validateObject there
+ * runs them with the checks every object gets. Each appends its problems to p.
  */
-export function validateObject(o: IstioObject): string[] {
-  const p: string[] = [];
-  if (!isDns1123Label(o.name)) p.push(`name "${o.name}" is not a DNS-1123 label`);
-  if (!isDns1123Label(o.namespace)) p.push(`namespace "${o.namespace}" is not a DNS-1123 label`);
-  checkLabels(o.labels, 'metadata.labels', p);
-  if (o.kind === 'ServiceEntry') validateServiceEntry(o.spec, p);
-  if (o.kind === 'WorkloadEntry') validateWorkload(o.spec, 'spec', p);
-  if (o.kind === 'DestinationRule') validateDestinationRule(o.spec, p);
-  if (o.kind === 'VirtualService') validateVirtualService(o.spec, p);
-  return p;
-}
 
 const host = (h: unknown): boolean => typeof h === 'string' && (isDns1123Subdomain(h.replace(/^\*\./, '')) || h === '*');
 
-function validateDestinationRule(spec: Record<string, unknown>, p: string[]): void {
+export function validateDestinationRule(spec: Record<string, unknown>, p: string[]): void {
   if (!host(spec.host)) p.push(`spec.host ${JSON.stringify(spec.host)} is not a host name`);
   const names = new Set<string>();
   for (const [i, sub] of ((spec.subsets as { name?: string; labels?: Record<string, string> }[] | undefined) ?? []).entries()) {
@@ -30,7 +18,7 @@ function validateDestinationRule(spec: Record<string, unknown>, p: string[]): vo
   }
 }
 
-function validateVirtualService(spec: Record<string, unknown>, p: string[]): void {
+export function validateVirtualService(spec: Record<string, unknown>, p: string[]): void {
   const hosts = (spec.hosts as unknown[] | undefined) ?? [];
   if (hosts.length === 0) p.push('spec.hosts is empty');
   for (const h of hosts) if (!host(h)) p.push(`host ${JSON.stringify(h)} is not a host name`);
@@ -45,7 +33,7 @@ function validateVirtualService(spec: Record<string, unknown>, p: string[]): voi
   }
 }
 
-function validateServiceEntry(spec: Record<string, unknown>, p: string[]): void {
+export function validateServiceEntry(spec: Record<string, unknown>, p: string[]): void {
   const hosts = spec.hosts as string[] | undefined;
   if (!hosts?.length) p.push('spec.hosts is empty');
   for (const h of hosts ?? []) if (!isDns1123Subdomain(h)) p.push(`host "${h}" is not a DNS-1123 subdomain`);
@@ -66,6 +54,10 @@ function validateServiceEntry(spec: Record<string, unknown>, p: string[]): void 
   if (sel) checkLabels(sel.labels ?? {}, 'spec.workloadSelector.labels', p);
 }
 
+export function validateWorkloadEntry(spec: Record<string, unknown>, p: string[]): void {
+  validateWorkload(spec, 'spec', p);
+}
+
 function validateWorkload(spec: Record<string, unknown>, at: string, p: string[], portNames?: Set<string>): void {
   const address = String(spec.address ?? '');
   if (!/^[\d.]+$/.test(address) && !address.includes(':')) p.push(`${at}.address "${address}" is not an IP address (resolution STATIC)`);
@@ -78,7 +70,7 @@ function validateWorkload(spec: Record<string, unknown>, at: string, p: string[]
   checkLabels((spec.labels as Record<string, string>) ?? {}, `${at}.labels`, p);
 }
 
-function checkLabels(labels: Record<string, string>, at: string, p: string[]): void {
+export function checkLabels(labels: Record<string, string>, at: string, p: string[]): void {
   for (const [k, v] of Object.entries(labels)) {
     if (!isLabelKey(k)) p.push(`${at}: key "${k}" is not a valid label key`);
     if (!isLabelValue(v)) p.push(`${at}: value "${v}" of "${k}" is not a valid label value`);

@@ -2,11 +2,11 @@ import protobuf from 'protobufjs';
 import type { IstioObject } from '../istio/types';
 import { yamlToProto } from '../common/proto';
 import { MCP_RESOURCE_TYPE_URL, McpResource, protoRoot } from './proto';
-import { bodyTypeUrl } from './typeurls';
+import { bodyTypeUrl, KINDS } from '../istio/kinds';
 
 /** An IstioObject as an `Any` of istio.mcp.v1alpha1.Resource, the form istiod's adsc unpacks. */
 export function encodeMcpAny(o: IstioObject): Buffer {
-  const specType = protoRoot.lookupType(`istio.networking.v1alpha3.${o.kind}`);
+  const specType = protoRoot.lookupType(KINDS[o.kind].protoMessage);
   // yamlToProto's output is what encode takes as it is: a fromObject pass would copy it again.
   const body = specType.encode(yamlToProto(specType, o.spec, 'spec')).finish();
   const resource = McpResource.encode(

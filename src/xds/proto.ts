@@ -7,8 +7,6 @@ export const DiscoveryResponse = protoRoot.lookupType('envoy.service.discovery.v
 export const DeltaDiscoveryRequest = protoRoot.lookupType('envoy.service.discovery.v3.DeltaDiscoveryRequest');
 export const DeltaDiscoveryResponse = protoRoot.lookupType('envoy.service.discovery.v3.DeltaDiscoveryResponse');
 export const McpResource = protoRoot.lookupType('istio.mcp.v1alpha1.Resource');
-export const ServiceEntry = protoRoot.lookupType('istio.networking.v1alpha3.ServiceEntry');
-export const WorkloadEntry = protoRoot.lookupType('istio.networking.v1alpha3.WorkloadEntry');
 
 export const MCP_RESOURCE_TYPE_URL = 'type.googleapis.com/istio.mcp.v1alpha1.Resource';
 

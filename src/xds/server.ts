@@ -16,7 +16,7 @@ import {
   type DiscoveryRequestMsg,
 } from './proto';
 import type { ClusterSnapshot, TypeSnapshot } from './snapshot';
-import { kindOfTypeUrl } from './typeurls';
+import { kindOfTypeUrl } from '../istio/kinds';
 
 const ADS = '/envoy.service.discovery.v3.AggregatedDiscoveryService/';
 

@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { renderService } from '../../src/istio/render';
 import { toManifest } from '../../src/istio/manifest';
-import { validateObject } from '../../src/istio/validate';
+import { validateObject } from '../../src/istio/kinds';
 import { isDns1123Label, labelValue, objectName, hostFromTemplate } from '../../src/istio/names';
 import { Catalog, type CatalogService } from '../../src/model/catalog';
 import { parseProvidersFile } from '../../src/registry/file';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { renderService } from '../../src/istio/render';
-import { validateObject } from '../../src/istio/validate';
+import { validateObject } from '../../src/istio/kinds';
 import { Catalog, type CatalogService } from '../../src/model/catalog';
 import type { RuleSet } from '../../src/rules/model';
 import { parseRuleDocument } from '../../src/rules/parse';
