@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { isNacosEntry, parseNacosEntry, providerUrlOfNacosEntry, type NacosInstanceEntry } from './nacos';
 import { intern, keepShared, ownString, sharedRecord } from '../common/hash';
 import type { MappingConfig } from '../config/types';
@@ -117,8 +118,29 @@ export function normalizeProviderEntry(entry: string, mapping: MappingConfig): N
   return normalizeProviderUrl(parsed.url, mapping);
 }
 
+/** Dubbo's weight is a Java int: nothing above this is a weight a real provider can register. */
+const MAX_WEIGHT = 2147483647;
+
+/**
+ * Why this endpoint address cannot be served, if it cannot. Every entry model (a provider URL,
+ * a Nacos instance, an application-level instance) ends here, so one bad provider is refused on
+ * its own and never reaches istiod, which would refuse its whole ServiceEntry.
+ */
+function addressProblem(host: string): string | undefined {
+  if (isIP(host) === 0) {
+    // The ServiceEntries are resolution STATIC: an endpoint must be an IP address.
+    return /^[\d.]+$/.test(host) || host.includes(':') ? `invalid IP address "${host}"` : `host "${host}" is a name, not an IP address: register the provider's IP (Dubbo's DUBBO_IP_TO_REGISTRY), since its ServiceEntry uses resolution STATIC`;
+  }
+  // fe80::1%eth0: a zone index names an interface of the provider's own host, nobody else's.
+  if (host === '0.0.0.0' || host === '::' || host.includes('%')) return `unroutable address "${host}"`;
+  return undefined;
+}
+
 export function normalizeProviderUrl(url: ProviderUrl, mapping: MappingConfig): Normalized {
   const p = url.params;
+  const badAddress = addressProblem(url.host);
+  if (badAddress) return { ok: false, skipped: false, reason: badAddress };
+  if (!(Number.isInteger(url.port) && url.port >= 1 && url.port <= 65535)) return { ok: false, skipped: false, reason: `port "${url.port}" out of range` };
   const side = p.side;
   if (side && side !== 'provider') return { ok: false, skipped: false, reason: `side=${side}: not a provider URL` };
   const category = p.category;
@@ -139,8 +161,11 @@ export function normalizeProviderUrl(url: ProviderUrl, mapping: MappingConfig): 
   let weight = mapping.defaultWeight;
   if (p.weight !== undefined) {
     if (/^\d+$/.test(p.weight)) weight = Number(p.weight);
+    else if (/^-\d+$/.test(p.weight)) weight = 0; // Dubbo treats a negative weight as 0
     else warnings.push(`weight "${p.weight}" is not a whole number; using ${mapping.defaultWeight}`);
   }
+
+  if (weight > MAX_WEIGHT) return { ok: false, skipped: false, reason: `weight "${p.weight}" is above Dubbo's largest weight (${MAX_WEIGHT})` };
 
   // Shared records (see shareRecord), keyed by what they will hold, so a hit builds nothing.
   const labelParams = mapping.labels;

@@ -1,3 +1,4 @@
+import { isIPv6 } from 'node:net';
 /**
  * Dubbo provider URLs, as Dubbo 2.5 to 3.x write them under /dubbo/{interface}/providers/.
  * Parsing is pure and never throws: garbage comes back as a ParseFailure with a reason.
@@ -101,16 +102,9 @@ function splitHostPort(authority: string): { host: string; port: number } | Pars
   return { host, port };
 }
 
+/** Node's own parser: a hand-written one accepted "2001:db8:::1", which istiod then refused. */
 function isIpv6(h: string): boolean {
-  if (!/^[0-9a-f:.]+$/.test(h) || !h.includes(':')) return false;
-  const dbl = h.split('::');
-  if (dbl.length > 2) return false;
-  const groups = h.split(':').filter((g) => g !== '');
-  const v4tail = groups.length > 0 && groups[groups.length - 1].includes('.');
-  if (v4tail && !IPV4.test(groups[groups.length - 1])) return false;
-  const count = groups.length + (v4tail ? 1 : 0);
-  if (groups.some((g) => !g.includes('.') && !/^[0-9a-f]{1,4}$/.test(g))) return false;
-  return dbl.length === 2 ? count < 8 : count === 8;
+  return isIPv6(h);
 }
 
 function safeDecode(s: string): string {
