@@ -6,7 +6,7 @@ NODE_MODULES := node_modules/.package-lock.json
 # loopback, failing the run if anything tried to reach another address (docs/testing.md).
 NETGUARD := test/netguard/run.sh
 
-.PHONY: run test build lint typecheck unit integration e2e chart bench bench-quick deps provision clean
+.PHONY: run test build lint typecheck unit integration e2e chart bench bench-quick bench-parser deps provision clean
 
 # `npm ci` installs exactly the committed lock file and never rewrites it, so a fresh clone stays
 # clean. The lock file must be the one `npm install` settles on from a clean state (it lists every
@@ -65,6 +65,10 @@ bench: build
 	test/servers/zookeeper/provision.sh
 	test/servers/istiod/provision.sh
 	$(NETGUARD) npx tsx bench/run.ts --sizes=$(SIZES)
+
+# The parser alone, on the compiled dist/ (about 30 s): bench/parser.mjs.
+bench-parser: build
+	$(NETGUARD) node bench/parser.mjs
 
 bench-quick: build
 	test/servers/zookeeper/provision.sh
