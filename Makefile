@@ -18,7 +18,10 @@ $(NODE_MODULES): package.json package-lock.json
 
 deps: $(NODE_MODULES)
 
+# From an empty dist/: a file left from a module that was moved would shadow its successor
+# (dist/daemon.js before dist/daemon/index.js).
 dist/.built: $(NODE_MODULES) $(shell find src -name '*.ts') tsconfig.json tsconfig.build.json
+	rm -rf dist
 	npx tsc -p tsconfig.build.json
 	@touch $@
 

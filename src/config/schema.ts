@@ -238,9 +238,10 @@ export const configSchema = {
           default: {},
           description: 'How a provider re-registered by its sidecar is recognized, and the label it gets.',
           properties: {
-            sidecarPort: { ...port, default: 20882, description: 'A provider registered on this port is meshed.' },
-            markerParam: { type: 'string', default: 'mesh', description: 'Or: a provider with this parameter...' },
-            markerValue: { type: 'string', default: 'true', description: '...set to this value is meshed.' },
+            markerParam: { type: 'string', default: 'mesh', description: 'A provider with this parameter...' },
+            markerValue: { type: 'string', default: 'true', description: '...set to this value is meshed: it is served at sidecarPort, and replaces the direct registration of the same service, version and protocol at its address.' },
+            sidecarPort: { ...port, default: 20882, description: 'The port a meshed provider is served at (its sidecar\'s).' },
+            byPort: { type: 'boolean', default: false, description: 'Also take a provider registered on sidecarPort as meshed without the marker (for sidecars that re-register without one). Off by default: plain Dubbo providers listen on 20882 too.' },
             label: { ...labelKey, default: 'dubbo.apache.org/meshed', description: 'Label set to "true" or "false" on every endpoint.' },
           },
         },

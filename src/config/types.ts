@@ -93,7 +93,7 @@ export interface MappingConfig {
   locality: { region: string[]; zone: string[]; subzone: string[] };
   /** Parameters that change on every restart; a label mapping on one of these is refused. */
   volatileParams: string[];
-  meshed: { sidecarPort: number; markerParam: string; markerValue: string; label: string };
+  meshed: { sidecarPort: number; markerParam: string; markerValue: string; byPort: boolean; label: string };
   defaultWeight: number;
 }
 

@@ -196,9 +196,10 @@ export function normalizeProviderUrl(url: ProviderUrl, mapping: MappingConfig): 
     locality = keepShared(localityKey, out);
   }
 
-  // A sidecar re-registers its provider on the sidecar port, or marks it; either way traffic goes
-  // to the sidecar port, so a half-meshed estate keeps both kinds apart.
-  const meshed = url.port === mapping.meshed.sidecarPort || p[mapping.meshed.markerParam] === mapping.meshed.markerValue;
+  // A sidecar's registration carries the marker; traffic goes to the sidecar port, so a
+  // half-meshed estate keeps both kinds apart. The port alone proves nothing (Dubbo's own
+  // samples listen on 20882), unless the operator says so (byPort).
+  const meshed = p[mapping.meshed.markerParam] === mapping.meshed.markerValue || (mapping.meshed.byPort && url.port === mapping.meshed.sidecarPort);
   const port = meshed ? mapping.meshed.sidecarPort : url.port;
   const registeredAtMs = /^\d{10,16}$/.test(p.timestamp ?? '') ? Number(p.timestamp) : undefined;
 

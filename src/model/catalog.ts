@@ -467,8 +467,9 @@ function sameEndpoint(a: Endpoint, b: Endpoint): boolean {
  * - the same endpoint (service, address, port, protocol, version) counts once: from two sources,
  *   the earlier source in the config wins; from both registration models of one source (dual
  *   registration), the interface-level URL wins, as it is the provider's own full record;
- * - where a sidecar re-registered a provider, the provider's own registration at that address is
- *   dropped: traffic must go through the sidecar;
+ * - where a sidecar re-registered a provider, the provider's own registration of the same
+ *   version and protocol at that address is dropped: traffic must go through the sidecar. Its
+ *   other versions, protocols and the other providers at that address stay;
  * - weight 0 takes no traffic while another provider has weight; if all are 0, all share equally.
  */
 export function buildView(id: string, svc: ServiceData, order: Map<string, number>): CatalogService {
@@ -494,8 +495,10 @@ export function buildView(id: string, svc: ServiceData, order: Map<string, numbe
 }
 
 export function routable(all: CatalogEndpoint[]): CatalogEndpoint[] {
-  const meshedAt = new Set(all.filter((e) => e.meshed).map((e) => e.address));
-  let out = all.filter((e) => e.meshed || !meshedAt.has(e.address));
+  // The service (interface and group) is this view's; version and protocol complete Dubbo's identity.
+  const replaced = (e: CatalogEndpoint) => `${e.address}\u0000${e.version}\u0000${e.protocol}`;
+  const meshedAt = new Set(all.filter((e) => e.meshed).map(replaced));
+  let out = all.filter((e) => e.meshed || !meshedAt.has(replaced(e)));
   if (out.some((e) => e.weight > 0)) out = out.filter((e) => e.weight > 0);
   else out = out.map((e) => ({ ...e, weight: 1 }));
   return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));

@@ -18,7 +18,7 @@ const extras = [
   provider('10.7.0.1', 'com.example.OrderService', '&region=eu-west&zone=eu-west-1a&env=blue&weight=80'),
   provider('10.7.0.2', 'com.example.OrderService', '&region=eu-west&zone=eu-west-1b&env=green&weight=20'),
   provider('10.7.0.3', 'com.example.OrderService', '&group=canary&version=2.0.0'),
-  'dubbo://10.7.0.4:20882/com.example.StockService?application=stock&interface=com.example.StockService&side=provider&timestamp=1700000000000',
+  'dubbo://10.7.0.4:20882/com.example.StockService?application=stock&interface=com.example.StockService&mesh=true&side=provider&timestamp=1700000000000',
   'tri://10.7.0.5:50051/com.example.UserService?application=users&interface=com.example.UserService&side=provider&timestamp=1700000000000',
 ];
 

@@ -56,9 +56,23 @@ describe('Catalog', () => {
 
   it('routes through the sidecar where a provider was re-registered by it', () => {
     const { c } = catalog();
-    c.setService('zk', 'a.B', ['dubbo://10.0.0.1:20880/a.B', 'dubbo://10.0.0.1:20882/a.B', 'dubbo://10.0.0.2:20880/a.B']);
+    c.setService('zk', 'a.B', ['dubbo://10.0.0.1:20880/a.B', 'dubbo://10.0.0.1:20882/a.B?mesh=true', 'dubbo://10.0.0.2:20880/a.B']);
     c.commit(1);
     expect(c.service('a.B')!.endpoints.map((e) => `${e.address}:${e.port}:${e.meshed}`)).toEqual(['10.0.0.1:20882:true', '10.0.0.2:20880:false']);
+  });
+
+  it('lets a sidecar registration replace only the same version and protocol at its address', () => {
+    const { c } = catalog();
+    c.setService('zk', 'a.B', [
+      'dubbo://10.0.0.1:20880/a.B?version=1.0.0',
+      'dubbo://10.0.0.1:20882/a.B?version=1.0.0&mesh=true',
+      'dubbo://10.0.0.1:20881/a.B?version=2.0.0', // another version at the same address
+      'tri://10.0.0.1:50051/a.B?version=1.0.0', // another protocol at the same address
+    ]);
+    c.setService('zk', 'c.D', ['dubbo://10.0.0.1:20883/c.D?version=1.0.0']); // another service
+    c.commit(1);
+    expect(c.service('a.B')!.endpoints.map((e) => `${e.protocol}:${e.port}:${e.version}:${e.meshed}`).sort()).toEqual(['dubbo:20881:2.0.0:false', 'dubbo:20882:1.0.0:true', 'tri:50051:1.0.0:false']);
+    expect(c.service('c.D')!.endpoints).toHaveLength(1);
   });
 
   it('gives weight 0 no traffic while others have weight, and equal shares when all are 0', () => {

@@ -38,8 +38,12 @@ describe('normalizeProviderEntry', () => {
     expect(ok('dubbo://10.1.1.1:20880/a.B?version=0.0.0').key.version).toBe('');
   });
 
-  it('keeps meshed providers apart: sidecar port or marker parameter, addressed at the sidecar port', () => {
-    expect(ok('dubbo://10.1.1.1:20882/a.B').endpoint).toMatchObject({ meshed: true, port: 20882 });
+  it('keeps meshed providers apart: the marker parameter, addressed at the sidecar port', () => {
+    // A plain provider that listens on 20882 (as Dubbo's spring-boot samples do) is not meshed.
+    expect(ok('dubbo://10.1.1.1:20882/a.B').endpoint).toMatchObject({ meshed: false, port: 20882 });
+    const byPort = testConfig({ mapping: { meshed: { byPort: true } } }).mapping;
+    const r = normalizeProviderEntry('dubbo://10.1.1.1:20882/a.B', byPort);
+    expect(r.ok && r.endpoint).toMatchObject({ meshed: true, port: 20882 });
     expect(ok('dubbo://10.1.1.1:20880/a.B?mesh=true').endpoint).toMatchObject({ meshed: true, port: 20882 });
     expect(ok('dubbo://10.1.1.1:20880/a.B').endpoint).toMatchObject({ meshed: false, port: 20880 });
   });
