@@ -84,7 +84,12 @@ interface SourceData {
   docs: Map<string, string>;
   dependents: Map<string, Set<string>>;
   published: Map<string, Published>;
-  publishedCount: number;
+  /**
+   * How many of the source's registry services publish each endpoint (service id | endpoint id):
+   * a provider registered both ways (interface- and application-level) is one endpoint to istiod,
+   * and mass-removal protection counts what istiod would lose. Its size is the source's count.
+   */
+  publishedRefs: Map<string, number>;
   dirty: Set<string>;
   guard?: { sinceMs: number; held: number; confirmed: boolean };
 }
@@ -131,7 +136,7 @@ export class Catalog implements SourceSink {
         docs: new Map(),
         dependents: new Map(),
         published: new Map(),
-        publishedCount: 0,
+        publishedRefs: new Map(),
         dirty: new Set(),
       }),
     );
@@ -267,9 +272,10 @@ export class Catalog implements SourceSink {
     for (const [name, s] of this.sources) {
       if (s.dirty.size === 0) continue;
       const diffs = [...s.dirty].map((svc) => ({ svc, ...this.diff(s, svc) }));
-      const removals = diffs.reduce((n, d) => n + d.removed.length, 0);
+      const removals = lostEndpoints(s, diffs);
       const mr = this.protection.massRemoval;
-      const tooMany = s.publishedCount >= mr.minEndpoints && removals > 0 && removals >= mr.threshold * s.publishedCount;
+      const publishedCount = s.publishedRefs.size;
+      const tooMany = publishedCount >= mr.minEndpoints && removals > 0 && removals >= mr.threshold * publishedCount;
       let hold = false;
       if (tooMany) {
         if (!s.guard) s.guard = { sinceMs: nowMs, held: removals, confirmed: false };
@@ -284,7 +290,7 @@ export class Catalog implements SourceSink {
       for (const d of diffs) {
         const pub = s.published.get(d.svc) ?? new Map();
         for (const [k, v] of d.upserts) {
-          if (!pub.has(k)) s.publishedCount++;
+          if (!pub.has(k)) s.publishedRefs.set(k, (s.publishedRefs.get(k) ?? 0) + 1);
           pub.set(k, v);
           this.contribute(name, d.svc, v, nowMs, changed);
         }
@@ -294,7 +300,9 @@ export class Catalog implements SourceSink {
           for (const k of d.removed) {
             const v = pub.get(k)!;
             pub.delete(k);
-            s.publishedCount--;
+            const refs = s.publishedRefs.get(k)! - 1;
+            if (refs > 0) s.publishedRefs.set(k, refs);
+            else s.publishedRefs.delete(k);
             this.withdraw(origin(name, d.svc), v.serviceId, v.endpointId, nowMs, changed);
           }
         }
@@ -345,7 +353,7 @@ export class Catalog implements SourceSink {
         source: name,
         sinceMs: s.guard.sinceMs,
         heldRemovals: s.guard.held,
-        publishedEndpoints: s.publishedCount,
+        publishedEndpoints: s.publishedRefs.size,
         releaseAtMs: hold > 0 ? s.guard.sinceMs + hold : undefined,
       });
     }
@@ -355,7 +363,7 @@ export class Catalog implements SourceSink {
   stats(): { services: number; inGrace: number; endpointsBySource: Map<string, number> } {
     let inGrace = 0;
     for (const s of this.services.values()) if (s.emptySinceMs !== undefined) inGrace++;
-    return { services: this.services.size, inGrace, endpointsBySource: new Map([...this.sources].map(([n, s]) => [n, s.publishedCount])) };
+    return { services: this.services.size, inGrace, endpointsBySource: new Map([...this.sources].map(([n, s]) => [n, s.publishedRefs.size])) };
   }
 
   // ---- internals ----
@@ -448,6 +456,19 @@ export class Catalog implements SourceSink {
 }
 
 /** Where a contribution comes from: one registry service of one source. */
+/** Endpoints the source would no longer publish at all after these diffs: what istiod would lose. */
+function lostEndpoints(s: SourceData, diffs: readonly { svc: string; upserts: Published; removed: string[] }[]): number {
+  const delta = new Map<string, number>();
+  for (const d of diffs) {
+    const pub = s.published.get(d.svc);
+    for (const k of d.removed) delta.set(k, (delta.get(k) ?? 0) - 1);
+    for (const k of d.upserts.keys()) if (!pub?.has(k)) delta.set(k, (delta.get(k) ?? 0) + 1);
+  }
+  let lost = 0;
+  for (const [k, n] of delta) if (n < 0 && (s.publishedRefs.get(k) ?? 0) + n <= 0) lost++;
+  return lost;
+}
+
 function origin(source: string, registryService: string): string {
   return `${source}\u0000${registryService}`;
 }

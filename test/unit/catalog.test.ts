@@ -162,6 +162,34 @@ describe('Catalog', () => {
       expect(ips(c)).toHaveLength(4);
     });
 
+    it('counts distinct endpoints: one crashed provider registered twice is one removal', () => {
+      // Six providers, each in two registry services of the source (as a dual registration
+      // puts it under its interface and under its application): 6 endpoints to istiod, not 12.
+      const { c } = catalog(['zk']);
+      const six = ['1', '2', '3', '4', '5', '6'].map((i) => url(`10.0.0.${i}`));
+      c.replaceAll('zk', new Map([['a.B', six], ['app:app', six]]));
+      c.commit(0);
+      c.replaceAll('zk', new Map([['a.B', six.slice(1)], ['app:app', six.slice(1)]])); // one JVM died
+      c.commit(10);
+      expect(ips(c)).toHaveLength(5);
+      expect(c.guards()).toEqual([]);
+      // Three of six at once is half of what istiod has: held, and reported as 3 of 6.
+      const { c: c2 } = catalog(['zk']);
+      c2.replaceAll('zk', new Map([['a.B', six], ['app:app', six]]));
+      c2.commit(0);
+      c2.replaceAll('zk', new Map([['a.B', six.slice(3)], ['app:app', six.slice(3)]]));
+      c2.commit(10);
+      expect(c2.guards()).toEqual([{ source: 'zk', sinceMs: 10, heldRemovals: 3, publishedEndpoints: 6, releaseAtMs: 60010 }]);
+      // Gone from one registry service only: istiod loses nothing, so nothing is held.
+      const { c: c3 } = catalog(['zk']);
+      c3.replaceAll('zk', new Map([['a.B', six], ['app:app', six]]));
+      c3.commit(0);
+      c3.replaceAll('zk', new Map([['app:app', six]]));
+      c3.commit(10);
+      expect(c3.guards()).toEqual([]);
+      expect(ips(c3)).toHaveLength(6);
+    });
+
     it('lets ordinary churn through', () => {
       const { c } = populated();
       c.setService('zk', 'a.B', ['1', '2', '3'].map((i) => url(`10.0.0.${i}`)));
