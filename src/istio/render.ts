@@ -82,7 +82,10 @@ export function servicePlan(all: CatalogService, s: RenderSettings, view: Cluste
     .filter((m) => m !== undefined)
     .sort((a, b) => a.number - b.number)
     .map((m) => ({ number: m.number, protocol: m.protocol, name: m.portName }));
-  const policy = s.rules?.set.rules.length ? applyRules(svc, host, ports, s.rules.set, view, { mapping, tagLabel: s.rules.tagLabel, tagHeader: s.rules.tagHeader }) : undefined;
+  // A provider tagged in Dubbo (dubbo.tag) is isolated even before any rule document exists.
+  const rules = s.rules;
+  const tagged = rules !== undefined && svc.endpoints.some((e) => e.labels[rules.tagLabel]);
+  const policy = s.rules && (s.rules.set.rules.length || tagged) ? applyRules(svc, host, ports, s.rules.set, view, { mapping, tagLabel: s.rules.tagLabel, tagHeader: s.rules.tagHeader }) : undefined;
   return { svc, host, ports, policy };
 }
 

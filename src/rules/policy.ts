@@ -236,13 +236,16 @@ export function applyRules(svc: CatalogService, host: string, ports: readonly Se
     }
     subsets.set(UNTAGGED, { [s.tagLabel]: UNTAGGED });
   }
-  const untaggedExists = subsets.has(UNTAGGED) && endpoints.some((e) => e.labels[s.tagLabel] === UNTAGGED);
+  // Where tags are in play, a request without a tag goes to untagged providers only, as Dubbo's
+  // tag router sends it: never to a tagged provider, even when no untagged one is left.
+  const untaggedRoute = subsets.has(UNTAGGED);
+  if (untaggedRoute && !endpoints.some((e) => e.labels[s.tagLabel] === UNTAGGED)) notes.push('no untagged provider: requests without a tag find no provider, as in Dubbo');
 
   // 4. The adapter's TrafficPolicy: the first by source and name wins a service.
   const policies = rules.filter((r): r is TrafficPolicy => r.kind === 'policy').sort((a, b) => (a.origin.source + a.name < b.origin.source + b.name ? -1 : 1));
   const policy = policies[0];
   for (const other of policies.slice(1)) notes.push(`TrafficPolicy ${other.name} (${other.origin.document}) also targets this service; ${policy.name} wins`);
-  let defaultRoute: Record<string, unknown>[] = untaggedExists ? [{ destination: { host, subset: UNTAGGED } }] : [{ destination: { host } }];
+  let defaultRoute: Record<string, unknown>[] = untaggedRoute ? [{ destination: { host, subset: UNTAGGED } }] : [{ destination: { host } }];
   const trafficPolicy: Record<string, unknown> = {};
   let routeExtras: Record<string, unknown> = {};
   if (policy) {
@@ -257,7 +260,7 @@ export function applyRules(svc: CatalogService, host: string, ports: readonly Se
           subsets.set(name, { [policy.split.label]: value });
           if (w[value] > 0 && !endpoints.some((e) => e.labels[policy.split!.label] === value)) notes.push(`split: no endpoint has ${policy.split.label}=${value} in view ${view.name}; its ${w[value]}% will fail`);
         }
-        if (untaggedExists) notes.push(`TrafficPolicy ${policy.name}: the weighted split replaces the route to untagged providers`);
+        if (untaggedRoute) notes.push(`TrafficPolicy ${policy.name}: the weighted split replaces the route to untagged providers`);
         defaultRoute = weighted(host, w, names);
         effects.push(`split ${Object.entries(w).map(([k, v]) => `${k}=${v}`).join(' ')} on ${policy.split.label}`);
       }

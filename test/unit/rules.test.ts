@@ -129,6 +129,29 @@ spec:
     });
   });
 
+  it('isolate providers tagged in Dubbo (dubbo.tag) with no rule document at all', () => {
+    // ProviderConfig.setTag / ServiceConfig.setTag / -Ddubbo.tag write dubbo.tag into the URL.
+    const cat = new Catalog(cfg.mapping, cfg.protection, ['s'], { rejected: () => {}, warning: () => {} }, 1000);
+    const url = (ip: string, extra = '') => `dubbo://${ip}:20880/org.apache.dubbo.demo.DemoService?application=demo-provider&interface=org.apache.dubbo.demo.DemoService${extra}`;
+    cat.setService('s', 'demo', [url('10.20.0.1'), url('10.20.0.2', '&dubbo.tag=gray')]);
+    cat.commit(1);
+    const none: RuleSet = { version: 'none', rules: [], unsupported: [] };
+    const objs = renderService(cat.service('org.apache.dubbo.demo.DemoService')!, { mapping: cfg.mapping, render: cfg.render, rules: { set: none, tagLabel: 'dubbo.tag', tagHeader: 'dubbo.tag' } }, east);
+    const dr = objs.find((o) => o.kind === 'DestinationRule')!;
+    const vs = objs.find((o) => o.kind === 'VirtualService')!;
+    expect(dr.spec.subsets).toEqual([{ name: 'tag-gray', labels: { 'dubbo.tag': 'gray' } }, { name: 'untagged', labels: { 'dubbo.tag': 'untagged' } }]);
+    expect(vs.spec.tcp).toEqual([
+      { match: [{ sourceLabels: { 'dubbo.tag': 'gray' } }], route: [{ destination: { host: HOST, subset: 'tag-gray' } }] },
+      { route: [{ destination: { host: HOST, subset: 'untagged' } }] },
+    ]);
+    // Only tagged providers left: a request without a tag still never reaches them.
+    cat.setService('s', 'demo', [url('10.20.0.2', '&dubbo.tag=gray')]);
+    cat.commit(2);
+    const p = applyRules(cat.service('org.apache.dubbo.demo.DemoService')!, HOST, TCP, none, east, settings);
+    expect((p.virtualService!.tcp as unknown[]).at(-1)).toEqual({ route: [{ destination: { host: HOST, subset: 'untagged' } }] });
+    expect(p.notes).toContain('no untagged provider: requests without a tag find no provider, as in Dubbo');
+  });
+
   it('renders valid, encodable DestinationRule and VirtualService objects next to the ServiceEntry', () => {
     const objs = renderService(demoService(), { mapping: cfg.mapping, render: cfg.render, rules: { set: set(doc()), tagLabel: 'dubbo.tag', tagHeader: 'dubbo.tag' } }, east);
     expect(objs.map((o) => o.kind).sort()).toEqual(['DestinationRule', 'ServiceEntry', 'VirtualService', 'WorkloadEntry', 'WorkloadEntry', 'WorkloadEntry', 'WorkloadEntry']);
