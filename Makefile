@@ -34,6 +34,7 @@ run: build
 provision:
 	test/servers/zookeeper/provision.sh
 	test/servers/nacos/provision.sh
+	test/servers/dubbo/provision.sh
 	test/servers/istiod/provision.sh
 	test/servers/helm/provision.sh
 

@@ -9,8 +9,10 @@
 # Before the command it makes one attempt of its own (to 192.0.2.1, a documentation address) and
 # checks that it was blocked and counted, so a guard that could not see would not pass silently.
 #
-# Test hosts that a suite puts in network namespaces of its own are reached through interfaces it
-# adds there; only the rest of the world is out of reach.
+# The namespace also has test hosts: 198.18.0.2 to 198.18.0.17 (RFC 2544's benchmarking range,
+# never routed), each a /32 on loopback, so no route to the rest of that range exists. Real Dubbo
+# providers need them: Dubbo refuses to bind or register a 127.x address. The suites find them in
+# DIA_TEST_HOSTS.
 #
 #   test/netguard/run.sh CMD [ARG...]
 # Needs unshare (util-linux) and ip (iproute2); as root, or with unprivileged user namespaces.
@@ -24,6 +26,12 @@ fi
 shift
 
 ip link set lo up
+hosts=""
+for i in $(seq 2 17); do
+  ip addr add "198.18.0.$i/32" dev lo
+  hosts="$hosts${hosts:+,}198.18.0.$i"
+done
+export DIA_TEST_HOSTS="$hosts"
 
 # The value of one named counter of /proc/net/snmp (a header line, then a value line per group).
 snmp() { awk -v name="$1" '$1 == "Ip:" { if (!n) { for (i = 2; i <= NF; i++) col[$i] = i; n = 1 } else print $(col[name]) }' /proc/net/snmp; }

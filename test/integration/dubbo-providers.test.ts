@@ -1,0 +1,85 @@
+import type { Daemon } from '../../src/daemon';
+import { DubboProvider, testHosts } from '../support/dubbo-provider';
+import { startDaemon, WE, zkSource } from '../support/daemon';
+import { freePort, waitFor } from '../support/net';
+import { IstiodLikeClient } from '../support/xds-client';
+import { ZookeeperServer } from '../support/zookeeper-server';
+
+jest.setTimeout(240_000);
+
+const DR = 'networking.istio.io/v1/DestinationRule';
+const VS = 'networking.istio.io/v1/VirtualService';
+
+/**
+ * Real Dubbo 3.3 providers (test/servers/dubbo), each a JVM on a test host of its own,
+ * registering in a real ZooKeeper exactly as Dubbo does; the adapter reads what they wrote.
+ */
+describe('real Dubbo 3.3 providers in ZooKeeper', () => {
+  let zk: ZookeeperServer;
+  let providers: DubboProvider[] = [];
+  let daemon: Daemon;
+  let client: IstiodLikeClient;
+  const ports: Record<string, number> = {};
+  let a = '';
+  let b = '';
+
+  beforeAll(async () => {
+    zk = await new ZookeeperServer().start();
+    for (const k of ['aDubbo', 'aTri', 'bDubbo']) ports[k] = await freePort();
+    const registry = `zookeeper://${zk.connect}`;
+    [a, b] = testHosts();
+    providers = await Promise.all([
+      // Both protocols, two versions and a group, registered both ways (Dubbo 3's default).
+      new DubboProvider({ registry, host: a, protocols: [`dubbo:${ports.aDubbo}`, `tri:${ports.aTri}`], services: ['1.0.0', '2.0.0:g1'] }).start(),
+      // A statically tagged provider (ServiceConfig.setTag), interface-level only.
+      new DubboProvider({ registry, host: b, protocols: [`dubbo:${ports.bDubbo}`], services: ['1.0.0'], tag: 'gray', registerMode: 'interface', application: 'greeting-gray' }).start(),
+    ]);
+    const started = await startDaemon({ sources: [zkSource(zk.connect)] });
+    daemon = started.daemon;
+    client = new IstiodLikeClient(started.xdsAddress).connect();
+  });
+
+  afterAll(async () => {
+    client?.close();
+    await daemon?.stop();
+    await Promise.all(providers.map((p) => p.destroy()));
+    await zk?.destroy();
+  });
+
+  /** host -> sorted "address:port protocol-port-name version" of its WorkloadEntries. */
+  const endpoints = () => {
+    const out: Record<string, string[]> = {};
+    for (const w of client.resources(WE).values()) {
+      const host = (w.spec.labels as Record<string, string>)['dubbo.apache.org/service'];
+      const [[portName, port]] = Object.entries(w.spec.ports as Record<string, number>);
+      (out[host] ??= []).push(`${w.spec.address}:${port} ${portName} ${(w.spec.labels as Record<string, string>)['dubbo.version']}`);
+    }
+    for (const k of Object.keys(out)) out[k].sort();
+    return out;
+  };
+
+  it('serves every provider at the address and ports Dubbo registered, per protocol, version and group', async () => {
+    await waitFor('the providers in the xDS snapshot', () => client.synced() && client.resources(WE).size >= 5, 60000);
+    expect(endpoints()).toEqual({
+      'dia-greetingservice': [
+        `${a}:${ports.aDubbo} tcp-dubbo 1.0.0`,
+        `${a}:${ports.aTri} grpc-tri 1.0.0`,
+        `${b}:${ports.bDubbo} tcp-dubbo 1.0.0`,
+      ].sort(),
+      'g1-dia-greetingservice': [`${a}:${ports.aDubbo} tcp-dubbo 2.0.0`, `${a}:${ports.aTri} grpc-tri 2.0.0`].sort(),
+    });
+  });
+
+  it('isolates the statically tagged provider with no rule document: untagged traffic goes to untagged providers', async () => {
+    await waitFor('rules for the tagged service', () => client.resources(DR).size > 0 && client.resources(VS).size > 0, 30000);
+    const dr = [...client.resources(DR).values()].find((o) => o.spec.host === 'dia.greetingservice')!;
+    expect(dr.spec.subsets).toEqual([
+      { name: 'tag-gray', labels: { 'dubbo.tag': 'gray' } },
+      { name: 'untagged', labels: { 'dubbo.tag': 'untagged' } },
+    ]);
+    const vs = [...client.resources(VS).values()].find((o) => (o.spec.hosts as string[]).includes('dia.greetingservice'))!;
+    expect((vs.spec.tcp as unknown[]).at(-1)).toEqual({ route: [{ destination: { host: 'dia.greetingservice', subset: 'untagged' } }] });
+    const gray = [...client.resources(WE).values()].filter((w) => (w.spec.labels as Record<string, string>)['dubbo.tag'] === 'gray');
+    expect(gray.map((w) => w.spec.address)).toEqual([b]);
+  });
+});
