@@ -142,9 +142,9 @@ export function normalizeProviderUrl(url: ProviderUrl, mapping: MappingConfig): 
   if (badAddress) return { ok: false, skipped: false, reason: badAddress };
   if (!(Number.isInteger(url.port) && url.port >= 1 && url.port <= 65535)) return { ok: false, skipped: false, reason: `port "${url.port}" out of range` };
   const side = p.side;
-  if (side && side !== 'provider') return { ok: false, skipped: false, reason: `side=${side}: not a provider URL` };
+  if (side && side !== 'provider') return { ok: false, skipped: false, reason: `side="${side}": not a provider URL` };
   const category = p.category;
-  if (category && category !== 'providers') return { ok: false, skipped: false, reason: `category=${category}: not a provider URL` };
+  if (category && category !== 'providers') return { ok: false, skipped: false, reason: `category="${category}": not a provider URL` };
   if (!mapping.protocols[url.protocol]) {
     return { ok: false, skipped: false, reason: `protocol "${url.protocol}" has no entry in mapping.protocols` };
   }

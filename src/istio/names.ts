@@ -46,10 +46,25 @@ export function objectName(raw: string): string {
   return keep ? `${keep}-${hash}` : `x-${hash}`;
 }
 
+const isAlphanumeric = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+
+/**
+ * s from its first to its last character that `keep` accepts. By index, in linear time: a regex
+ * such as /[^A-Za-z0-9]+$/ backtracks over every run of separators inside the string, and one
+ * provider with a 60,000-character parameter stalled the event loop for seconds.
+ */
+function trimTo(s: string, keep: (charCode: number) => boolean): string {
+  let start = 0;
+  while (start < s.length && !keep(s.charCodeAt(start))) start++;
+  let end = s.length;
+  while (end > start && !keep(s.charCodeAt(end - 1))) end--;
+  return start === 0 && end === s.length ? s : s.slice(start, end);
+}
+
 /** A valid label value for any string: invalid characters become '-', long ones get a hash. */
 export function labelValue(raw: string): string {
   if (isLabelValue(raw)) return raw;
-  const cleaned = raw.replace(/[^-A-Za-z0-9_.]/g, '-').replace(/^[^A-Za-z0-9]+|[^A-Za-z0-9]+$/g, '');
+  const cleaned = trimTo(raw, isAlphanumeric).replace(/[^-A-Za-z0-9_.]/g, '-');
   if (cleaned.length <= 63 && cleaned === raw) return cleaned;
   const hash = contentHash(raw, 10);
   const keep = cleaned.slice(0, 52).replace(/[^A-Za-z0-9]+$/, '');
@@ -62,7 +77,7 @@ export function hostFromTemplate(template: string, values: Record<string, string
   const labels = filled
     .toLowerCase()
     .split('.')
-    .map((l) => l.replace(/^-+|-+$/g, ''))
+    .map((l) => trimTo(l, (c) => c !== 45 /* - */))
     .filter((l) => l.length > 0)
     .map((l) => (l.length <= 63 ? l : `${l.slice(0, 52).replace(/-+$/, '')}-${contentHash(l, 10)}`));
   return labels.join('.');

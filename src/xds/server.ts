@@ -26,6 +26,14 @@ const ADS = '/envoy.service.discovery.v3.AggregatedDiscoveryService/';
  * clients. With framed writes installed, grpc-js does not even call it (framed.ts).
  */
 const unwrap = (m: FramedMessage | Buffer): Buffer => (m instanceof FramedMessage ? m.message : m);
+
+/**
+ * What is kept or logged of a string a client sent (node id, ACKed version, NACK message): its
+ * first CLIENT_TEXT_MAX characters. istiod's are far shorter; a hostile client's could be
+ * megabytes, kept per stream and written to every log line about it.
+ */
+const CLIENT_TEXT_MAX = 256;
+const clientText = (s: string): string => (s.length <= CLIENT_TEXT_MAX ? s : `${s.slice(0, CLIENT_TEXT_MAX)}… (${s.length} characters)`);
 const adsService: grpc.ServiceDefinition = {
   StreamAggregatedResources: {
     path: ADS + 'StreamAggregatedResources',
@@ -160,9 +168,9 @@ abstract class Connection<Req, Sub extends { typeUrl: string; kind?: IstioKind; 
     sub.inFlightNonce = undefined;
     if (errorDetail && (errorDetail.message || errorDetail.message === '')) {
       sub.nacks++;
-      sub.lastNack = errorDetail.message;
+      sub.lastNack = clientText(errorDetail.message);
       this.metrics.acks.inc({ cluster: this.cluster, result: 'nack' });
-      log.warn('xds client rejected a response (NACK)', { cluster: this.cluster, connection: this.id, node: this.nodeId, type: sub.typeUrl, error: errorDetail.message });
+      log.warn('xds client rejected a response (NACK)', { cluster: this.cluster, connection: this.id, node: this.nodeId, type: sub.typeUrl, error: sub.lastNack });
       return;
     }
     this.metrics.acks.inc({ cluster: this.cluster, result: 'ack' });
@@ -179,7 +187,7 @@ class SotwConnection extends Connection<DiscoveryRequestMsg, SotwSub> {
   private ackLabels = new Map<string, Record<string, string>>();
 
   onRequest(req: DiscoveryRequestMsg): void {
-    if (req.node?.id) this.nodeId = req.node.id;
+    if (req.node?.id) this.nodeId = clientText(req.node.id);
     const typeUrl = req.typeUrl ?? '';
     let sub = this.subs.get(typeUrl);
     if (!sub) {
@@ -196,11 +204,13 @@ class SotwConnection extends Connection<DiscoveryRequestMsg, SotwSub> {
   }
 
   protected acked(sub: SotwSub, version: string): void {
-    sub.ackedVersion = version;
+    sub.ackedVersion = clientText(version);
     if (!sub.kind) return;
     const old = this.ackLabels.get(sub.typeUrl);
     if (old) this.metrics.ackedVersion.remove(old);
-    const labels = { cluster: this.cluster, connection: this.nodeId ?? this.id, type: sub.kind, version };
+    // A label value is never the client's own text: an ACK names the version we sent, or it is
+    // "other". The connection is named by the node id, cut to the length above.
+    const labels = { cluster: this.cluster, connection: this.nodeId ?? this.id, type: sub.kind, version: version === sub.sentVersion ? version : 'other' };
     this.metrics.ackedVersion.set(labels, 1);
     this.ackLabels.set(sub.typeUrl, labels);
   }
@@ -235,7 +245,7 @@ class SotwConnection extends Connection<DiscoveryRequestMsg, SotwSub> {
 /** Incremental ADS: only what changed, plus the names of what was removed. */
 class DeltaConnection extends Connection<DeltaDiscoveryRequestMsg, DeltaSub> {
   onRequest(req: DeltaDiscoveryRequestMsg): void {
-    if (req.node?.id) this.nodeId = req.node.id;
+    if (req.node?.id) this.nodeId = clientText(req.node.id);
     const typeUrl = req.typeUrl ?? '';
     let sub = this.subs.get(typeUrl);
     const subscribe = req.resourceNamesSubscribe ?? [];

@@ -63,8 +63,8 @@ describe('normalizeProviderEntry', () => {
   });
 
   it.each([
-    ['dubbo://10.1.1.1:20880/a.B?side=consumer', 'side=consumer'],
-    ['dubbo://10.1.1.1:20880/a.B?category=routers', 'category=routers'],
+    ['dubbo://10.1.1.1:20880/a.B?side=consumer', 'side="consumer"'],
+    ['dubbo://10.1.1.1:20880/a.B?category=routers', 'category="routers"'],
     ['thrift://10.1.1.1:20880/a.B', 'no entry in mapping.protocols'],
     ['dubbo://10.1.1.1:20880/?interface=1bad', 'invalid interface'],
   ])('rejects %s', (e, reason) => {

@@ -1,3 +1,4 @@
+import { reasonClass } from '../../src/daemon/telemetry';
 import { validateObject } from '../../src/istio/kinds';
 import { renderService } from '../../src/istio/render';
 import { normalizeEntry, normalizeProviderEntry } from '../../src/dubbo/normalize';
@@ -20,6 +21,15 @@ describe('one bad provider is refused on its own, with a reason', () => {
     expect(refused(url('10.0.0.1', '&weight=4294967296'))).toMatch(/weight "4294967296" is above Dubbo's largest weight/);
     expect(refused(url('10.0.0.1', '&weight=2147483647'))).toBeUndefined();
     expect(refused(url('[2001:db8::1]'))).toBeUndefined();
+  });
+
+  it('keeps the rejection metric bounded: what a registration says never becomes a series of its own', () => {
+    const classes = new Set<string>();
+    for (let i = 0; i < 3000; i++) {
+      for (const extra of [`&side=s${i}x`, `&category=c${i}y`, `&weight=${4294967296 + i}`]) classes.add(reasonClass(refused(url('10.0.0.1', extra))!));
+      classes.add(reasonClass(refused(url(`host-${i}.example`))!));
+    }
+    expect(classes.size).toBe(4);
   });
 
   it('takes a negative weight as 0, as Dubbo does', () => {

@@ -26,6 +26,15 @@ const example = (): Map<string, string[]> => {
   return r.services;
 };
 
+describe('names and labels from hostile input', () => {
+  it('are made in linear time: a 200,000-character run of separators is no stall', () => {
+    const run = '-'.repeat(200_000);
+    expect(labelValue(`a${run}b`)).toMatch(/^a-[0-9a-f]{10}$/);
+    expect(labelValue(`${'_'.repeat(200_000)}!`)).toMatch(/^[0-9a-f]{10}$/);
+    expect(hostFromTemplate('{group}.{interface}', { group: `g${run}x`, interface: 'a.B' })).toMatch(/^g-[0-9a-f]{10}\.a\.b$/);
+  });
+});
+
 describe('renderService', () => {
   it('renders the example providers exactly as the reviewed golden file', () => {
     const docs = servicesFrom(example()).flatMap((s) => renderService(s, settings, view)).map(toManifest);

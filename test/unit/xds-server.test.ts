@@ -190,6 +190,30 @@ describe('XdsServer', () => {
     expect(server.connections()[0].types[WE].lastNack).toBe('bad thing');
   });
 
+  it('keeps and labels nothing of a client\'s own text beyond a short prefix', async () => {
+    server.setSnapshot(builder.update(new Map([['s', [we('a-1', '10.0.0.1')]]])));
+    const c = sotw([WE]);
+    await waitFor('synced', () => c.synced());
+    c.ackEnabled = false;
+    const raw = (c as unknown as { stream: { write(m: object): void } }).stream;
+    const huge = 'x'.repeat(1 << 20);
+    server.setSnapshot(builder.update(new Map([['s', [we('a-1', '10.0.0.2')]]])));
+    await waitFor('v2', () => c.resources(WE).get('dubbo/a-1')?.spec.address === '10.0.0.2');
+    raw.write({ typeUrl: WE, versionInfo: huge, responseNonce: c.state.get(WE)!.nonce, node: { id: huge } });
+    await waitFor('the odd ACK recorded', () => server.connections()[0].types[WE].ackedVersion?.startsWith('xxx'));
+    const info = server.connections()[0];
+    expect(info.types[WE].ackedVersion!.length).toBeLessThan(300);
+    expect(info.nodeId!.length).toBeLessThan(300);
+    const text = await metrics.registry.getSingleMetricAsString('dia_xds_acked_version_info');
+    expect(text).toContain('version="other"');
+    expect(text.length).toBeLessThan(2000);
+    server.setSnapshot(builder.update(new Map([['s', [we('a-1', '10.0.0.3')]]])));
+    await waitFor('v3', () => c.resources(WE).get('dubbo/a-1')?.spec.address === '10.0.0.3');
+    raw.write({ typeUrl: WE, versionInfo: 'old', responseNonce: c.state.get(WE)!.nonce, errorDetail: { code: 3, message: huge } });
+    await waitFor('nack', () => server.connections()[0].types[WE].nacks === 1);
+    expect(server.connections()[0].types[WE].lastNack).toMatch(/^x{256}… \(1048576 characters\)$/);
+  });
+
   it('gives every client the same bytes and resyncs a reconnecting client in full', async () => {
     server.setSnapshot(builder.update(new Map([['s', [se('a'), we('a-1', '10.0.0.1')]]])));
     const a = sotw();
