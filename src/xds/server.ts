@@ -33,6 +33,12 @@ const unwrap = (m: FramedMessage | Buffer): Buffer => (m instanceof FramedMessag
  * megabytes, kept per stream and written to every log line about it.
  */
 const CLIENT_TEXT_MAX = 256;
+/** Distinct type URLs one stream may ask for: istiod asks for about twenty. */
+const MAX_TYPES_PER_STREAM = 64;
+
+/** A client went past a per-stream limit: its stream ends with RESOURCE_EXHAUSTED, no other stream notices. */
+class StreamLimitError extends Error {}
+
 const clientText = (s: string): string => (s.length <= CLIENT_TEXT_MAX ? s : `${s.slice(0, CLIENT_TEXT_MAX)}… (${s.length} characters)`);
 const adsService: grpc.ServiceDefinition = {
   StreamAggregatedResources: {
@@ -102,6 +108,12 @@ abstract class Connection<Req, Sub extends { typeUrl: string; kind?: IstioKind; 
   readonly peer: string;
   nodeId?: string;
   protected readonly subs = new Map<string, Sub>();
+
+  /** Before a new subscription: every type URL a stream names is state kept for its lifetime. */
+  protected admit(typeUrl: string): void {
+    if (this.subs.size >= MAX_TYPES_PER_STREAM) throw new StreamLimitError(`more than ${MAX_TYPES_PER_STREAM} distinct type URLs on one stream`);
+    if (typeUrl.length > CLIENT_TEXT_MAX) throw new StreamLimitError(`a type URL of ${typeUrl.length} characters`);
+  }
   protected snapshot?: ClusterSnapshot;
   private nonce = 0;
   private writable = true;
@@ -191,6 +203,7 @@ class SotwConnection extends Connection<DiscoveryRequestMsg, SotwSub> {
     const typeUrl = req.typeUrl ?? '';
     let sub = this.subs.get(typeUrl);
     if (!sub) {
+      this.admit(typeUrl);
       // A first request carries a junk nonce (istiod sends the time): it always gets an answer.
       sub = { typeUrl, kind: kindOfTypeUrl(typeUrl), pending: true, nacks: 0 };
       this.subs.set(typeUrl, sub);
@@ -251,6 +264,7 @@ class DeltaConnection extends Connection<DeltaDiscoveryRequestMsg, DeltaSub> {
     const subscribe = req.resourceNamesSubscribe ?? [];
     const unsubscribe = req.resourceNamesUnsubscribe ?? [];
     if (!sub) {
+      this.admit(typeUrl);
       sub = {
         typeUrl,
         kind: kindOfTypeUrl(typeUrl),
@@ -416,6 +430,12 @@ export class XdsServer {
       try {
         conn.onRequest(req);
       } catch (err) {
+        if (err instanceof StreamLimitError) {
+          this.metrics.rejectedInputs.inc({ source: 'xds', kind: 'stream', reason: err.message.replace(/\d+/g, 'N') });
+          log.warn('xds stream ended: it went past a limit', { cluster, connection: conn.id, node: conn.nodeId, peer: conn.peer, limit: err.message });
+          call.emit('error', Object.assign(new Error(err.message), { code: grpc.status.RESOURCE_EXHAUSTED, details: err.message }));
+          return;
+        }
         log.error('xds request handling failed', { cluster, connection: conn.id, error: (err as Error).stack });
       }
     });

@@ -1,4 +1,6 @@
+import * as grpc from '@grpc/grpc-js';
 import { Metrics } from '../../src/common/metrics';
+import { DiscoveryRequest } from '../../src/xds/proto';
 import { object } from '../../src/istio/render';
 import { SnapshotBuilder } from '../../src/xds/snapshot';
 import { BufferPool, frame, installFramedWrites } from '../../src/xds/framed';
@@ -212,6 +214,24 @@ describe('XdsServer', () => {
     raw.write({ typeUrl: WE, versionInfo: 'old', responseNonce: c.state.get(WE)!.nonce, errorDetail: { code: 3, message: huge } });
     await waitFor('nack', () => server.connections()[0].types[WE].nacks === 1);
     expect(server.connections()[0].types[WE].lastNack).toMatch(/^x{256}… \(1048576 characters\)$/);
+  });
+
+  it('ends a stream that names too many type URLs with RESOURCE_EXHAUSTED, and serves the others', async () => {
+    server.setSnapshot(builder.update(new Map([['s', [we('a-1', '10.0.0.1')]]])));
+    const good = sotw([WE]);
+    const client = new grpc.Client(addr, grpc.credentials.createInsecure());
+    clients.push(client);
+    const stream = client.makeBidiStreamRequest('/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources', (m: object) => Buffer.from(DiscoveryRequest.encode(DiscoveryRequest.fromObject(m)).finish()), (b: Buffer) => b);
+    let code: number | undefined;
+    stream.on('error', (e: grpc.ServiceError) => (code = e.code));
+    stream.on('data', () => {});
+    for (let i = 0; i < 100; i++) stream.write({ typeUrl: `junk.example/v1/Kind${i}` });
+    await waitFor('the junk stream ended', () => code !== undefined);
+    expect(code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    expect(await metrics.registry.getSingleMetricAsString('dia_rejected_inputs_total')).toContain('reason="more than N distinct type URLs on one stream"');
+    await waitFor('the good client is served', () => good.synced());
+    server.setSnapshot(builder.update(new Map([['s', [we('a-1', '10.0.0.2')]]])));
+    await waitFor('and keeps being served', () => good.resources(WE).get('dubbo/a-1')?.spec.address === '10.0.0.2');
   });
 
   it('gives every client the same bytes and resyncs a reconnecting client in full', async () => {
