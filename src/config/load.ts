@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import Ajv, { type ErrorObject } from 'ajv';
-import yaml from 'js-yaml';
+import { loadYaml, YamlLimitError } from '../common/yaml';
 import { configSchema } from './schema';
 import type { Config } from './types';
 
@@ -31,8 +31,9 @@ export function loadConfigFile(file: string): Config {
 export function parseConfig(text: string, file = '<inline>'): Config {
   let doc: unknown;
   try {
-    doc = yaml.load(text);
+    doc = loadYaml(text);
   } catch (err) {
+    if (err instanceof YamlLimitError) throw new ConfigError(file, [`refused: ${err.message}`]);
     throw new ConfigError(file, [`not valid YAML: ${(err as Error).message}`]);
   }
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {

@@ -1,5 +1,5 @@
 import { readFileSync, statSync, unwatchFile, watchFile } from 'node:fs';
-import yaml from 'js-yaml';
+import { DEFAULT_YAML_LIMITS, loadYaml, YamlLimitError } from '../common/yaml';
 import type { FileSourceConfig } from '../config/types';
 import { log } from '../common/log';
 import { SourceBase } from './base';
@@ -71,12 +71,16 @@ export class FileSource extends SourceBase implements RegistrySource {
   }
 }
 
+/** A providers file may list a large estate: about 300 characters a provider, 200,000 providers. */
+const PROVIDER_FILE_LIMITS = { ...DEFAULT_YAML_LIMITS, maxChars: 64 * 1024 * 1024 };
+
 /** Pure: the file's text to entries per interface. Bad shapes are reported, never thrown. */
 export function parseProvidersFile(text: string): { services: Map<string, string[]>; warnings: string[] } | { error: string } {
   let doc: unknown;
   try {
-    doc = yaml.load(text);
+    doc = loadYaml(text, PROVIDER_FILE_LIMITS);
   } catch (err) {
+    if (err instanceof YamlLimitError) return { error: `refused: ${err.message}` };
     return { error: `not valid YAML: ${(err as Error).message.split('\n')[0]}` };
   }
   if (doc === null || doc === undefined) return { services: new Map(), warnings: [] };

@@ -4,6 +4,7 @@
  * (then the last good version of that document stays in force, see store.ts).
  */
 import yaml from 'js-yaml';
+import { loadAllYaml, loadYaml, YamlLimitError } from '../common/yaml';
 import { specType, yamlToProto } from '../common/proto';
 import type { Condition, ConditionRoute, Configurator, PassThrough, Rule, RuleOrigin, RuleScope, TagRule, TrafficPolicy, Unsupported } from './model';
 
@@ -42,11 +43,12 @@ export function parseRuleDocument(origin: RuleOrigin, name: string, content: str
       return { rules, unsupported };
     }
     const rules: Rule[] = [];
-    for (const doc of yaml.loadAll(content)) if (doc !== null && doc !== undefined) rules.push(parseAdapterObject(origin, doc));
+    for (const doc of loadAllYaml(content)) if (doc !== null && doc !== undefined) rules.push(parseAdapterObject(origin, doc));
     return { rules, unsupported: [] };
   } catch (err) {
     if (err instanceof RuleError) return { error: err.message };
     if (err instanceof yaml.YAMLException) return { error: `not valid YAML: ${err.message.split('\n')[0]}` };
+    if (err instanceof YamlLimitError) return { error: `refused: ${err.message}` };
     throw err;
   }
 }
@@ -54,8 +56,9 @@ export function parseRuleDocument(origin: RuleOrigin, name: string, content: str
 function loadOne(content: string): Record<string, unknown> {
   let doc: unknown;
   try {
-    doc = yaml.load(content);
+    doc = loadYaml(content);
   } catch (err) {
+    if (err instanceof YamlLimitError) return fail(`refused: ${err.message}`);
     return fail(`not valid YAML: ${(err as Error).message.split('\n')[0]}`);
   }
   if (!doc || typeof doc !== 'object' || Array.isArray(doc)) return fail('the rule is not a YAML mapping');
