@@ -245,7 +245,7 @@ export const configSchema = {
             label: { ...labelKey, default: 'dubbo.apache.org/meshed', description: 'Label set to "true" or "false" on every endpoint.' },
           },
         },
-        defaultWeight: { type: 'integer', minimum: 1, default: 100, description: 'Weight of a provider without a weight parameter (Dubbo default 100).' },
+        defaultWeight: { type: 'integer', minimum: 1, maximum: 2147483647, default: 100, description: 'Weight of a provider without a weight parameter (Dubbo default 100).' },
       },
     },
     render: {
