@@ -28,35 +28,47 @@ export function renderService(all: CatalogService, s: RenderSettings, view: Clus
   const plan = servicePlan(all, s, view);
   if (!plan) return [];
   const { svc, host, ports, policy } = plan;
-  const { render } = s;
+  const { render, mapping } = s;
   const seName = objectName(host);
   const metaLabels = objectLabels(render, view);
-  const endpoints = policy?.endpoints ?? svc.endpoints;
-  // WorkloadEntries carry the label their ServiceEntry selects them by; inline endpoints need none.
-  const membership = render.endpointMode === 'inline' ? undefined : { [render.membershipLabel]: seName };
-  const workloads = endpoints.filter((e) => isIp(e.address)).map((e) => ({ e, spec: workloadSpec(e, s, view, membership) }));
-
-  const seSpec: Record<string, unknown> = {
-    hosts: [host],
-    ports,
-    location: 'MESH_INTERNAL',
-    resolution: 'STATIC',
-    exportTo: render.exportTo,
-  };
-  const out: IstioObject[] = [];
-  if (render.endpointMode === 'inline') {
-    seSpec.endpoints = workloads.map((w) => w.spec);
-  } else {
-    seSpec.workloadSelector = { labels: { [render.membershipLabel]: seName } };
-    for (const { e, spec } of workloads) {
-      out.push(object('WorkloadEntry', render.namespace, workloadName(seName, e), metaLabels, {}, spec, e.createdAtMs));
-    }
-  }
+  const endpoints = (policy?.endpoints ?? svc.endpoints).filter((e) => isIp(e.address));
   // Versions are not annotated: they come and go with endpoints, and the ServiceEntry's shape must not.
   const annotations: Record<string, string> = { [ANNOTATION_INTERFACE]: svc.key.interface };
   if (svc.key.group) annotations[ANNOTATION_GROUP] = svc.key.group;
   if (svc.key.version) annotations[ANNOTATION_VERSION] = svc.key.version;
-  out.unshift(object('ServiceEntry', render.namespace, seName, metaLabels, annotations, seSpec, svc.createdAtMs));
+
+  // Inline mode: one ServiceEntry per protocol, all for the same host. Istio takes an endpoint
+  // that lists no port of its ServiceEntry as serving that port on the port's own number, so a
+  // tri-only provider in a ServiceEntry with a dubbo port would get dubbo connections on a port it
+  // never opened. istiod merges inline ServiceEntries of one host and namespace by port, each port
+  // keeping the endpoints of its own ServiceEntry (istiod 1.29, test/e2e/protocols.test.ts). It
+  // does not do so for ServiceEntries that select WorkloadEntries (it keeps one of them), so
+  // workloadentry mode keeps one ServiceEntry with every port (docs/istio.md). The service's
+  // first protocol in mapping order keeps the plain name, so a single-protocol service renders as
+  // before; protocols never leave a service while it exists, so the names stay put. The others'
+  // names carry a hash (objectName), so they can never be another host's plain name.
+  const protocols = Object.keys(mapping.protocols).filter((p) => svc.protocols.includes(p));
+  const portOf = (protocol: string) => ports.find((x) => x.name === mapping.protocols[protocol].portName)!;
+  const groups =
+    render.endpointMode === 'inline'
+      ? protocols.map((protocol, i) => ({ name: i === 0 ? seName : objectName(`${seName}-${portOf(protocol).name}`), protocols: [protocol], ports: [portOf(protocol)] }))
+      : [{ name: seName, protocols, ports }];
+  const entries: IstioObject[] = [];
+  const workloadEntries: IstioObject[] = [];
+  for (const g of groups) {
+    // WorkloadEntries carry the label their ServiceEntry selects them by; inline endpoints need none.
+    const membership = render.endpointMode === 'inline' ? undefined : { [render.membershipLabel]: g.name };
+    const workloads = endpoints.filter((e) => g.protocols.includes(e.protocol)).map((e) => ({ e, spec: workloadSpec(e, s, view, membership) }));
+    const seSpec: Record<string, unknown> = { hosts: [host], ports: g.ports, location: 'MESH_INTERNAL', resolution: 'STATIC', exportTo: render.exportTo };
+    if (render.endpointMode === 'inline') {
+      seSpec.endpoints = workloads.map((w) => w.spec);
+    } else {
+      seSpec.workloadSelector = { labels: { [render.membershipLabel]: g.name } };
+      for (const { e, spec } of workloads) workloadEntries.push(object('WorkloadEntry', render.namespace, workloadName(seName, e), metaLabels, {}, spec, e.createdAtMs));
+    }
+    entries.push(object('ServiceEntry', render.namespace, g.name, metaLabels, annotations, seSpec, svc.createdAtMs));
+  }
+  const out: IstioObject[] = [...entries, ...workloadEntries];
   if (policy?.destinationRule) {
     const dr = policy.destinationRule;
     // Subsets select by the sanitized label values the endpoints carry.

@@ -75,6 +75,21 @@ describe('renderService', () => {
     expect(we.name).toBe('a-b-10-0-0-1-20880-v1-2-3');
   });
 
+  it('gives each protocol of a service its own ServiceEntry for the one host in inline mode, so no endpoint is on a port it did not register', () => {
+    const inline = testConfig({ render: { endpointMode: 'inline' } });
+    const u = (protocol: string, ip: string, port: number) => `${protocol}://${ip}:${port}/a.Multi?application=m&interface=a.Multi`;
+    const [svc] = servicesFrom(new Map([['a.Multi', [u('dubbo', '10.0.0.1', 20880), u('tri', '10.0.0.2', 50051), u('dubbo', '10.0.0.3', 20890), u('tri', '10.0.0.3', 50061)]]]), inline);
+    const entries = renderService(svc, { mapping: inline.mapping, render: inline.render }, view);
+    expect(entries.map((o) => [o.kind, o.name, o.spec.hosts, (o.spec.ports as { name: string }[]).map((p) => p.name), (o.spec.endpoints as { address: string; ports: Record<string, number> }[]).map((e) => `${e.address} ${JSON.stringify(e.ports)}`)])).toEqual([
+      ['ServiceEntry', 'a-multi', ['a.multi'], ['tcp-dubbo'], ['10.0.0.1 {"tcp-dubbo":20880}', '10.0.0.3 {"tcp-dubbo":20890}']],
+      ['ServiceEntry', expect.stringMatching(/^a-multi-grpc-tri-[0-9a-f]{10}$/), ['a.multi'], ['grpc-tri'], ['10.0.0.2 {"grpc-tri":50051}', '10.0.0.3 {"grpc-tri":50061}']],
+    ]);
+    for (const o of entries) expect(validateObject(o)).toEqual([]);
+    // workloadentry mode: one ServiceEntry with both ports (istiod keeps one selector-based entry per host).
+    const [we] = servicesFrom(new Map([['a.Multi', [u('dubbo', '10.0.0.1', 20880), u('tri', '10.0.0.2', 50051)]]]));
+    expect(renderService(we, settings, view).filter((o) => o.kind === 'ServiceEntry').map((o) => o.name)).toEqual(['a-multi']);
+  });
+
   it('renders endpoints inline in inline mode, with the same endpoint content', () => {
     const inline = testConfig({ render: { endpointMode: 'inline' } });
     const svcs = servicesFrom(example(), inline);
