@@ -1,12 +1,11 @@
 import type { Daemon } from '../../src/daemon';
 import { dubbo3Fixture, znode } from '../support/config';
-import { startDaemon, zkSource } from '../support/daemon';
-import { EnvoyProbe, outbound } from '../support/envoy-probe';
+import { type EnvoyProbe, outbound } from '../support/envoy-probe';
 import { comparable, converged } from '../support/expect-istio';
-import { Istiod } from '../support/istiod';
+import type { Istiod } from '../support/istiod';
 import { sleep } from '../support/net';
-import { ZkWriter } from '../support/zk-client';
-import { ZookeeperServer } from '../support/zookeeper-server';
+import type { ZkWriter } from '../support/zk-client';
+import { IstiodStack } from '../support/stack';
 
 jest.setTimeout(180_000);
 
@@ -28,31 +27,22 @@ function interfaceTwins(instanceData: string, metadata: string): string[] {
 }
 
 describe('a Dubbo 3 application-level estate in a real istiod', () => {
-  let zk: ZookeeperServer;
+  const stack = new IstiodStack();
   let writer: ZkWriter;
   let daemon: Daemon;
   let istiod: Istiod;
   let probe: EnvoyProbe;
 
   beforeAll(async () => {
-    zk = await new ZookeeperServer().start();
-    writer = await ZkWriter.connect(zk.connect);
-    await writer.putAll(fx.greetings.applicationLevel);
-    await writer.putAll(fx.shop.applicationLevel);
-    const started = await startDaemon({ sources: [zkSource(zk.connect)] });
-    daemon = started.daemon;
-    istiod = await new Istiod({ configSources: [`xds://${started.xdsAddress}`] }).start();
-    probe = new EnvoyProbe(istiod.xdsAddress).connect();
-    await converged(istiod, probe, daemon);
+    await stack.start({
+      seed: async (w) => {
+        await w.putAll(fx.greetings.applicationLevel);
+        await w.putAll(fx.shop.applicationLevel);
+      },
+    });
+    [writer, daemon, istiod, probe] = [stack.writer!, stack.daemon!, stack.istiod!, stack.probe!];
   });
-
-  afterAll(async () => {
-    probe?.close();
-    await istiod?.destroy();
-    await daemon?.stop();
-    await writer?.close();
-    await zk?.destroy();
-  });
+  afterAll(() => stack.stop());
 
   const stored = async () => (await istiod.configz()).map((o) => `${o.kind} ${o.metadata.name}@${o.metadata.resourceVersion}`).sort();
   const endpoints = () => new Map([...probe.clusters.keys()].filter((n) => n.startsWith('outbound|')).sort().map((n) => [n, comparable(probe.endpointsOf(n))]));

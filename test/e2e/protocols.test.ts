@@ -1,10 +1,5 @@
-import type { Daemon } from '../../src/daemon';
-import { startDaemon, zkSource } from '../support/daemon';
-import { EnvoyProbe, outbound } from '../support/envoy-probe';
-import { converged } from '../support/expect-istio';
-import { Istiod } from '../support/istiod';
-import { ZkWriter } from '../support/zk-client';
-import { ZookeeperServer } from '../support/zookeeper-server';
+import { outbound } from '../support/envoy-probe';
+import { IstiodStack } from '../support/stack';
 
 jest.setTimeout(240_000);
 
@@ -19,32 +14,20 @@ const HOST = 'com.example.multiservice';
  * workloadentry mode cannot do this yet (docs/istio.md).
  */
 describe.each(['inline'] as const)('a multi-protocol service in a real istiod (%s)', (endpointMode) => {
-  let zk: ZookeeperServer;
-  let writer: ZkWriter;
-  let daemon: Daemon;
-  let istiod: Istiod;
-  let probe: EnvoyProbe;
+  const stack = new IstiodStack();
 
   beforeAll(async () => {
-    zk = await new ZookeeperServer().start();
-    writer = await ZkWriter.connect(zk.connect);
-    for (const u of [url('dubbo', '10.7.2.1', 20880), url('tri', '10.7.2.2', 50051), url('dubbo', '10.7.2.3', 20890), url('tri', '10.7.2.3', 50061)]) await writer.register(u, { ephemeral: false });
-    daemon = (await startDaemon({ sources: [zkSource(zk.connect)], render: { endpointMode } })).daemon;
-    istiod = await new Istiod({ configSources: [`xds://127.0.0.1:${daemon.xds.port('default')}`] }).start();
-    probe = new EnvoyProbe(istiod.xdsAddress).connect();
-    await converged(istiod, probe, daemon);
+    await stack.start({
+      seed: async (writer) => {
+        for (const u of [url('dubbo', '10.7.2.1', 20880), url('tri', '10.7.2.2', 50051), url('dubbo', '10.7.2.3', 20890), url('tri', '10.7.2.3', 50061)]) await writer.register(u, { ephemeral: false });
+      },
+      daemon: { render: { endpointMode } },
+    });
   });
-
-  afterAll(async () => {
-    probe?.close();
-    await istiod?.destroy();
-    await daemon?.stop();
-    await writer?.close();
-    await zk?.destroy();
-  });
+  afterAll(() => stack.stop());
 
   it('puts each endpoint only on the ports it serves, at its own port', () => {
-    const at = (port: number) => probe.endpointsOf(outbound(port, HOST))?.map((e) => `${e.address}:${e.port}`).sort();
+    const at = (port: number) => stack.probe!.endpointsOf(outbound(port, HOST))?.map((e) => `${e.address}:${e.port}`).sort();
     expect(at(20880)).toEqual(['10.7.2.1:20880', '10.7.2.3:20890']);
     expect(at(50051)).toEqual(['10.7.2.2:50051', '10.7.2.3:50061']);
   });

@@ -1,12 +1,12 @@
 import type { Daemon } from '../../src/daemon';
 import { shardOf } from '../../src/istio/view';
-import { metricValue, startDaemon, zkSource } from '../support/daemon';
-import { EnvoyProbe, outbound } from '../support/envoy-probe';
-import { converged, expectedEndpoints, sentAs, served, storedAs } from '../support/expect-istio';
-import { Istiod } from '../support/istiod';
+import { metricValue } from '../support/daemon';
+import { type EnvoyProbe, outbound } from '../support/envoy-probe';
+import { expectedEndpoints, sentAs, served, storedAs } from '../support/expect-istio';
+import type { Istiod } from '../support/istiod';
 import { waitFor } from '../support/net';
-import { ZkWriter } from '../support/zk-client';
-import { ZookeeperServer } from '../support/zookeeper-server';
+import type { ZkWriter } from '../support/zk-client';
+import { IstiodStack } from '../support/stack';
 
 jest.setTimeout(180_000);
 
@@ -16,7 +16,7 @@ const provider = (ip: string, i: number, extra = '') =>
   `dubbo://${ip}:20880/${iface(i)}?application=app${i % 7}&interface=${iface(i)}&side=provider&timestamp=1700000000000${extra}`;
 
 describe('one istiod reading the estate as 4 shard config sources', () => {
-  let zk: ZookeeperServer;
+  const stack = new IstiodStack();
   let writer: ZkWriter;
   let daemon: Daemon;
   let admin: string;
@@ -25,32 +25,23 @@ describe('one istiod reading the estate as 4 shard config sources', () => {
   const shards = Array.from({ length: SHARDS }, (_, index) => `shard-${index}`);
 
   beforeAll(async () => {
-    zk = await new ZookeeperServer().start();
-    writer = await ZkWriter.connect(zk.connect);
-    for (let i = 0; i < 40; i++) for (const n of [1, 2]) await writer.register(provider(`10.9.${i}.${n}`, i, i % 3 === 0 ? '&group=g1' : ''), { ephemeral: false });
-    const started = await startDaemon({
-      sources: [zkSource(zk.connect)],
-      clusters: [
-        ...shards.map((name, index) => ({ name, listener: { port: 0 }, shard: { index, count: SHARDS } })),
-        // The same estate unsharded, to compare against; no istiod reads it.
-        { name: 'whole', listener: { port: 0 } },
-      ],
+    await stack.start({
+      seed: async (w) => {
+        for (let i = 0; i < 40; i++) for (const n of [1, 2]) await w.register(provider(`10.9.${i}.${n}`, i, i % 3 === 0 ? '&group=g1' : ''), { ephemeral: false });
+      },
+      daemon: {
+        clusters: [
+          ...shards.map((name, index) => ({ name, listener: { port: 0 }, shard: { index, count: SHARDS } })),
+          // The same estate unsharded, to compare against; no istiod reads it.
+          { name: 'whole', listener: { port: 0 } },
+        ],
+      },
+      istiodDials: shards,
+      convergeOn: 'whole',
     });
-    daemon = started.daemon;
-    admin = started.admin;
-    istiod = await new Istiod({ configSources: shards.map((s) => `xds://127.0.0.1:${daemon.xds.port(s)}`) }).start();
-    probe = new EnvoyProbe(istiod.xdsAddress).connect();
-    await waitFor('istiod dialled every shard', () => shards.every((s) => daemon.xds.connections().some((c) => c.cluster === s)), 60000);
-    await converged(istiod, probe, daemon, 'whole');
+    [writer, daemon, admin, istiod, probe] = [stack.writer!, stack.daemon!, stack.admin, stack.istiod!, stack.probe!];
   });
-
-  afterAll(async () => {
-    probe?.close();
-    await istiod?.destroy();
-    await daemon?.stop();
-    await writer?.close();
-    await zk?.destroy();
-  });
+  afterAll(() => stack.stop());
 
   it('splits the estate into disjoint shards that together are the whole', () => {
     const whole = served(daemon, 'whole');

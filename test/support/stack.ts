@@ -1,0 +1,56 @@
+import type { Daemon } from '../../src/daemon';
+import { startDaemon, zkSource } from './daemon';
+import { EnvoyProbe } from './envoy-probe';
+import { converged } from './expect-istio';
+import { Istiod } from './istiod';
+import { waitFor } from './net';
+import { ZkWriter } from './zk-client';
+import { ZookeeperServer } from './zookeeper-server';
+
+export interface IstiodStackOptions {
+  /** Writes the registry before the daemon starts. */
+  seed?: (writer: ZkWriter) => Promise<void>;
+  /** Daemon config beside its ZooKeeper source (clusters, render, ...). */
+  daemon?: Record<string, unknown>;
+  /** The cluster views istiod dials as config sources; default: the one named "default". */
+  istiodDials?: string[];
+  /** The view istiod must converge on before the tests start (default: the first it dials). */
+  convergeOn?: string;
+}
+
+/**
+ * The end-to-end stack: a real ZooKeeper, a writer, the daemon reading it, and a real istiod
+ * dialling the daemon with a probe proxy on istiod, converged on what the daemon serves.
+ * start() in beforeAll, stop() in afterAll: stop() tears down whatever start() got to, in reverse.
+ */
+export class IstiodStack {
+  zk?: ZookeeperServer;
+  writer?: ZkWriter;
+  daemon?: Daemon;
+  admin = '';
+  istiod?: Istiod;
+  probe?: EnvoyProbe;
+
+  async start(opts: IstiodStackOptions = {}): Promise<this> {
+    this.zk = await new ZookeeperServer().start();
+    this.writer = await ZkWriter.connect(this.zk.connect);
+    await opts.seed?.(this.writer);
+    const started = await startDaemon({ sources: [zkSource(this.zk.connect)], ...opts.daemon });
+    const daemon = (this.daemon = started.daemon);
+    this.admin = started.admin;
+    const dials = opts.istiodDials ?? ['default'];
+    this.istiod = await new Istiod({ configSources: dials.map((c) => `xds://127.0.0.1:${daemon.xds.port(c)}`) }).start();
+    this.probe = new EnvoyProbe(this.istiod.xdsAddress).connect();
+    await waitFor('istiod dialled every view it was given', () => dials.every((c) => daemon.xds.connections().some((x) => x.cluster === c)), 60000);
+    await converged(this.istiod, this.probe, daemon, opts.convergeOn ?? dials[0]);
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    this.probe?.close();
+    await this.istiod?.destroy();
+    await this.daemon?.stop();
+    await this.writer?.close();
+    await this.zk?.destroy();
+  }
+}
