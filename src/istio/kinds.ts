@@ -1,6 +1,5 @@
 import { checkLabels, validateDestinationRule, validateServiceEntry, validateVirtualService, validateWorkloadEntry } from './validate';
 import { isDns1123Label } from './names';
-import type { IstioObject } from './types';
 
 /** What the adapter must know of one Istio kind to render, validate, encode and serve it. */
 export interface IstioKindInfo {
@@ -49,8 +48,8 @@ export function bodyTypeUrl(kind: IstioKind): string {
   return `type.googleapis.com/${KINDS[kind].protoMessage}`;
 }
 
-/** The problems of an object; an empty list means it is fit to send. */
-export function validateObject(o: IstioObject): string[] {
+/** The problems of an object (an IstioObject, of types.ts, which builds on this table); an empty list means it is fit to send. */
+export function validateObject(o: { kind: IstioKind; name: string; namespace: string; labels: Record<string, string>; spec: Record<string, unknown> }): string[] {
   const p: string[] = [];
   if (!isDns1123Label(o.name)) p.push(`name "${o.name}" is not a DNS-1123 label`);
   if (!isDns1123Label(o.namespace)) p.push(`namespace "${o.namespace}" is not a DNS-1123 label`);
