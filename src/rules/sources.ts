@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import zookeeper from 'node-zookeeper-client';
 import { log } from '../common/log';
 import type { NacosSourceConfig, RulesConfig, ZookeeperSourceConfig } from '../config/types';
@@ -205,7 +206,10 @@ export class NacosRuleSource implements RuleSource {
             const have = this.known.get(doc);
             if (have && have[0] === i.md5) return void next.set(doc, have);
             const content = await this.client.getConfig(namespace, i.dataId, group);
-            if (content !== undefined) next.set(doc, [i.md5, content]);
+            // Nacos lists from its database but may answer a read from a cache a moment older: the
+            // content is remembered under its own digest, so old content fetched under a new
+            // listed md5 is fetched again at the next poll instead of standing for it for good.
+            if (content !== undefined) next.set(doc, [createHash('md5').update(content, 'utf8').digest('hex'), content]);
           });
         }
       }
