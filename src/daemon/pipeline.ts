@@ -37,7 +37,8 @@ export interface EffectiveRules {
  * and what /debug/rules explains all come from here, view by view.
  */
 export class Pipeline {
-  private readonly builders: SnapshotBuilder[];
+  /** One snapshot builder per cluster view, with the view it renders. */
+  private readonly views: { view: ClusterConfig; builder: SnapshotBuilder }[];
   private rulesDirty = true;
 
   constructor(
@@ -47,7 +48,7 @@ export class Pipeline {
     private readonly observer: PipelineObserver,
   ) {
     const shared = new ResourceCache();
-    this.builders = config.clusters.map((c) => new SnapshotBuilder(c.name, observer.builder(c.name), shared));
+    this.views = config.clusters.map((view) => ({ view, builder: new SnapshotBuilder(view.name, observer.builder(view.name), shared) }));
   }
 
   /** A rule document changed: the next run renders every service again. */
@@ -69,31 +70,30 @@ export class Pipeline {
     if (rulesChanged) for (const id of this.catalog.serviceIds()) changed.add(id);
     // Views that render alike (same filter, overrides and revision) share one render.
     const rendered = new Map<string, Map<string, IstioObject[]>>();
-    for (const b of this.builders) {
-      const view = this.view(b.cluster);
+    for (const { view, builder } of this.views) {
       const key = renderKey(view, ruleSet);
       let changes = rendered.get(key);
       if (!changes) {
         changes = new Map();
         for (const id of changed) {
           const svc = this.catalog.service(id);
-          changes.set(id, svc ? this.valid(renderService(svc, settings, view), b.cluster) : []);
+          changes.set(id, svc ? this.valid(renderService(svc, settings, view), view.name) : []);
         }
-        if (rulesChanged) changes.set(PASS_THROUGH, this.valid(renderPassThrough(ruleSet, this.config.render, view), b.cluster));
+        if (rulesChanged) changes.set(PASS_THROUGH, this.valid(renderPassThrough(ruleSet, this.config.render, view), view.name));
         rendered.set(key, changes);
       }
-      b.update(changes);
+      builder.update(changes);
     }
     return { rulesChanged, ruleSet, changedServices: changed.size, wakeAtMs };
   }
 
   snapshots(): ClusterSnapshot[] {
-    return this.builders.map((b) => b.latest());
+    return this.views.map((v) => v.builder.latest());
   }
 
   /** Every object one view serves after the last run, by kind and name: what `render` prints. */
   objects(cluster: string): IstioObject[] {
-    const snapshot = this.builders.find((b) => b.cluster === cluster)?.latest();
+    const snapshot = this.views.find((v) => v.view.name === cluster)?.builder.latest();
     if (!snapshot) return [];
     return [...snapshot.types.values()].flatMap((t) => [...t.resources.values()].map((r) => r.object));
   }
@@ -116,10 +116,6 @@ export class Pipeline {
   private settings(set: RuleSet): RenderSettings {
     const { mapping, render, rules } = this.config;
     return { mapping, render, rules: { set, tagLabel: rules.tagLabel, tagHeader: rules.tagHeader } };
-  }
-
-  private view(cluster: string): ClusterConfig {
-    return this.config.clusters.find((c) => c.name === cluster)!;
   }
 
   private valid(objects: IstioObject[], cluster: string): IstioObject[] {

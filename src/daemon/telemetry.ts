@@ -1,6 +1,7 @@
 import { log } from '../common/log';
 import type { Metrics } from '../common/metrics';
 import type { SourceState } from '../registry/types';
+import type { ZookeeperSourceHooks } from '../registry/zookeeper';
 import type { CatalogObserver } from '../model/catalog';
 import type { RuleStoreObserver } from '../rules/store';
 import type { BuilderObserver } from '../xds/snapshot';
@@ -48,7 +49,7 @@ export function builderTelemetry(m: Metrics, cluster: string): BuilderObserver {
   };
 }
 
-export function registryTelemetry(m: Metrics): { missedEvents(source: string, n: number): void; resynced(source: string, reason: string): void } {
+export function registryTelemetry(m: Metrics): ZookeeperSourceHooks {
   return {
     missedEvents: (source, n) => m.missedEvents.inc({ source }, n),
     resynced: (source, reason) => m.sourceResyncs.inc({ source, reason }),

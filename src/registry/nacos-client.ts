@@ -9,6 +9,11 @@ import type { NacosSourceConfig } from '../config/types';
  * (username/password token, access key), TLS and fail-over across the servers of serverAddr.
  * Shared by the registry source and the config-center rule source.
  */
+/** The digest Nacos keeps of a config's content (MD5 of its UTF-8 bytes), as its list answers it. */
+export function configMd5(content: string): string {
+  return createHash('md5').update(content, 'utf8').digest('hex');
+}
+
 export class NacosClient {
   private token?: { value: string; expiresAtMs: number };
   private readonly agent: http.Agent;
@@ -63,7 +68,7 @@ export class NacosClient {
         total = r.data?.totalCount ?? 0;
       }
       // v1 search answers with the content; its digest then stands for the md5.
-      out.push(...items.map((i) => ({ dataId: i.dataId, md5: i.md5 ?? createHash('md5').update(i.content ?? '').digest('hex') })));
+      out.push(...items.map((i) => ({ dataId: i.dataId, md5: i.md5 ?? configMd5(i.content ?? '') })));
       if (items.length < pageSize || out.length >= total) return out;
     }
   }

@@ -1,8 +1,7 @@
-import { createHash } from 'node:crypto';
 import zookeeper from 'node-zookeeper-client';
 import { log } from '../common/log';
 import type { NacosSourceConfig, RulesConfig, ZookeeperSourceConfig } from '../config/types';
-import { mapLimit, NacosClient } from '../registry/nacos-client';
+import { configMd5, mapLimit, NacosClient } from '../registry/nacos-client';
 import type { SourceState } from '../registry/types';
 import { readChildren, readData, type Client, type Watcher } from '../registry/zk-ops';
 import { DUBBO_RULE_SUFFIXES } from './parse';
@@ -209,7 +208,7 @@ export class NacosRuleSource implements RuleSource {
             // Nacos lists from its database but may answer a read from a cache a moment older: the
             // content is remembered under its own digest, so old content fetched under a new
             // listed md5 is fetched again at the next poll instead of standing for it for good.
-            if (content !== undefined) next.set(doc, [createHash('md5').update(content, 'utf8').digest('hex'), content]);
+            if (content !== undefined) next.set(doc, [configMd5(content), content]);
           });
         }
       }
