@@ -1,9 +1,13 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import Ajv, { type ErrorObject } from 'ajv';
+import { cidrsOverlap, parseCidr } from '../common/cidr';
 import { loadYaml, YamlLimitError } from '../common/yaml';
 import { configSchema } from './schema';
 import type { Config } from './types';
+
+/** Istio's own auto-allocation range for ServiceEntries (istiod's PILOT_IP_AUTOALLOCATE_IPV4_PREFIX default). */
+const ISTIO_AUTO_ALLOCATION = '240.240.0.0/16';
 
 export class ConfigError extends Error {
   constructor(
@@ -124,6 +128,15 @@ function semanticProblems(c: Config): string[] {
   if (!/\{interface\}/.test(c.mapping.hostTemplate)) problems.push('mapping/hostTemplate: must contain {interface}');
   if (!/\{interface\}/.test(c.mapping.groupHostTemplate) || !/\{group\}/.test(c.mapping.groupHostTemplate)) {
     problems.push('mapping/groupHostTemplate: must contain {group} and {interface}, since groups never share a host');
+  }
+  const range = parseCidr(c.render.virtualAddresses.cidr);
+  if (typeof range === 'string') problems.push(`render/virtualAddresses/cidr: ${range}`);
+  else if (cidrsOverlap(range, parseCidr(ISTIO_AUTO_ALLOCATION) as { base: number; size: number })) {
+    problems.push(`render/virtualAddresses/cidr: ${c.render.virtualAddresses.cidr} overlaps Istio's own auto-allocation range ${ISTIO_AUTO_ALLOCATION}`);
+  }
+  // The catalog keys services by version or not for both templates at once.
+  if (/\{version\}/.test(c.mapping.hostTemplate) !== /\{version\}/.test(c.mapping.groupHostTemplate)) {
+    problems.push('mapping: hostTemplate and groupHostTemplate must both contain {version}, or neither');
   }
   return problems;
 }

@@ -174,10 +174,11 @@ export const configSchema = {
       properties: {
         hostTemplate: {
           type: 'string',
-          default: '{interface}',
-          description: 'Host of a service without group. Placeholders {interface}, {group}, {version}; lower-cased. With {version}, each version is its own service.',
+          default: '{version}.{interface}',
+          description:
+            'Host of a service without group. Placeholders {interface}, {group}, {version}; lower-cased; a placeholder with no value drops its label. With {version} (the default), each version is its own host, as Dubbo never sends a call for one version to a provider of another. Without it, every version shares one host, versions become subsets (label dubbo.version) and the default route spans them all. Both templates must agree on {version}.',
         },
-        groupHostTemplate: { type: 'string', default: '{group}.{interface}', description: 'Host of a service with a group: groups never share a host.' },
+        groupHostTemplate: { type: 'string', default: '{version}.{group}.{interface}', description: 'Host of a service with a group: groups never share a host.' },
         protocols: {
           type: 'object',
           description: 'Dubbo protocol (URL scheme) -> ServiceEntry port. A provider of an unlisted protocol is rejected with a reason.',
@@ -270,6 +271,20 @@ export const configSchema = {
         },
         serviceAccount: { type: 'string', description: 'WorkloadEntry serviceAccount, when set.' },
         emptyServiceGraceMs: { ...ms, default: 60000, description: 'A service whose providers all left keeps its ServiceEntry, with no endpoints, this long.' },
+        virtualAddresses: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          description: 'A virtual IP per service in its ServiceEntry\'s addresses: with it, sidecars give every TCP service its own outbound listener (without it, all dubbo:// services share 0.0.0.0:20880 and only one is reachable). See docs/istio.md.',
+          properties: {
+            enabled: { type: 'boolean', default: true, description: 'Off: ServiceEntries carry no addresses.' },
+            cidr: {
+              type: 'string',
+              default: '240.128.0.0/10',
+              description: 'IPv4 range the addresses come from; must not overlap Istio\'s own auto-allocation range 240.240.0.0/16, nor any address a workload really uses.',
+            },
+          },
+        },
       },
     },
     xds: {

@@ -108,6 +108,13 @@ export interface RenderConfig {
   serviceAccount?: string;
   /** How long a service whose providers all left keeps its ServiceEntry with zero endpoints. */
   emptyServiceGraceMs: number;
+  virtualAddresses: VirtualAddressConfig;
+}
+
+/** A virtual IP per service (ServiceEntry.addresses), from this IPv4 range. */
+export interface VirtualAddressConfig {
+  enabled: boolean;
+  cidr: string;
 }
 
 export interface XdsConfig {

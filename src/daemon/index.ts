@@ -13,7 +13,8 @@ import { XdsServer } from '../xds/server';
 import { INLINE_RULES, Pipeline, setInlineRules, type EffectiveRules } from './pipeline';
 import { readiness } from './readiness';
 import { FlushScheduler } from './scheduler';
-import { builderTelemetry, catalogTelemetry, invalidObjectTelemetry, registryTelemetry, ruleStoreTelemetry, sourceStateTelemetry } from './telemetry';
+import { builderTelemetry, catalogTelemetry, invalidObjectTelemetry,
+  noVirtualAddressTelemetry, registryTelemetry, ruleStoreTelemetry, sourceStateTelemetry } from './telemetry';
 
 /**
  * The imperative shell, wiring only: sources feed the catalog and the rule store; the scheduler
@@ -59,6 +60,7 @@ export class Daemon {
     this.pipeline = new Pipeline(config, this.catalog, this.rules, {
       builder: (cluster) => builderTelemetry(m, cluster),
       invalid: (cluster, o, problems) => invalidObjectTelemetry(m, cluster, o, problems),
+      noVirtualAddress: (id) => noVirtualAddressTelemetry(m, id),
     });
     // Inline documents are part of the config: a bad one stops the start, like any config error.
     const problem = setInlineRules(this.rules, config.rules.documents, Date.now());

@@ -1,6 +1,7 @@
 import yaml from 'js-yaml';
 import { canonicalJson } from '../common/hash';
 import type { ClusterConfig, Config } from '../config/types';
+import { AddressBook } from '../istio/addresses';
 import { renderPassThrough, renderService, servicePlan, type RenderSettings } from '../istio/render';
 import type { IstioObject } from '../istio/types';
 import { validateObject } from '../istio/kinds';
@@ -19,6 +20,8 @@ export interface PipelineObserver {
   builder(cluster: string): BuilderObserver;
   /** A rendered object failed validation: it is not sent, and its previous version stays. */
   invalid(cluster: string, object: IstioObject, problems: string[]): void;
+  /** Every address of render.virtualAddresses.cidr is taken: the service has none. */
+  noVirtualAddress(serviceId: string): void;
 }
 
 export interface EffectiveRules {
@@ -40,6 +43,8 @@ export class Pipeline {
   /** One snapshot builder per cluster view, with the view it renders. */
   private readonly views: { view: ClusterConfig; builder: SnapshotBuilder }[];
   private rulesDirty = true;
+  /** Hosts and virtual IPs, handed out as services appear and kept while they exist. */
+  private readonly addresses: AddressBook;
 
   constructor(
     private readonly config: Config,
@@ -47,6 +52,7 @@ export class Pipeline {
     readonly rules: RuleStore,
     private readonly observer: PipelineObserver,
   ) {
+    this.addresses = new AddressBook(config.mapping, config.render.virtualAddresses);
     const shared = new ResourceCache();
     this.views = config.clusters.map((view) => ({ view, builder: new SnapshotBuilder(view.name, observer.builder(view.name), shared) }));
   }
@@ -62,6 +68,7 @@ export class Pipeline {
    */
   run(nowMs: number): { rulesChanged: boolean; ruleSet: RuleSet; changedServices: number; wakeAtMs?: number } {
     const { changed, wakeAtMs } = this.catalog.commit(nowMs);
+    this.assignAddresses(changed);
     const rulesChanged = this.rulesDirty;
     this.rulesDirty = false;
     const ruleSet = this.rules.ruleSet();
@@ -115,7 +122,25 @@ export class Pipeline {
 
   private settings(set: RuleSet): RenderSettings {
     const { mapping, render, rules } = this.config;
-    return { mapping, render, rules: { set, tagLabel: rules.tagLabel, tagHeader: rules.tagHeader } };
+    return { mapping, render, rules: { set, tagLabel: rules.tagLabel, tagHeader: rules.tagHeader }, addressOf: (id) => this.addresses.get(id) };
+  }
+
+  /**
+   * Frees the addresses of services that are gone, then gives new ones theirs, eldest first: so
+   * at start-up, when every service is new, the same services win the same collisions as before.
+   */
+  private assignAddresses(changed: Set<string>): void {
+    const added = [];
+    for (const id of changed) {
+      const svc = this.catalog.service(id);
+      if (!svc) this.addresses.remove(id);
+      else if (!this.addresses.get(id)) added.push(svc);
+    }
+    added.sort((a, b) => a.createdAtMs - b.createdAtMs || (a.id < b.id ? -1 : 1));
+    for (const svc of added) {
+      const given = this.addresses.add(svc.id, svc.key);
+      if (this.config.render.virtualAddresses.enabled && !given.address) this.observer.noVirtualAddress(svc.id);
+    }
   }
 
   private valid(objects: IstioObject[], cluster: string): IstioObject[] {

@@ -71,6 +71,12 @@ export function invalidObjectTelemetry(m: Metrics, cluster: string, o: { kind: s
   log.error('rendered object is invalid and was not sent', { cluster, kind: o.kind, name: o.name, problems });
 }
 
+/** A service that got no virtual IP because render.virtualAddresses.cidr is full. */
+export function noVirtualAddressTelemetry(m: Metrics, serviceId: string): void {
+  m.inputWarnings.inc({ source: 'render' });
+  log.warn('no virtual address left for a service: its TCP ports share the wildcard listener; widen render.virtualAddresses.cidr', { service: serviceId });
+}
+
 /** A bounded label value for a free-text reason: quoted values and numbers folded away. */
 export function reasonClass(reason: string): string {
   return reason.replace(/"[^"]*"/g, '…').replace(/\d+/g, 'N').slice(0, 80);

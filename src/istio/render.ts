@@ -1,7 +1,8 @@
 import { canonicalJson, contentHash, intern, shareRecord } from '../common/hash';
 import type { ClusterConfig, MappingConfig, RenderConfig } from '../config/types';
 import type { CatalogEndpoint, CatalogService } from '../model/catalog';
-import { ANNOTATION_GROUP, ANNOTATION_INTERFACE, ANNOTATION_VERSION, hostFromTemplate, labelValue, objectName } from './names';
+import { templateHost, type ServiceAddress } from './addresses';
+import { ANNOTATION_GROUP, ANNOTATION_INTERFACE, ANNOTATION_VERSION, labelValue, objectName } from './names';
 import { endpointLabels, inView } from './view';
 import type { IstioKind, IstioObject } from './types';
 import type { PassThrough, RuleSet } from '../rules/model';
@@ -12,12 +13,11 @@ export interface RenderSettings {
   render: RenderConfig;
   /** Config-center rules in force; without them only ServiceEntries and WorkloadEntries come out. */
   rules?: { set: RuleSet; tagLabel: string; tagHeader: string };
-}
-
-
-export function hostOf(svc: Pick<CatalogService, 'key'>, mapping: MappingConfig): string {
-  const { interface: iface, group, version } = svc.key;
-  return hostFromTemplate(group ? mapping.groupHostTemplate : mapping.hostTemplate, { interface: iface, group, version });
+  /**
+   * The host and virtual IP each service was given (AddressBook): the same in every view. Without
+   * it, the host is what the templates give and there is no virtual IP.
+   */
+  addressOf?: (serviceId: string) => ServiceAddress | undefined;
 }
 
 /**
@@ -27,12 +27,12 @@ export function hostOf(svc: Pick<CatalogService, 'key'>, mapping: MappingConfig)
 export function renderService(all: CatalogService, s: RenderSettings, view: ClusterConfig): IstioObject[] {
   const plan = servicePlan(all, s, view);
   if (!plan) return [];
-  const { svc, host, ports, policy } = plan;
+  const { svc, host, address, ports, policy } = plan;
   const { render, mapping } = s;
   const seName = objectName(host);
   const metaLabels = objectLabels(render, view);
   const endpoints = (policy?.endpoints ?? svc.endpoints).filter((e) => isIp(e.address));
-  // Versions are not annotated: they come and go with endpoints, and the ServiceEntry's shape must not.
+  // The version is annotated when it is part of the service (its own host); versions that share a host come and go with endpoints, and the ServiceEntry's shape must not.
   const annotations: Record<string, string> = { [ANNOTATION_INTERFACE]: svc.key.interface };
   if (svc.key.group) annotations[ANNOTATION_GROUP] = svc.key.group;
   if (svc.key.version) annotations[ANNOTATION_VERSION] = svc.key.version;
@@ -60,11 +60,13 @@ export function renderService(all: CatalogService, s: RenderSettings, view: Clus
     const membership = render.endpointMode === 'inline' ? undefined : { [render.membershipLabel]: g.name };
     const workloads = endpoints.filter((e) => g.protocols.includes(e.protocol)).map((e) => ({ e, spec: workloadSpec(e, s, view, membership) }));
     const seSpec: Record<string, unknown> = { hosts: [host], ports: g.ports, location: 'MESH_INTERNAL', resolution: 'STATIC', exportTo: render.exportTo };
+    // Every ServiceEntry of the host carries its address, so istiod sees one address whichever it reads.
+    if (address) seSpec.addresses = [address];
     if (render.endpointMode === 'inline') {
       seSpec.endpoints = workloads.map((w) => w.spec);
     } else {
       seSpec.workloadSelector = { labels: { [render.membershipLabel]: g.name } };
-      for (const { e, spec } of workloads) workloadEntries.push(object('WorkloadEntry', render.namespace, workloadName(seName, e), metaLabels, {}, spec, e.createdAtMs));
+      for (const { e, spec } of workloads) workloadEntries.push(object('WorkloadEntry', render.namespace, workloadName(seName, e, !svc.key.version), metaLabels, {}, spec, e.createdAtMs));
     }
     entries.push(object('ServiceEntry', render.namespace, g.name, metaLabels, annotations, seSpec, svc.createdAtMs));
   }
@@ -84,11 +86,11 @@ export function renderService(all: CatalogService, s: RenderSettings, view: Clus
  * (filtered), its host and ports, and the rules in force on it. undefined when the view leaves
  * the service out. Rendering and /debug/rules both start here, so they never disagree.
  */
-export function servicePlan(all: CatalogService, s: RenderSettings, view: ClusterConfig): { svc: CatalogService; host: string; ports: ServicePort[]; policy?: ServicePolicy } | undefined {
+export function servicePlan(all: CatalogService, s: RenderSettings, view: ClusterConfig): { svc: CatalogService; host: string; address?: string; ports: ServicePort[]; policy?: ServicePolicy } | undefined {
   const { mapping } = s;
   const svc = inView(all, view, mapping.meshed.label);
   if (!svc) return undefined;
-  const host = hostOf(svc, mapping);
+  const { host, address } = s.addressOf?.(all.id) ?? { host: templateHost(svc.key, mapping) };
   const ports = svc.protocols
     .map((p) => mapping.protocols[p])
     .filter((m) => m !== undefined)
@@ -98,7 +100,7 @@ export function servicePlan(all: CatalogService, s: RenderSettings, view: Cluste
   const rules = s.rules;
   const tagged = rules !== undefined && svc.endpoints.some((e) => e.labels[rules.tagLabel]);
   const policy = s.rules && (s.rules.set.rules.length || tagged) ? applyRules(svc, host, ports, s.rules.set, view, { mapping, tagLabel: s.rules.tagLabel, tagHeader: s.rules.tagHeader }) : undefined;
-  return { svc, host, ports, policy };
+  return { svc, host, address, ports, policy };
 }
 
 /** The Istio objects passed through from the config center that this view gets, unchanged but for our labels. */
@@ -127,12 +129,13 @@ function workloadSpec(e: CatalogEndpoint, s: RenderSettings, view: ClusterConfig
 /**
  * {service}-{address}-{port}[-{protocol}][-v{version}]: readable, and unique because an IPv4
  * address always has four parts, and the port is followed only by a protocol name or v{version}.
+ * The version is there only when versions share the service (a host template without {version}).
  * Too long: hashed.
  */
-function workloadName(seName: string, e: CatalogEndpoint): string {
+function workloadName(seName: string, e: CatalogEndpoint, versionsShareService: boolean): string {
   const addr = e.address.replace(/[.:]/g, '-');
   // 1.0 and 1-0 must not meet: a version that is not plain digits, letters and dots is hashed.
-  const version = !e.version ? '' : /^[0-9a-z]+(\.[0-9a-z]+)*$/.test(e.version) ? `-v${e.version.replace(/\./g, '-')}` : `-v${contentHash(e.version, 8)}`;
+  const version = !e.version || !versionsShareService ? '' : /^[0-9a-z]+(\.[0-9a-z]+)*$/.test(e.version) ? `-v${e.version.replace(/\./g, '-')}` : `-v${contentHash(e.version, 8)}`;
   const name = `${seName}-${addr}-${e.port}${e.protocol === 'dubbo' ? '' : '-' + e.protocol}${version}`;
   return name.length <= 63 ? name : objectName(name);
 }

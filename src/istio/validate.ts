@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { isDns1123Label, isDns1123Subdomain, isLabelKey, isLabelValue } from './names';
 
 /*
@@ -5,7 +6,9 @@ import { isDns1123Label, isDns1123Subdomain, isLabelKey, isLabelValue } from './
  * runs them with the checks every object gets. Each appends its problems to p.
  */
 
-const host = (h: unknown): boolean => typeof h === 'string' && (isDns1123Subdomain(h.replace(/^\*\./, '')) || h === '*');
+// istiod refuses a host whose last label is all digits (ValidateDNS1123Labels), as a DNS name would be an address.
+const numericTld = (h: string): boolean => /(^|\.)\d+$/.test(h);
+const host = (h: unknown): boolean => typeof h === 'string' && ((isDns1123Subdomain(h.replace(/^\*\./, '')) && !numericTld(h)) || h === '*');
 
 export function validateDestinationRule(spec: Record<string, unknown>, p: string[]): void {
   if (!host(spec.host)) p.push(`spec.host ${JSON.stringify(spec.host)} is not a host name`);
@@ -36,7 +39,11 @@ export function validateVirtualService(spec: Record<string, unknown>, p: string[
 export function validateServiceEntry(spec: Record<string, unknown>, p: string[]): void {
   const hosts = spec.hosts as string[] | undefined;
   if (!hosts?.length) p.push('spec.hosts is empty');
-  for (const h of hosts ?? []) if (!isDns1123Subdomain(h)) p.push(`host "${h}" is not a DNS-1123 subdomain`);
+  for (const h of hosts ?? []) {
+    if (!isDns1123Subdomain(h)) p.push(`host "${h}" is not a DNS-1123 subdomain`);
+    else if (numericTld(h)) p.push(`host "${h}" ends in an all-numeric label`);
+  }
+  for (const a of (spec.addresses as string[] | undefined) ?? []) if (isIP(a.replace(/\/\d{1,3}$/, '')) === 0) p.push(`address "${a}" is not an IP address or CIDR`);
   const ports = (spec.ports as { number: number; name: string }[] | undefined) ?? [];
   if (ports.length === 0) p.push('spec.ports is empty');
   const names = new Set<string>();

@@ -65,7 +65,7 @@ describe('a real istiod fed by the adapter', () => {
       expect.objectContaining({ address: '10.7.0.2', port: 20880, weight: 20, locality: { region: 'eu-west', zone: 'eu-west-1b', subZone: '' } }),
     ]);
     // A group is its own host; a meshed provider is reached on the sidecar port; tri:// is gRPC.
-    expect(probe.endpointsOf(outbound(20880, 'canary.com.example.orderservice'))).toEqual([expect.objectContaining({ address: '10.7.0.3', port: 20880 })]);
+    expect(probe.endpointsOf(outbound(20880, '2.0.0.canary.com.example.orderservice'))).toEqual([expect.objectContaining({ address: '10.7.0.3', port: 20880 })]);
     expect(probe.endpointsOf(outbound(20880, 'com.example.stockservice'))).toEqual([expect.objectContaining({ address: '10.7.0.4', port: 20882 })]);
     expect(probe.endpointsOf(outbound(50051, 'com.example.userservice'))).toEqual([expect.objectContaining({ address: '10.7.0.5', port: 50051 })]);
   });

@@ -61,24 +61,24 @@ describe('real Dubbo 3.3 providers in ZooKeeper', () => {
   it('serves every provider at the address and ports Dubbo registered, per protocol, version and group', async () => {
     await waitFor('the providers in the xDS snapshot', () => client.synced() && client.resources(WE).size >= 5, 60000);
     expect(endpoints()).toEqual({
-      'dia-greetingservice': [
+      '1-0-0-dia-greetingservice': [
         `${a}:${ports.aDubbo} tcp-dubbo 1.0.0`,
         `${a}:${ports.aTri} grpc-tri 1.0.0`,
         `${b}:${ports.bDubbo} tcp-dubbo 1.0.0`,
       ].sort(),
-      'g1-dia-greetingservice': [`${a}:${ports.aDubbo} tcp-dubbo 2.0.0`, `${a}:${ports.aTri} grpc-tri 2.0.0`].sort(),
+      '2-0-0-g1-dia-greetingservice': [`${a}:${ports.aDubbo} tcp-dubbo 2.0.0`, `${a}:${ports.aTri} grpc-tri 2.0.0`].sort(),
     });
   });
 
   it('isolates the statically tagged provider with no rule document: untagged traffic goes to untagged providers', async () => {
     await waitFor('rules for the tagged service', () => client.resources(DR).size > 0 && client.resources(VS).size > 0, 30000);
-    const dr = [...client.resources(DR).values()].find((o) => o.spec.host === 'dia.greetingservice')!;
+    const dr = [...client.resources(DR).values()].find((o) => o.spec.host === '1.0.0.dia.greetingservice')!;
     expect(dr.spec.subsets).toEqual([
       { name: 'tag-gray', labels: { 'dubbo.tag': 'gray' } },
       { name: 'untagged', labels: { 'dubbo.tag': 'untagged' } },
     ]);
-    const vs = [...client.resources(VS).values()].find((o) => (o.spec.hosts as string[]).includes('dia.greetingservice'))!;
-    expect((vs.spec.tcp as unknown[]).at(-1)).toEqual({ route: [{ destination: { host: 'dia.greetingservice', subset: 'untagged' } }] });
+    const vs = [...client.resources(VS).values()].find((o) => (o.spec.hosts as string[]).includes('1.0.0.dia.greetingservice'))!;
+    expect((vs.spec.tcp as unknown[]).at(-1)).toEqual({ route: [{ destination: { host: '1.0.0.dia.greetingservice', subset: 'untagged' } }] });
     const gray = [...client.resources(WE).values()].filter((w) => (w.spec.labels as Record<string, string>)['dubbo.tag'] === 'gray');
     expect(gray.map((w) => w.spec.address)).toEqual([b]);
   });

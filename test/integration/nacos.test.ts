@@ -1,3 +1,4 @@
+import { createServer, type AddressInfo, type Server } from 'node:net';
 import type { Daemon } from '../../src/daemon';
 import { metricValue, SE, startDaemon, WE, zkSource } from '../support/daemon';
 import { dubbo3Fixture, znode } from '../support/config';
@@ -50,7 +51,7 @@ describe('Nacos source against a real Nacos server', () => {
     await waitFor('registration', () => addresses(client).includes('10.40.1.1:20880'), 30000);
     const we = [...client.resources(WE).values()].find((w) => w.spec.address === '10.40.1.1')!;
     expect(we.spec.labels).toMatchObject({ env: 'blue', 'dubbo.version': '1.0.0', 'dubbo.group': 'g1' });
-    expect([...client.resources(SE).values()].some((s) => (s.spec.hosts as string[])[0] === 'g1.com.example.orders')).toBe(true);
+    expect([...client.resources(SE).values()].some((s) => (s.spec.hosts as string[])[0] === '1.0.0.g1.com.example.orders')).toBe(true);
 
     await writer.register({ service: svc(iface, '1.0.0', 'g1'), ip: '10.40.1.1', port: 20880, metadata: dubboMetadata(iface, { version: '1.0.0', group: 'g1', env: 'blue', weight: '40' }) });
     await waitFor('update', () => [...client.resources(WE).values()].find((w) => w.spec.address === '10.40.1.1')?.spec.weight === 40, 30000);
@@ -142,13 +143,25 @@ describe('Nacos source against a real Nacos server', () => {
 /**
  * A Nacos server of its own, with instances on loopback addresses: Nacos restores persistent
  * instances from its storage before their service's health-checker setting (NONE), so in that
- * window it may health-check them once; a loopback address is the only kind it may dial.
+ * window it may health-check them once; a loopback address is the only kind it may dial. Each
+ * instance is a listening socket, so that check passes, as it would for a live provider (a
+ * failed one marked an instance unhealthy and withdrew it in one run).
  */
 describe('Nacos restart', () => {
   it('keeps the endpoints through a Nacos restart, then resyncs', async () => {
     const nacos = await new NacosServer().start();
     const writer = new NacosWriter(nacos.base);
-    for (const ip of ['127.40.5.1', '127.40.5.2']) await writer.register({ service: svc('com.example.Survivor'), ip, port: 20880, metadata: dubboMetadata('com.example.Survivor') });
+    const listeners: Server[] = [];
+    const listen = (ip: string) =>
+      new Promise<number>((resolve) => {
+        const server = createServer((socket) => socket.destroy()).listen(0, ip, () => resolve((server.address() as AddressInfo).port));
+        listeners.push(server);
+      });
+    const ports: Record<string, number> = {};
+    for (const ip of ['127.40.5.1', '127.40.5.2']) {
+      ports[ip] = await listen(ip);
+      await writer.register({ service: svc('com.example.Survivor'), ip, port: ports[ip], metadata: dubboMetadata('com.example.Survivor') });
+    }
     const { daemon, admin, xdsAddress } = await startDaemon({ sources: [nacosSource(nacos.address)], protection: { massRemoval: { threshold: 0.5, minEndpoints: 100, holdMs: 0 } } });
     const client = new IstiodLikeClient(xdsAddress).connect();
     try {
@@ -163,9 +176,11 @@ describe('Nacos restart', () => {
       await waitFor('synced again', () => daemon.catalog.sourceHealth().get('nacos')!.state === 'synced', 60000);
       // Persistent instances come back from Nacos's storage; nothing was withdrawn meanwhile.
       expect(addresses(client)).toEqual(baseline);
-      await writer.register({ service: svc('com.example.AfterRestart'), ip: '127.40.5.3', port: 20880, metadata: dubboMetadata('com.example.AfterRestart') });
-      await waitFor('changes flow after the restart', () => addresses(client).includes('127.40.5.3:20880'), 30000);
+      const port = await listen('127.40.5.3');
+      await writer.register({ service: svc('com.example.AfterRestart'), ip: '127.40.5.3', port, metadata: dubboMetadata('com.example.AfterRestart') });
+      await waitFor('changes flow after the restart', () => addresses(client).includes(`127.40.5.3:${port}`), 30000);
     } finally {
+      for (const l of listeners) l.close();
       client.close();
       await daemon.stop();
       await nacos.destroy();

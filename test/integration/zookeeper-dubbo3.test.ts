@@ -22,8 +22,8 @@ function members(client: IstiodLikeClient, se: string): string[] {
     .sort();
 }
 
-const USER = 'dubbo/g1-org-apache-dubbo-samples-shop-userservice';
-const ORDER = 'dubbo/org-apache-dubbo-samples-shop-orderservice';
+const USER = 'dubbo/1-0-0-g1-org-apache-dubbo-samples-shop-userservice';
+const ORDER = 'dubbo/2-0-0-org-apache-dubbo-samples-shop-orderservice';
 const CART = 'dubbo/org-apache-dubbo-samples-shop-cartservice';
 const GREET = 'dubbo/org-apache-dubbo-samples-api-greetingsservice';
 

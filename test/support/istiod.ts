@@ -97,6 +97,18 @@ export class Istiod {
     return (await res.json()) as ConfigzObject[];
   }
 
+  /**
+   * What istiod noted while building config for proxies in its last push (/debug/push_status):
+   * metric name -> key -> detail, e.g. pilot_conflict_outbound_listener_tcp_over_current_tcp. The
+   * same notes feed its metrics, which it refreshes only every 10 s.
+   */
+  async pushStatus(): Promise<Record<string, Record<string, unknown>>> {
+    const res = await fetch(`http://127.0.0.1:${this.httpPort}/debug/push_status`);
+    if (!res.ok) throw new Error(`push_status: HTTP ${res.status}`);
+    const text = await res.text();
+    return text ? (JSON.parse(text) as Record<string, Record<string, unknown>>) : {};
+  }
+
   async configzOf(kind: string): Promise<Map<string, ConfigzObject>> {
     return new Map((await this.configz()).filter((o) => o.kind === kind).map((o) => [`${o.metadata.namespace}/${o.metadata.name}`, o]));
   }

@@ -16,6 +16,8 @@ export interface IstiodStackOptions {
   istiodDials?: string[];
   /** The view istiod must converge on before the tests start (default: the first it dials). */
   convergeOn?: string;
+  /** How the probe subscribes beyond CDS and EDS (listeners: LDS too). */
+  probe?: { listeners?: boolean; routes?: string[] };
 }
 
 /**
@@ -40,7 +42,7 @@ export class IstiodStack {
     this.admin = started.admin;
     const dials = opts.istiodDials ?? ['default'];
     this.istiod = await new Istiod({ configSources: dials.map((c) => `xds://127.0.0.1:${daemon.xds.port(c)}`) }).start();
-    this.probe = new EnvoyProbe(this.istiod.xdsAddress).connect();
+    this.probe = new EnvoyProbe(this.istiod.xdsAddress).connect(opts.probe);
     await waitFor('istiod dialled every view it was given', () => dials.every((c) => daemon.xds.connections().some((x) => x.cluster === c)), 60000);
     await converged(this.istiod, this.probe, daemon, opts.convergeOn ?? dials[0]);
     return this;

@@ -39,8 +39,17 @@ describe('Catalog', () => {
     expect(eps.map((e) => [e.address, e.source, e.labels.env])).toEqual([['10.0.0.1', 'zk', 'blue'], ['10.0.0.3', 'file', undefined]]);
   });
 
-  it('puts all versions of an interface on one mesh service, version as an endpoint attribute', () => {
+  it('keeps versions apart by default: one mesh service per version, one endpoint each for a provider of both', () => {
     const { c } = catalog();
+    c.setService('zk', 'a.B', [url('10.0.0.1', '&version=1.0'), url('10.0.0.1', '&version=2.0'), url('10.0.0.2', '&version=2.0')]);
+    expect([...c.commit(1).changed].sort()).toEqual(['a.B:1.0', 'a.B:2.0']);
+    expect(ips(c, 'a.B:1.0')).toEqual(['10.0.0.1']);
+    expect(ips(c, 'a.B:2.0')).toEqual(['10.0.0.1', '10.0.0.2']);
+  });
+
+  it('puts all versions of an interface on one mesh service when the host template has no {version}', () => {
+    const merged = testConfig({ mapping: { hostTemplate: '{interface}', groupHostTemplate: '{group}.{interface}' } });
+    const c = new Catalog(merged.mapping, merged.protection, ['zk'], { rejected: () => {}, warning: () => {} }, 1000);
     c.setService('zk', 'a.B', [url('10.0.0.1', '&version=1.0'), url('10.0.0.1', '&version=2.0')]);
     c.commit(1);
     const svc = c.service('a.B')!;
@@ -71,8 +80,9 @@ describe('Catalog', () => {
     ]);
     c.setService('zk', 'c.D', ['dubbo://10.0.0.1:20883/c.D?version=1.0.0']); // another service
     c.commit(1);
-    expect(c.service('a.B')!.endpoints.map((e) => `${e.protocol}:${e.port}:${e.version}:${e.meshed}`).sort()).toEqual(['dubbo:20881:2.0.0:false', 'dubbo:20882:1.0.0:true', 'tri:50051:1.0.0:false']);
-    expect(c.service('c.D')!.endpoints).toHaveLength(1);
+    const eps = (id: string) => c.service(id)!.endpoints.map((e) => `${e.protocol}:${e.port}:${e.version}:${e.meshed}`).sort();
+    expect([...eps('a.B:1.0.0'), ...eps('a.B:2.0.0')]).toEqual(['dubbo:20882:1.0.0:true', 'tri:50051:1.0.0:false', 'dubbo:20881:2.0.0:false']);
+    expect(c.service('c.D:1.0.0')!.endpoints).toHaveLength(1);
   });
 
   it('gives weight 0 no traffic while others have weight, and equal shares when all are 0', () => {
@@ -251,8 +261,8 @@ describe('Catalog', () => {
       c.setDocument('zk', documentName.metadata('shop-provider', fx.shop.rev1), meta(fx.shop.rev1, fx.shop.applicationLevel));
       c.setService('zk', 'app:shop-provider', [shop('10.20.0.1'), shop('10.20.0.2')]);
       c.commit(1);
-      const user = 'g1/org.apache.dubbo.samples.shop.UserService';
-      expect(services(c)).toEqual(['g1/org.apache.dubbo.samples.shop.UserService', 'org.apache.dubbo.samples.shop.OrderService']);
+      const user = 'g1/org.apache.dubbo.samples.shop.UserService:1.0.0';
+      expect(services(c)).toEqual([user, 'org.apache.dubbo.samples.shop.OrderService:2.0.0']);
       // 10.20.0.2 moves to rev2 before rev2's metadata is readable.
       c.setService('zk', 'app:shop-provider', [shop('10.20.0.1'), shop('10.20.0.2', fx.shop.upgraded)]);
       c.commit(2);
@@ -272,7 +282,7 @@ describe('Catalog', () => {
       c.commit(1);
       c.setDocument('zk', doc, '{"services": nonsense');
       c.commit(2);
-      expect(ips(c, 'org.apache.dubbo.samples.shop.OrderService')).toEqual(['10.20.0.1']);
+      expect(ips(c, 'org.apache.dubbo.samples.shop.OrderService:2.0.0')).toEqual(['10.20.0.1']);
       c.setDocument('zk', doc, meta(fx.shop.rev1, fx.shop.applicationLevel));
       expect(c.commit(3).changed.size).toBe(0);
     });

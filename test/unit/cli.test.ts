@@ -27,24 +27,29 @@ describe('cli', () => {
     expect(r.status).toBe(0);
     const docs = yaml.loadAll(r.stdout) as { kind: string; metadata: { name: string }; spec: Record<string, unknown> }[];
     const vs = docs.find((d) => d.kind === 'VirtualService')!;
-    expect(vs.metadata.name).toBe('payments-com-example-order-orderservice');
+    expect(vs.metadata.name).toBe('1-0-0-payments-com-example-order-orderservice');
     expect((vs.spec.tcp as { route: { weight: number }[] }[])[0].route.map((x) => x.weight)).toEqual([80, 20]);
     expect(docs.some((d) => d.kind === 'DestinationRule')).toBe(true);
   }, 60000);
 
-  it('render prints what run serves: of two services that claim one object name, only the winner', () => {
-    // Interfaces that differ only in case get one host, so both claim one ServiceEntry name; the
-    // snapshot keeps the smallest service id's. render used to print both.
+  it('render prints interfaces that differ only in case as two services, with their own hosts, names and addresses', () => {
+    // They used to get one host and so claim one ServiceEntry name: one of them was never served.
     const dir = mkdtempSync(path.join(os.tmpdir(), 'dia-cli-'));
-    const url = (iface: string, ip: string) => `dubbo://${ip}:20880/${iface}?application=demo&interface=${iface}&side=provider&timestamp=1700000000000`;
-    writeFileSync(path.join(dir, 'providers.yaml'), yaml.dump({ providers: { 'com.example.Foo': [url('com.example.Foo', '10.0.0.1')], 'com.example.foo': [url('com.example.foo', '10.0.0.2')] } }));
+    const url = (iface: string, ip: string, ts: number) => `dubbo://${ip}:20880/${iface}?application=demo&interface=${iface}&side=provider&timestamp=${ts}`;
+    writeFileSync(path.join(dir, 'providers.yaml'), yaml.dump({ providers: { 'com.example.foo': [url('com.example.foo', '10.0.0.2', 1700000000001)], 'com.example.Foo': [url('com.example.Foo', '10.0.0.1', 1700000000000)] } }));
     writeFileSync(path.join(dir, 'adapter.yaml'), yaml.dump({ sources: [{ name: 'file', type: 'file', file: { path: path.join(dir, 'providers.yaml') } }] }));
     const r = cli('render', '--config', path.join(dir, 'adapter.yaml'));
     expect(r.status).toBe(0);
-    const docs = yaml.loadAll(r.stdout) as { kind: string; metadata: { name: string }; spec: { endpoints?: { address: string }[] } }[];
-    const entries = docs.filter((d) => d.kind === 'ServiceEntry');
-    expect(entries.map((d) => d.metadata.name)).toEqual(['com-example-foo']);
-    expect(entries[0].spec.endpoints!.map((e) => e.address)).toEqual(['10.0.0.1']);
+    const docs = yaml.loadAll(r.stdout) as { kind: string; metadata: { name: string }; spec: { hosts: string[]; addresses: string[]; endpoints: { address: string }[] } }[];
+    const entries = docs.filter((d) => d.kind === 'ServiceEntry').map((d) => ({ name: d.metadata.name, host: d.spec.hosts[0], address: d.spec.addresses[0], endpoint: d.spec.endpoints[0].address }));
+    // The elder (registered first) keeps the plain host.
+    const plain = entries.find((e) => e.host === 'com.example.foo')!;
+    const other = entries.find((e) => e !== plain)!;
+    expect(plain).toMatchObject({ name: 'com-example-foo', endpoint: '10.0.0.1' });
+    expect(other.host).toMatch(/^h[0-9a-f]{10}\.com\.example\.foo$/);
+    expect(other.endpoint).toBe('10.0.0.2');
+    expect(other.name).not.toBe(plain.name);
+    expect(other.address).not.toBe(plain.address);
   }, 60000);
 
   it('validate refuses a broken inline rule with its path', () => {

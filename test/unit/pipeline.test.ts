@@ -5,7 +5,7 @@ import { Daemon } from '../../src/daemon';
 import { waitFor } from '../support/net';
 
 const ROOT = path.resolve(__dirname, '../..');
-const ORDERS = 'payments/com.example.order.OrderService';
+const ORDERS = 'payments/com.example.order.OrderService:1.0.0';
 
 /** The example providers, two views of them, and one rule on the grouped OrderService. */
 function daemonWithTwoViews(): Daemon {
@@ -39,7 +39,7 @@ describe('the pipeline: one render path for run, render and /debug/rules', () =>
 
   it('explains the rules of a view only for the services that view serves', () => {
     const served = (cluster: string) => daemon.pipeline.objects(cluster).filter((o) => o.kind === 'VirtualService').map((o) => o.name);
-    expect(served('all')).toEqual(['payments-com-example-order-orderservice']);
+    expect(served('all')).toEqual(['1-0-0-payments-com-example-order-orderservice']);
     expect(daemon.effectiveRules('all').map((r) => r.service)).toEqual([ORDERS]);
     // /debug/rules used to list the OrderService here although the view never serves it.
     expect(served('no-orders')).toEqual([]);

@@ -71,8 +71,8 @@ describe('renderService', () => {
   it('keeps Dubbo version off Istio\'s version label, and volatile parameters off labels', () => {
     const [svc] = servicesFrom(new Map([['a.B', ['dubbo://10.0.0.1:20880/a.B?version=1.2.3&pid=77&timestamp=1700000000000&application=x']]]));
     const we = renderService(svc, settings, view).find((o) => o.kind === 'WorkloadEntry')!;
-    expect(we.spec.labels).toEqual({ app: 'x', 'dubbo.version': '1.2.3', 'dubbo.apache.org/meshed': 'false', 'dubbo.apache.org/service': 'a-b' });
-    expect(we.name).toBe('a-b-10-0-0-1-20880-v1-2-3');
+    expect(we.spec.labels).toEqual({ app: 'x', 'dubbo.version': '1.2.3', 'dubbo.apache.org/meshed': 'false', 'dubbo.apache.org/service': '1-2-3-a-b' });
+    expect(we.name).toBe('1-2-3-a-b-10-0-0-1-20880');
   });
 
   it('gives each protocol of a service its own ServiceEntry for the one host in inline mode, so no endpoint is on a port it did not register', () => {
@@ -143,10 +143,11 @@ describe('renderService', () => {
   });
 
   it('uses host and namespace templates from config', () => {
-    const c = testConfig({ mapping: { hostTemplate: '{interface}.dubbo.svc' }, render: { namespace: 'mesh-dubbo', exportTo: ['.'] } });
-    const [svc] = servicesFrom(new Map([['a.B', ['dubbo://10.0.0.1:20880/a.B']]]), c);
-    const se = renderService(svc, { mapping: c.mapping, render: c.render }, view)[0];
-    expect(se).toMatchObject({ namespace: 'mesh-dubbo', spec: { hosts: ['a.b.dubbo.svc'], exportTo: ['.'] } });
+    const c = testConfig({ mapping: { hostTemplate: '{version}.{interface}.dubbo.svc', groupHostTemplate: '{version}.{group}.{interface}.dubbo.svc' }, render: { namespace: 'mesh-dubbo', exportTo: ['.'] } });
+    const [plain, versioned] = servicesFrom(new Map([['a.B', ['dubbo://10.0.0.1:20880/a.B', 'dubbo://10.0.0.2:20880/a.B?version=2.1']]]), c);
+    const host = (svc: CatalogService) => renderService(svc, { mapping: c.mapping, render: c.render }, view)[0];
+    expect(host(plain)).toMatchObject({ namespace: 'mesh-dubbo', spec: { hosts: ['a.b.dubbo.svc'], exportTo: ['.'] } });
+    expect(host(versioned)).toMatchObject({ spec: { hosts: ['2.1.a.b.dubbo.svc'] } });
   });
 });
 
