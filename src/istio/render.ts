@@ -77,8 +77,20 @@ export function renderService(all: CatalogService, s: RenderSettings, view: Clus
     const subsets = (dr.subsets as { name: string; labels: Record<string, string> }[] | undefined)?.map((x) => ({ name: x.name, labels: Object.fromEntries(Object.entries(x.labels).map(([k, v]) => [k, labelValue(v)])) }));
     out.push(object('DestinationRule', render.namespace, seName, metaLabels, annotations, { ...dr, ...(subsets ? { subsets } : {}), exportTo: render.exportTo }, svc.createdAtMs));
   }
-  if (policy?.virtualService) out.push(object('VirtualService', render.namespace, seName, metaLabels, annotations, { ...policy.virtualService, exportTo: render.exportTo }, svc.createdAtMs));
+  if (policy?.virtualService) {
+    // Source labels select workloads by the sanitized values they carry, as subsets do.
+    const vs = policy.virtualService as Record<string, unknown>;
+    const routes = Object.fromEntries((['http', 'tcp'] as const).filter((k) => vs[k]).map((k) => [k, (vs[k] as Route[]).map(sanitizeSourceLabels)]));
+    out.push(object('VirtualService', render.namespace, seName, metaLabels, annotations, { ...vs, ...routes, exportTo: render.exportTo }, svc.createdAtMs));
+  }
   return out;
+}
+
+type Route = { match?: { sourceLabels?: Record<string, string> }[] };
+
+function sanitizeSourceLabels(r: Route): Route {
+  if (!r.match?.some((m) => m.sourceLabels)) return r;
+  return { ...r, match: r.match.map((m) => (m.sourceLabels ? { ...m, sourceLabels: Object.fromEntries(Object.entries(m.sourceLabels).map(([k, v]) => [k, labelValue(v)])) } : m)) };
 }
 
 /**

@@ -1,7 +1,7 @@
 import yaml from 'js-yaml';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { renderService } from '../../src/istio/render';
+import { renderService, type RenderSettings } from '../../src/istio/render';
 import { toManifest } from '../../src/istio/manifest';
 import { validateObject } from '../../src/istio/kinds';
 import { isDns1123Label, labelValue, objectName, hostFromTemplate } from '../../src/istio/names';
@@ -140,6 +140,16 @@ describe('renderService', () => {
     const [svc] = servicesFrom(new Map([['a.B', ['dubbo://10.0.0.1:20880/a.B?env=green']]]));
     const objs = renderService(svc, settings, { ...view, filter: { endpoints: { matchLabels: { env: 'blue' } } } });
     expect(objs.map((o) => o.kind)).toEqual(['ServiceEntry']);
+  });
+
+  it('matches a tag that is no valid label value by the sanitized value its endpoints carry (the fuzz suite found it)', () => {
+    const [svc] = servicesFrom(new Map([['a.B', ['dubbo://10.0.0.1:20880/a.B?dubbo.tag=%40gray', 'dubbo://10.0.0.2:20880/a.B']]]));
+    const rules = { set: { rules: [] }, tagLabel: 'dubbo.tag', tagHeader: 'dubbo-tag' } as unknown as RenderSettings['rules'];
+    const objs = renderService(svc, { ...settings, rules }, view);
+    const vs = objs.find((o) => o.kind === 'VirtualService')!;
+    const tcp = vs.spec.tcp as { match?: { sourceLabels: Record<string, string> }[] }[];
+    expect(tcp[0].match![0].sourceLabels).toEqual({ 'dubbo.tag': labelValue('@gray') });
+    expect(validateObject(vs)).toEqual([]);
   });
 
   it('uses host and namespace templates from config', () => {
