@@ -3,6 +3,7 @@ import { DubboProvider, testHosts } from '../support/dubbo-provider';
 import { startDaemon, WE, zkSource } from '../support/daemon';
 import { freePort, waitFor } from '../support/net';
 import { IstiodLikeClient } from '../support/xds-client';
+import { NacosServer } from '../support/nacos-server';
 import { ZookeeperServer } from '../support/zookeeper-server';
 
 jest.setTimeout(240_000);
@@ -10,12 +11,34 @@ jest.setTimeout(240_000);
 const DR = 'networking.istio.io/v1/DestinationRule';
 const VS = 'networking.istio.io/v1/VirtualService';
 
+/** A real registry the providers write to and the adapter reads. */
+interface Registry {
+  /** Dubbo's registry address. */
+  url: string;
+  /** The adapter's source for it. */
+  source: Record<string, unknown>;
+  destroy(): Promise<void>;
+}
+
+const registries: Record<string, () => Promise<Registry>> = {
+  ZooKeeper: async () => {
+    const zk = await new ZookeeperServer().start();
+    return { url: `zookeeper://${zk.connect}`, source: zkSource(zk.connect), destroy: () => zk.destroy() };
+  },
+  // Dubbo's Nacos registry registers ephemeral instances over the Nacos 2 gRPC port (port +
+  // 1000), kept alive by its connection: Nacos never health-checks them by dialling.
+  Nacos: async () => {
+    const nacos = await new NacosServer().start();
+    return { url: `nacos://${nacos.address}`, source: { name: 'nacos', type: 'nacos', nacos: { serverAddr: nacos.address, pollMs: 300 } }, destroy: () => nacos.destroy() };
+  },
+};
+
 /**
  * Real Dubbo 3.3 providers (test/servers/dubbo), each a JVM on a test host of its own,
- * registering in a real ZooKeeper exactly as Dubbo does; the adapter reads what they wrote.
+ * registering in a real ZooKeeper or Nacos exactly as Dubbo does; the adapter reads what they wrote.
  */
-describe('real Dubbo 3.3 providers in ZooKeeper', () => {
-  let zk: ZookeeperServer;
+describe.each(Object.keys(registries))('real Dubbo 3.3 providers in %s', (name) => {
+  let registry: Registry | undefined;
   let providers: DubboProvider[] = [];
   let daemon: Daemon;
   let client: IstiodLikeClient;
@@ -24,17 +47,16 @@ describe('real Dubbo 3.3 providers in ZooKeeper', () => {
   let b = '';
 
   beforeAll(async () => {
-    zk = await new ZookeeperServer().start();
+    const reg = (registry = await registries[name]());
     for (const k of ['aDubbo', 'aTri', 'bDubbo']) ports[k] = await freePort();
-    const registry = `zookeeper://${zk.connect}`;
     [a, b] = testHosts();
     providers = await Promise.all([
       // Both protocols, two versions and a group, registered both ways (Dubbo 3's default).
-      new DubboProvider({ registry, host: a, protocols: [`dubbo:${ports.aDubbo}`, `tri:${ports.aTri}`], services: ['1.0.0', '2.0.0:g1'] }).start(),
+      new DubboProvider({ registry: reg.url, host: a, protocols: [`dubbo:${ports.aDubbo}`, `tri:${ports.aTri}`], services: ['1.0.0', '2.0.0:g1'] }).start(),
       // A statically tagged provider (ServiceConfig.setTag), interface-level only.
-      new DubboProvider({ registry, host: b, protocols: [`dubbo:${ports.bDubbo}`], services: ['1.0.0'], tag: 'gray', registerMode: 'interface', application: 'greeting-gray' }).start(),
+      new DubboProvider({ registry: reg.url, host: b, protocols: [`dubbo:${ports.bDubbo}`], services: ['1.0.0'], tag: 'gray', registerMode: 'interface', application: 'greeting-gray' }).start(),
     ]);
-    const started = await startDaemon({ sources: [zkSource(zk.connect)] });
+    const started = await startDaemon({ sources: [reg.source] });
     daemon = started.daemon;
     client = new IstiodLikeClient(started.xdsAddress).connect();
   });
@@ -43,7 +65,7 @@ describe('real Dubbo 3.3 providers in ZooKeeper', () => {
     client?.close();
     await daemon?.stop();
     await Promise.all(providers.map((p) => p.destroy()));
-    await zk?.destroy();
+    await registry?.destroy();
   });
 
   /** host -> sorted "address:port protocol-port-name version" of its WorkloadEntries. */

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Puts real Dubbo providers into .cache/dubbo: Dubbo 3.3 and its ZooKeeper registry dependencies
+# Puts real Dubbo providers into .cache/dubbo: Dubbo 3.3 and its ZooKeeper and Nacos registry dependencies
 # from Maven Central (lib/), and our small provider program (classes/). Idempotent: a warm cache
 # returns at once.
 set -euo pipefail
