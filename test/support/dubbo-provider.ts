@@ -23,7 +23,7 @@ export function testHosts(): string[] {
 }
 
 export interface DubboProviderOptions {
-  /** zookeeper://127.0.0.1:PORT */
+  /** zookeeper://127.0.0.1:PORT or nacos://127.0.0.1:PORT, with Dubbo's registry parameters (?session=4000) */
   registry: string;
   /** The test host it binds and registers (testHosts()), as a pod has an address of its own. */
   host: string;
@@ -34,6 +34,8 @@ export interface DubboProviderOptions {
   application?: string;
   registerMode?: 'interface' | 'instance' | 'all';
   tag?: string;
+  /** remote: the metadata document goes to the registry's metadata report (Dubbo's default: local). */
+  metadata?: 'local' | 'remote';
 }
 
 /**
@@ -51,7 +53,7 @@ export class DubboProvider {
 
   async start(): Promise<this> {
     const o = this.opts;
-    const args = [`registry=${o.registry}`, `host=${o.host}`, `protocols=${o.protocols.join(',')}`, `services=${o.services.join(',')}`, `application=${o.application ?? 'greeting-provider'}`, `register-mode=${o.registerMode ?? 'all'}`, ...(o.tag ? [`tag=${o.tag}`] : [])];
+    const args = [`registry=${o.registry}`, `host=${o.host}`, `protocols=${o.protocols.join(',')}`, `services=${o.services.join(',')}`, `application=${o.application ?? 'greeting-provider'}`, `register-mode=${o.registerMode ?? 'all'}`, ...(o.tag ? [`tag=${o.tag}`] : []), ...(o.metadata ? [`metadata=${o.metadata}`] : [])];
     const log = openSync(path.join(this.dir, 'provider.log'), 'a');
     // Dubbo's documented switches for the address it binds and the one it registers.
     const env = { ...process.env, DUBBO_IP_TO_BIND: o.host, DUBBO_IP_TO_REGISTRY: o.host };

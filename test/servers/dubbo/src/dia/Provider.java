@@ -7,6 +7,7 @@ import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 
 import org.apache.dubbo.config.ApplicationConfig;
+import org.apache.dubbo.config.MetadataReportConfig;
 import org.apache.dubbo.config.ProtocolConfig;
 import org.apache.dubbo.config.RegistryConfig;
 import org.apache.dubbo.config.ServiceConfig;
@@ -23,6 +24,9 @@ import org.apache.dubbo.config.bootstrap.DubboBootstrap;
  *   application=greeting-provider         the Dubbo application name
  *   register-mode=all                     interface, instance or all (Dubbo's default)
  *   tag=gray                              a static tag (ProviderConfig/ServiceConfig.setTag)
+ *   metadata=remote                       metadata-type remote: the metadata document goes to the
+ *                                         registry's metadata report (default: local, served by
+ *                                         the provider's MetadataService only)
  *
  * It prints "ready" once every service is exported and registered, and runs until killed.
  */
@@ -38,6 +42,8 @@ public class Provider {
         ApplicationConfig app = new ApplicationConfig(o.getOrDefault("application", "greeting-provider"));
         app.setQosEnable(false); // its QoS server would listen on 0.0.0.0:22222
         app.setRegisterMode(o.getOrDefault("register-mode", "all"));
+        boolean remoteMetadata = "remote".equals(o.get("metadata"));
+        if (remoteMetadata) app.setMetadataType("remote");
 
         List<ProtocolConfig> protocols = new ArrayList<>();
         for (String p : o.getOrDefault("protocols", "dubbo:20880").split(",")) {
@@ -51,6 +57,7 @@ public class Provider {
                 .application(app)
                 .registry(new RegistryConfig(o.get("registry")))
                 .protocols(protocols);
+        if (remoteMetadata) bootstrap.metadataReport(new MetadataReportConfig(o.get("registry")));
         for (String s : o.getOrDefault("services", "1.0.0").split(",")) {
             String[] vg = s.split(":");
             ServiceConfig<GreetingService> sc = new ServiceConfig<>();

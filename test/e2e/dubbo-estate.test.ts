@@ -1,0 +1,93 @@
+import { DubboProvider, testHosts } from '../support/dubbo-provider';
+import { metricValue } from '../support/daemon';
+import { outbound } from '../support/envoy-probe';
+import { served } from '../support/expect-istio';
+import { freePort, waitFor } from '../support/net';
+import { IstiodStack } from '../support/stack';
+
+jest.setTimeout(300_000);
+
+const V1 = '1.0.0.dia.greetingservice';
+const V2 = '2.0.0.g1.dia.greetingservice';
+/** The providers' ZooKeeper session timeout (Dubbo's registry parameter `session`). */
+const SESSION_MS = 4000;
+
+/**
+ * A real Dubbo estate through the adapter into a real istiod, seen by a sidecar: three Dubbo 3.3
+ * JVMs on test hosts of their own, in ZooKeeper.
+ *   a: dubbo and tri, versions 1.0.0 and 2.0.0 (group g1), registered both ways (remote metadata)
+ *   b: dubbo, 1.0.0, statically tagged "gray", interface-level only
+ *   c: dubbo and tri, 1.0.0 and 2.0.0 (g1), interface-level only
+ */
+describe('a real Dubbo estate in a real istiod', () => {
+  const stack = new IstiodStack();
+  const providers: Record<string, DubboProvider> = {};
+  const ports: Record<string, number> = {};
+  let a = '';
+  let b = '';
+  let c = '';
+
+  beforeAll(async () => {
+    [a, b, c] = testHosts();
+    for (const k of ['aD', 'aT', 'bD', 'cD', 'cT']) ports[k] = await freePort();
+    await stack.start({
+      seed: async () => {
+        const registry = `zookeeper://${stack.zk!.connect}?session=${SESSION_MS}`;
+        const both = (p: string) => [`dubbo:${ports[p + 'D']}`, `tri:${ports[p + 'T']}`];
+        const started = await Promise.all([
+          new DubboProvider({ registry, host: a, protocols: both('a'), services: ['1.0.0', '2.0.0:g1'], metadata: 'remote' }).start(),
+          new DubboProvider({ registry, host: b, protocols: [`dubbo:${ports.bD}`], services: ['1.0.0'], tag: 'gray', registerMode: 'interface', application: 'greeting-gray' }).start(),
+          new DubboProvider({ registry, host: c, protocols: both('c'), services: ['1.0.0', '2.0.0:g1'], registerMode: 'interface', application: 'greeting-c' }).start(),
+        ]);
+        [providers.a, providers.b, providers.c] = started;
+      },
+      // 4 of the source's 9 distinct endpoints are a's: under the threshold. Counted by registry
+      // record, a's dual registration made it 8 of 13, and its crash was held as a mass removal.
+      // The default endpoint mode (the suites' own default is workloadentry), the one that keeps
+      // a multi-protocol provider's endpoints to the ports it serves (docs/istio.md).
+      daemon: { render: { endpointMode: 'inline' }, protection: { massRemoval: { threshold: 0.5, minEndpoints: 4, holdMs: 600_000 } } },
+      probe: { listeners: true },
+    });
+  });
+  afterAll(async () => {
+    await stack.stop();
+    await Promise.all(Object.values(providers).map((p) => p.destroy()));
+  });
+
+  const eps = (port: number, host: string, subset = '') => stack.probe!.endpointsOf(outbound(port, host, subset))?.map((e) => `${e.address}:${e.port}`);
+  const at = (host: string, port: string) => `${host}:${ports[port]}`;
+  const sorted = (xs: string[]) => [...xs].sort();
+
+  it('puts every provider only in the clusters of the protocol, version and group it serves, at its own port, once', async () => {
+    await waitFor('the whole estate in EDS', () => eps(20880, V1)?.length === 3 && eps(50051, V2)?.length === 2, 60000);
+    expect(eps(20880, V1)).toEqual(sorted([at(a, 'aD'), at(b, 'bD'), at(c, 'cD')]));
+    expect(eps(50051, V1)).toEqual(sorted([at(a, 'aT'), at(c, 'cT')]));
+    expect(eps(20880, V2)).toEqual(sorted([at(a, 'aD'), at(c, 'cD')]));
+    expect(eps(50051, V2)).toEqual(sorted([at(a, 'aT'), at(c, 'cT')]));
+    // a really is registered both ways: its application-level instance was read, and nothing refused.
+    const { sources } = (await (await fetch(`${stack.admin}/debug/sources?format=json`)).json()) as { sources: { details: { applicationLevel: { applications: number } } }[] };
+    expect(sources[0].details.applicationLevel.applications).toBe(1);
+    expect(await metricValue(stack.admin, 'dia_rejected_inputs_total', {})).toBe(0);
+  });
+
+  it('gives each TCP service its own listener, whose default route leaves the tagged provider out', async () => {
+    const vip = (host: string) => [...served(stack.daemon!).get('ServiceEntry')!.values()].map((m) => m.spec as { hosts: string[]; addresses: string[] }).find((s) => s.hosts[0] === host)!.addresses[0];
+    await waitFor('listeners of both versions', () => stack.probe!.tcpTargets.has(`${vip(V1)}_20880`) && stack.probe!.tcpTargets.has(`${vip(V2)}_20880`), 60000);
+    expect(stack.probe!.tcpTargets.get(`${vip(V1)}_20880`)).toEqual([{ cluster: outbound(20880, V1, 'untagged') }]);
+    expect(stack.probe!.tcpTargets.get(`${vip(V2)}_20880`)).toEqual([{ cluster: outbound(20880, V2) }]);
+    expect(stack.probe!.tcpTargets.has('0.0.0.0_20880')).toBe(false);
+    await waitFor('subset clusters', () => eps(20880, V1, 'untagged') !== undefined && eps(20880, V1, 'tag-gray') !== undefined, 60000);
+    expect(eps(20880, V1, 'untagged')).toEqual(sorted([at(a, 'aD'), at(c, 'cD')]));
+    expect(eps(20880, V1, 'tag-gray')).toEqual([at(b, 'bD')]);
+  });
+
+  it('withdraws a crashed provider registered both ways within its session timeout, not held as a mass removal', async () => {
+    const gone = () => !JSON.stringify([eps(20880, V1), eps(50051, V1), eps(20880, V2), eps(50051, V2)]).includes(`"${a}:`);
+    const t0 = Date.now();
+    providers.a.kill();
+    await waitFor(`${a} gone from every cluster`, gone, 10 * SESSION_MS + 30_000);
+    console.log(`crashed provider left istiod's EDS ${Date.now() - t0} ms after SIGKILL (session timeout ${SESSION_MS} ms)`);
+    expect(await metricValue(stack.admin, 'dia_held_removals', {})).toBe(0);
+    expect(eps(20880, V1)).toEqual(sorted([at(b, 'bD'), at(c, 'cD')]));
+  });
+});
