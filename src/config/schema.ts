@@ -220,11 +220,17 @@ export const configSchema = {
           type: 'object',
           additionalProperties: false,
           default: {},
-          description: 'URL parameters read, first found wins, for each part of the endpoint locality.',
+          description: 'URL parameters read, first found wins, for each part of the endpoint locality (region/zone/subzone).',
           properties: {
             region: { type: 'array', items: { type: 'string' }, default: ['region'] },
             zone: { type: 'array', items: { type: 'string' }, default: ['zone', 'idc'] },
             subzone: { type: 'array', items: { type: 'string' }, default: [] },
+            defaultRegion: {
+              type: 'string',
+              default: '',
+              description:
+                'Region of a provider that names a zone but no region (most Dubbo estates: zone or idc only), e.g. the region of the data centre. Istio scopes zones in regions, so without a region a zone would never match a consumer\'s locality: the endpoint then gets no locality at all.',
+            },
           },
         },
         volatileParams: {

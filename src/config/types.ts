@@ -90,7 +90,7 @@ export interface MappingConfig {
   groupHostTemplate: string;
   protocols: Record<string, ProtocolMapping>;
   labels: LabelMapping[];
-  locality: { region: string[]; zone: string[]; subzone: string[] };
+  locality: { region: string[]; zone: string[]; subzone: string[]; defaultRegion: string };
   /** Parameters that change on every restart; a label mapping on one of these is refused. */
   volatileParams: string[];
   meshed: { sidecarPort: number; markerParam: string; markerValue: string; byPort: boolean; label: string };

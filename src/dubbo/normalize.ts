@@ -183,9 +183,11 @@ export function normalizeProviderUrl(url: ProviderUrl, mapping: MappingConfig): 
     }
     labels = keepShared(labelsKey, out);
   }
-  const region = pick(p, mapping.locality.region);
-  const zone = pick(p, mapping.locality.zone);
-  const subzone = pick(p, mapping.locality.subzone);
+  // Istio's locality is a path: a zone means nothing without its region, nor a subzone without
+  // its zone ("/idc-7" would match no consumer's locality), so a part without its parent is dropped.
+  const region = pick(p, mapping.locality.region) || mapping.locality.defaultRegion || undefined;
+  const zone = region ? pick(p, mapping.locality.zone) : undefined;
+  const subzone = zone ? pick(p, mapping.locality.subzone) : undefined;
   const localityKey = `Z${region ?? ''}\u0001${zone ?? ''}\u0001${subzone ?? ''}`;
   let locality = sharedRecord<Endpoint['locality']>(localityKey);
   if (!locality) {

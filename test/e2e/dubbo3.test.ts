@@ -39,6 +39,8 @@ describe('a Dubbo 3 application-level estate in a real istiod', () => {
         await w.putAll(fx.greetings.applicationLevel);
         await w.putAll(fx.shop.applicationLevel);
       },
+      // The shop instances name zones and no region: the data centre's region completes them.
+      daemon: { mapping: { locality: { defaultRegion: 'cn-east' } } },
     });
     [writer, daemon, istiod, probe] = [stack.writer!, stack.daemon!, stack.istiod!, stack.probe!];
   });
@@ -50,7 +52,7 @@ describe('a Dubbo 3 application-level estate in a real istiod', () => {
   it('reaches istiod\'s EDS: every exported service on its protocol port', () => {
     expect(probe.endpointsOf(outbound(20880, 'org.apache.dubbo.samples.api.greetingsservice'))).toEqual([expect.objectContaining({ address: '30.221.146.35', port: 20880 })]);
     expect(probe.endpointsOf(outbound(20880, '1.0.0.g1.org.apache.dubbo.samples.shop.userservice'))?.map((e) => `${e.address}:${e.port}`)).toEqual(['10.20.0.1:20880', '10.20.0.2:20880']);
-    expect(probe.endpointsOf(outbound(50051, '2.0.0.org.apache.dubbo.samples.shop.orderservice'))?.map((e) => `${e.address}:${e.port}:${e.locality.zone}`)).toEqual(['10.20.0.1:50051:zone-a', '10.20.0.2:50051:zone-b']);
+    expect(probe.endpointsOf(outbound(50051, '2.0.0.org.apache.dubbo.samples.shop.orderservice'))?.map((e) => `${e.address}:${e.port}:${e.locality.region}/${e.locality.zone}`)).toEqual(['10.20.0.1:50051:cn-east/zone-a', '10.20.0.2:50051:cn-east/zone-b']);
   });
 
   it('is stored and served exactly as its interface-level twin: adding the twin changes nothing, and the twin alone keeps every object as it was', async () => {

@@ -39,7 +39,7 @@ describe('Dubbo 3 application-level discovery against a real ZooKeeper', () => {
     writer = await ZkWriter.connect(zk.connect);
     // The shop estate registers application-level only, as Dubbo 3 does with register-mode=instance.
     await writer.putAll(fx.shop.applicationLevel, zookeeper.CreateMode.EPHEMERAL);
-    const started = await startDaemon({ sources: [zkSource(zk.connect)], render: { emptyServiceGraceMs: 1000 } });
+    const started = await startDaemon({ sources: [zkSource(zk.connect)], render: { emptyServiceGraceMs: 1000 }, mapping: { locality: { defaultRegion: 'cn-east' } } });
     daemon = started.daemon;
     admin = started.admin;
     client = new IstiodLikeClient(started.xdsAddress).connect();
@@ -60,7 +60,7 @@ describe('Dubbo 3 application-level discovery against a real ZooKeeper', () => {
     expect(order.ports.map((p) => p.name)).toEqual(['grpc-tri']);
     const blue = [...client.resources(WE).values()].find((w) => w.spec.address === '10.20.0.1')!;
     expect(blue.spec.labels).toMatchObject({ app: 'shop-provider', env: 'blue' });
-    expect(blue.spec.locality).toContain('zone-a');
+    expect(blue.spec.locality).toBe('cn-east/zone-a');
   });
 
   it('counts a provider registered both ways (dual registration) once, and keeps it while either registration stays', async () => {

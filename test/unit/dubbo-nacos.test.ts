@@ -20,11 +20,11 @@ const entry = (over: Record<string, unknown> = {}, metadata: Record<string, stri
 
 describe('Nacos instances (interface-level Dubbo layout)', () => {
   it('become the same service key and endpoint as the provider URL', () => {
-    const r = normalizeProviderEntry(entry({}, { env: 'blue', zone: 'z1' }), mapping);
+    const r = normalizeProviderEntry(entry({}, { env: 'blue', zone: 'z1', region: 'r1' }), mapping);
     expect(r).toMatchObject({
       ok: true,
       key: { interface: 'com.example.DemoService', version: '1.0.0', group: 'g1' },
-      endpoint: { address: '10.0.0.1', port: 20880, protocol: 'dubbo', weight: 100, labels: { app: 'demo', env: 'blue' }, locality: { zone: 'z1' } },
+      endpoint: { address: '10.0.0.1', port: 20880, protocol: 'dubbo', weight: 100, labels: { app: 'demo', env: 'blue' }, locality: { region: 'r1', zone: 'z1' } },
     });
   });
 

@@ -20,6 +20,13 @@ describe('normalizeProviderEntry', () => {
     expect(r.endpoint.labels).toEqual({ app: 'dubbo-demo-api-provider' });
   });
 
+  it('drops a zone without its region (idc-7 alone would be locality "/idc-7", which matches no consumer), unless a default region completes it', () => {
+    expect(ok('dubbo://10.1.1.1:20880/a.B?idc=idc-7').endpoint.locality).toEqual({});
+    const withRegion = testConfig({ mapping: { locality: { defaultRegion: 'cn-east' } } }).mapping;
+    const r = normalizeProviderEntry('dubbo://10.1.1.1:20880/a.B?idc=idc-7', withRegion);
+    expect(r.ok && r.endpoint.locality).toEqual({ region: 'cn-east', zone: 'idc-7' });
+  });
+
   it('maps group, version, env and zone/region by the configurable table', () => {
     const r = ok('dubbo://10.1.1.1:20880/a.B?group=pay&version=2.0.0&env=green&zone=z1&region=r1&application=x');
     expect(r.key).toEqual({ interface: 'a.B', group: 'pay', version: '2.0.0' });
