@@ -47,7 +47,10 @@ const ROUTE_LABEL_PREFIX = 'route.dubbo.apache.org/';
 
 export function inScope(scope: RuleScope, svc: Pick<CatalogService, 'key'>): boolean {
   if (scope.kind === 'application') return true; // narrowed per endpoint
-  return scope.interface === svc.key.interface && (scope.group ?? '') === svc.key.group;
+  // A service of its own version (the default hosts) takes only its version's rules, and rules
+  // for any version; where versions share a service, endpoints are narrowed one by one.
+  const version = !scope.version || !svc.key.version || scope.version === svc.key.version;
+  return scope.interface === svc.key.interface && (scope.group ?? '') === svc.key.group && version;
 }
 
 function endpointInScope(scope: RuleScope, e: CatalogEndpoint): boolean {

@@ -75,6 +75,19 @@ describe('Dubbo governance rules', () => {
     expect((g.virtualService!.http as { match?: unknown }[])[0].match).toEqual([{ headers: { 'dubbo.tag': { exact: 'canary' } } }]);
   });
 
+  it('apply a rule keyed to one version to that version\'s service only (each version its own host)', () => {
+    const cat = new Catalog(cfg.mapping, cfg.protection, ['s'], { rejected: () => {}, warning: () => {} }, 1000);
+    const url = (ip: string, version: string) => `dubbo://${ip}:20880/org.example.GreetingService?application=greeter&interface=org.example.GreetingService&version=${version}&timestamp=1700000000000`;
+    cat.setService('s', 'g', [url('10.30.0.1', '1.0.0'), url('10.30.0.2', '2.0.0')]);
+    cat.commit(1);
+    const doc = parse('org.example.GreetingService:2.0.0.configurators', 'configVersion: v3.0\nscope: service\nkey: org.example.GreetingService:2.0.0\nconfigs:\n- side: provider\n  parameters: {weight: 7}\n');
+    const weights = (version: string) => applyRules(cat.service(`org.example.GreetingService:${version}`)!, HOST, TCP, set(doc), east, settings);
+    expect(weights('2.0.0').endpoints.map((e) => e.weight)).toEqual([7]);
+    const v1 = weights('1.0.0');
+    expect(v1.endpoints.map((e) => e.weight)).toEqual([100]);
+    expect(v1.applied).toEqual([]);
+  });
+
   it('express condition routes Istio can express, and report each it cannot', () => {
     const doc = parse('org.apache.dubbo.demo.DemoService::.condition-router');
     expect(doc.rules).toHaveLength(3);
