@@ -1,3 +1,4 @@
+import { timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import yaml from 'js-yaml';
 import type { Registry } from 'prom-client';
@@ -29,10 +30,30 @@ export interface AdminView {
   metrics: Registry;
 }
 
+/**
+ * Who may call the endpoints that change something (POST /admin/...): with a token, a request
+ * that carries it as a bearer token; without one, only a caller on this host (loopback), such as
+ * `kubectl exec ... curl localhost`. Reading stays open to whoever reaches the port (the chart's
+ * NetworkPolicy decides that, docs/security.md).
+ */
+export function mayChange(req: Pick<http.IncomingMessage, 'headers' | 'socket'>, token: string | undefined): boolean {
+  if (token) {
+    const given = Buffer.from(/^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '');
+    const want = Buffer.from(token);
+    return given.length === want.length && timingSafeEqual(given, want);
+  }
+  const peer = req.socket.remoteAddress ?? '';
+  return peer === '::1' || peer.startsWith('127.') || peer.startsWith('::ffff:127.');
+}
+
 export class AdminServer {
   private server?: http.Server;
 
-  constructor(private readonly view: AdminView) {}
+  constructor(
+    private readonly view: AdminView,
+    /** Bearer token for the endpoints that change something (mayChange). */
+    private readonly token?: string,
+  ) {}
 
   async start(address: string, port: number): Promise<number> {
     const server = http.createServer((req, res) => {
@@ -78,6 +99,7 @@ export class AdminServer {
       }
     };
     if (req.method === 'POST' && url.pathname === '/admin/confirm-removals') {
+      if (!mayChange(req, this.token)) return send(this.token ? 401 : 403, this.token ? 'a bearer token is required\n' : 'only from this host (or configure admin.tokenEnv)\n');
       const source = q.get('source') ?? '';
       const ok = this.view.confirmRemovals(source);
       return send(ok ? 200 : 404, ok ? `confirmed: held removals of ${source} apply now\n` : `no removals are held for source "${source}"\n`);

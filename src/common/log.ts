@@ -13,3 +13,35 @@ export const log: Logger = winston.createLogger({
 export function setLogLevel(level: string, fromFlag = false): void {
   log.level = fromFlag ? level : (process.env.LOG_LEVEL ?? level);
 }
+
+/**
+ * At most `max` lines of one kind per window; the rest are counted, and the first line of a
+ * later window says how many were left out. For lines a client can cause at will (a stream opened,
+ * a NACK): a reconnect storm must not write the log full.
+ */
+export class LogBudget {
+  private windowStart = 0;
+  private used = 0;
+  private suppressed = 0;
+
+  constructor(
+    private readonly event: string,
+    private readonly max: number,
+    private readonly windowMs = 60_000,
+  ) {}
+
+  allow(nowMs = Date.now()): boolean {
+    if (nowMs - this.windowStart >= this.windowMs) {
+      if (this.suppressed > 0) log.warn('log lines left out', { event: this.event, count: this.suppressed, windowMs: this.windowMs });
+      this.windowStart = nowMs;
+      this.used = 0;
+      this.suppressed = 0;
+    }
+    if (this.used < this.max) {
+      this.used++;
+      return true;
+    }
+    this.suppressed++;
+    return false;
+  }
+}

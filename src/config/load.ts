@@ -52,19 +52,23 @@ export function parseConfig(text: string, file = '<inline>'): Config {
   return config;
 }
 
+/** Config keys whose values are secrets: an error names the key, never the value. */
+const SECRET_KEY = /(password|secretkey|credentials|token)$/i;
+
 /** ajv's errors, reduced to one line each that names the path, the value and the fix. */
 function explain(errors: ErrorObject[]): string[] {
   const lines = new Set<string>();
   for (const e of errors) {
     if (e.keyword === 'if' || e.keyword === 'propertyNames') continue;
     const where = e.instancePath === '' ? '(root)' : e.instancePath.slice(1);
+    const got = SECRET_KEY.test(where) ? '(value not shown: a secret)' : `(got ${JSON.stringify(e.data)})`;
     let line: string;
     if (e.propertyName !== undefined) line = `${where}: key ${JSON.stringify(e.propertyName)} is not a valid label key (DNS-1123 prefix/, then up to 63 letters, digits, '-', '_', '.')`;
     else if (e.keyword === 'additionalProperties') line = `${where}: unknown key "${(e.params as { additionalProperty: string }).additionalProperty}" (check its spelling)`;
     else if (e.keyword === 'required') line = `${where}: missing "${(e.params as { missingProperty: string }).missingProperty}"`;
     else if (e.keyword === 'not') line = `${where}: a source of type "${(e.data as { type?: string }).type}" takes only its own block (file:, zookeeper: or nacos:)`;
-    else if (e.keyword === 'enum') line = `${where}: must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')} (got ${JSON.stringify(e.data)})`;
-    else line = `${where}: ${e.message} (got ${JSON.stringify(e.data)})`;
+    else if (e.keyword === 'enum') line = `${where}: must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')} ${got}`;
+    else line = `${where}: ${e.message} ${got}`;
     lines.add(line);
   }
   return [...lines];

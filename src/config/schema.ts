@@ -133,6 +133,11 @@ export const configSchema = {
       properties: {
         address: { type: 'string', default: '127.0.0.1', description: 'Address the admin HTTP server binds to.' },
         port: { ...listenPort, default: 15080, description: 'Admin HTTP port; 0 picks a free one.' },
+        tokenEnv: {
+          type: 'string',
+          pattern: '^[A-Za-z_][A-Za-z0-9_]*$',
+          description: 'Environment variable holding a bearer token that POST /admin/... requests must carry. Unset: those requests are taken from this host (loopback) only.',
+        },
       },
     },
     sources: {
@@ -319,6 +324,27 @@ export const configSchema = {
             timeoutMs: { type: 'integer', minimum: 1000, default: 10000, description: 'Close it when a ping is not answered within this.' },
           },
         },
+        limits: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          description: 'What one client stream may cost. A stream past a limit ends with RESOURCE_EXHAUSTED (istiod reconnects), counted in dia_rejected_inputs_total{source="xds"}; no other stream notices. See docs/security.md.',
+          properties: {
+            maxRequestBytes: {
+              type: 'integer',
+              minimum: 65536,
+              default: 4194304,
+              description: "Largest request decoded. istiod's requests are a few KiB; a Delta client's reconnect lists every resource it holds (about 80 bytes each).",
+            },
+            maxResendsPerSecond: {
+              type: 'integer',
+              minimum: 1,
+              default: 5,
+              description: 'Full re-sends of a version the stream already has (a re-request without a nonce), per second, with a burst of ten times that. istiod re-requests only after it reconnects.',
+            },
+            maxDeltaNames: { type: 'integer', minimum: 1, default: 100000, description: 'Resource names one Delta stream may subscribe to by name (istiod subscribes by wildcard).' },
+          },
+        },
       },
     },
     clusters: {
@@ -438,13 +464,19 @@ export const configSchema = {
       properties: {
         massRemoval: {
           type: 'object',
-          description: 'Holds back a commit that would remove too many endpoints of one source at once.',
+          description: 'Holds back removals of too many endpoints of one source at once, or within a window.',
           additionalProperties: false,
           default: {},
           properties: {
             threshold: { type: 'number', exclusiveMinimum: 0, maximum: 1, default: 0.5, description: 'Share of a source\'s endpoints that one commit may remove before it is held.' },
             minEndpoints: { type: 'integer', minimum: 0, default: 10, description: 'Below this many endpoints a source is not guarded.' },
             holdMs: { ...ms, default: 300000, description: 'Held removals apply after this long (0: only on POST /admin/confirm-removals?source=NAME).' },
+            windowMs: {
+              ...ms,
+              default: 300000,
+              description:
+                "Also hold a drain spread over many commits: removals that would take the source more than `threshold` below its largest endpoint count within this window (0: compare with the commit before only). Once held removals apply, the window starts again from what is left.",
+            },
           },
         },
       },

@@ -1,7 +1,7 @@
 /** The daemon's configuration, as validated against ./schema.ts (defaults filled in). */
 export interface Config {
   logLevel: 'error' | 'warn' | 'info' | 'debug';
-  admin: { address: string; port: number };
+  admin: { address: string; port: number; tokenEnv?: string };
   sources: SourceConfig[];
   mapping: MappingConfig;
   render: RenderConfig;
@@ -120,6 +120,7 @@ export interface VirtualAddressConfig {
 export interface XdsConfig {
   debounce: { quietMs: number; maxDelayMs: number };
   keepalive: { timeMs: number; timeoutMs: number };
+  limits: { maxRequestBytes: number; maxResendsPerSecond: number; maxDeltaNames: number };
 }
 
 export interface ClusterConfig {
@@ -146,5 +147,7 @@ export interface ProtectionConfig {
     minEndpoints: number;
     /** Held removals apply by themselves after this long; 0 means only an operator confirms. */
     holdMs: number;
+    /** A drain over many commits counts against the largest count within this window; 0: per commit only. */
+    windowMs: number;
   };
 }

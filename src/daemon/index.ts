@@ -70,7 +70,10 @@ export class Daemon {
 
   async start(): Promise<void> {
     await this.xds.start();
-    this.admin = new AdminServer(this.adminView());
+    const tokenEnv = this.config.admin.tokenEnv;
+    const token = tokenEnv ? process.env[tokenEnv] : undefined;
+    if (tokenEnv && !token) throw new Error(`config: admin/tokenEnv: environment variable ${tokenEnv} is empty or unset`);
+    this.admin = new AdminServer(this.adminView(), token);
     this.adminPort = await this.admin.start(this.config.admin.address, this.config.admin.port);
     await this.startSources();
   }

@@ -92,6 +92,12 @@ interface SourceData {
   publishedRefs: Map<string, number>;
   dirty: Set<string>;
   guard?: { sinceMs: number; held: number; confirmed: boolean };
+  /**
+   * The source's distinct endpoint counts after commits within protection's window, oldest first
+   * and decreasing (a sliding-window maximum): a drain spread over many commits is measured
+   * against the first, the largest.
+   */
+  counts: { atMs: number; count: number }[];
 }
 
 interface ServiceData {
@@ -137,6 +143,7 @@ export class Catalog implements SourceSink {
         dependents: new Map(),
         published: new Map(),
         publishedRefs: new Map(),
+        counts: [],
         dirty: new Set(),
       }),
     );
@@ -275,7 +282,10 @@ export class Catalog implements SourceSink {
       const removals = lostEndpoints(s, diffs);
       const mr = this.protection.massRemoval;
       const publishedCount = s.publishedRefs.size;
-      const tooMany = publishedCount >= mr.minEndpoints && removals > 0 && removals >= mr.threshold * publishedCount;
+      // The largest count within the window (this one included): a slow drain is held too.
+      while (s.counts.length > 0 && s.counts[0].atMs < nowMs - mr.windowMs) s.counts.shift();
+      const peak = Math.max(publishedCount, s.counts[0]?.count ?? 0);
+      const tooMany = peak >= mr.minEndpoints && removals > 0 && peak - (publishedCount - removals) >= mr.threshold * peak;
       let hold = false;
       if (tooMany) {
         if (!s.guard) s.guard = { sinceMs: nowMs, held: removals, confirmed: false };
@@ -284,6 +294,8 @@ export class Catalog implements SourceSink {
         hold = !s.guard.confirmed && !expired;
         if (hold && mr.holdMs > 0) wake(s.guard.sinceMs + mr.holdMs);
       }
+      // Removals that were held and now apply (confirmed or expired) start the window afresh.
+      if (tooMany && !hold) s.counts = [];
       if (!hold) s.guard = undefined;
 
       const stillDirty = new Set<string>();
@@ -310,6 +322,12 @@ export class Catalog implements SourceSink {
         else s.published.set(d.svc, pub);
       }
       s.dirty = stillDirty;
+      if (mr.windowMs > 0) {
+        // Kept decreasing: a count no larger than a later one can never be the window's peak.
+        const count = s.publishedRefs.size;
+        while (s.counts.length > 0 && s.counts[s.counts.length - 1].count <= count) s.counts.pop();
+        s.counts.push({ atMs: nowMs, count });
+      }
     }
 
     for (const [id, svc] of this.services) {

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -76,8 +76,17 @@ export class NacosClient {
   /** GET with the access token if auth is on; the answer parsed as JSON unless json is false. */
   async get(path: string, query: Record<string, string>, json = true): Promise<unknown> {
     const token = await this.accessToken();
-    const q = new URLSearchParams({ ...query, ...(token ? { accessToken: token } : {}) });
-    return this.request('GET', `${path}?${q}`, undefined, json);
+    const signed = this.signed(path, query);
+    const q = new URLSearchParams({ ...query, ...signed.query, ...(token ? { accessToken: token } : {}) });
+    return this.request('GET', `${path}?${q}`, undefined, json, signed.headers);
+  }
+
+  /** Access-key signature of one request (accessKeySignature), when an access key is configured. */
+  private signed(path: string, query: Record<string, string>): { query: Record<string, string>; headers: Record<string, string> } {
+    const a = this.cfg.auth;
+    const secretKey = a?.accessKey ? (a.secretKey ?? process.env[a.secretKeyEnv ?? ''] ?? '') : '';
+    if (!a?.accessKey || !secretKey) return { query: {}, headers: {} };
+    return accessKeySignature(path, query, a.accessKey, secretKey, Date.now());
   }
 
   private async accessToken(): Promise<string | undefined> {
@@ -99,12 +108,12 @@ export class NacosClient {
   }
 
   /** One request to the next server of the list that answers; 401/403 are not retried elsewhere. */
-  private async request(method: string, path: string, body?: string, json = true): Promise<unknown> {
+  private async request(method: string, path: string, body?: string, json = true, headers: Record<string, string> = {}): Promise<unknown> {
     let lastErr: Error | undefined;
     for (let attempt = 0; attempt < this.base.length; attempt++) {
       const base = this.base[(this.next + attempt) % this.base.length];
       try {
-        const res = await send(this.agent, method, base + path, body, this.cfg.timeoutMs, this.accessKeyHeaders(), json);
+        const res = await send(this.agent, method, base + path, body, this.cfg.timeoutMs, headers, json);
         this.next = (this.next + attempt) % this.base.length;
         return res;
       } catch (err) {
@@ -119,11 +128,29 @@ export class NacosClient {
     throw lastErr ?? new Error('no Nacos server configured');
   }
 
-  private accessKeyHeaders(): Record<string, string> {
-    const a = this.cfg.auth;
-    if (!a?.accessKey) return {};
-    return { accessKey: a.accessKey, secretKey: a.secretKey ?? process.env[a.secretKeyEnv ?? ''] ?? '' };
+}
+
+const hmacSha1 = (text: string, key: string): string => createHmac('sha1', key).update(text, 'utf8').digest('base64');
+
+/**
+ * Nacos access-key authentication (Alibaba Cloud RAM, MSE), signed as the Nacos client signs: the
+ * secret key never goes on the wire, only an HMAC-SHA1 of the request's resource and the time.
+ * - naming (/ns/): parameters ak, data = "{time}@@{group}@@{service}" (or "{time}"), signature;
+ * - config (/cs/): headers Spas-AccessKey, Timestamp, Spas-Signature over "{tenant}+{group}+{time}"
+ *   (or "{group}+{time}", or "{time}").
+ * Open-source Nacos does not check these; a server with the RAM plugin does.
+ */
+export function accessKeySignature(path: string, query: Record<string, string>, accessKey: string, secretKey: string, nowMs: number): { query: Record<string, string>; headers: Record<string, string> } {
+  const time = String(nowMs);
+  if (path.includes('/ns/')) {
+    const service = query.serviceName ? (query.groupName && !query.serviceName.includes('@@') ? `${query.groupName}@@${query.serviceName}` : query.serviceName) : '';
+    const data = service ? `${time}@@${service}` : time;
+    return { query: { ak: accessKey, data, signature: hmacSha1(data, secretKey) }, headers: {} };
   }
+  const tenant = query.tenant ?? query.namespaceId ?? '';
+  const group = query.group ?? query.groupName ?? '';
+  const resource = tenant && group ? `${tenant}+${group}` : group || tenant;
+  return { query: {}, headers: { 'Spas-AccessKey': accessKey, Timestamp: time, 'Spas-Signature': hmacSha1(resource ? `${resource}+${time}` : time, secretKey) } };
 }
 
 export class HttpStatusError extends Error {

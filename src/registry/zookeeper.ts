@@ -39,6 +39,7 @@ export class ZookeeperSource extends SourceBase implements RegistrySource {
   private resyncTimer?: NodeJS.Timeout;
   private retryTimer?: NodeJS.Timeout;
   private resyncing?: Promise<void>;
+  private livenessTimer?: NodeJS.Timeout;
   private readonly apps?: ZookeeperApplications;
 
   constructor(
@@ -75,6 +76,7 @@ export class ZookeeperSource extends SourceBase implements RegistrySource {
     clearTimeout(this.resyncTimer);
     clearTimeout(this.retryTimer);
     clearTimeout(this.disconnectTimer);
+    clearInterval(this.livenessTimer);
     this.generation++;
     const c = this.client;
     this.client = undefined;
@@ -103,6 +105,7 @@ export class ZookeeperSource extends SourceBase implements RegistrySource {
         this.everConnected = true;
         this.expired = false;
         log.info('zookeeper connected', { source: this.name, sessionId: client.getSessionId().toString('hex') });
+        this.watchLiveness(client, gen);
         void this.resync(reason);
       } else if (s === zookeeper.State.DISCONNECTED) {
         this.setState(this.lastSyncMs ? 'stale' : 'connecting', 'disconnected from ZooKeeper; keeping the last known providers');
@@ -125,7 +128,45 @@ export class ZookeeperSource extends SourceBase implements RegistrySource {
     client.connect();
   }
 
+  /**
+   * A server that keeps the TCP connection but answers nothing (stopped, or stuck in a long GC)
+   * raises no ZooKeeper event: the client library sees no disconnection. So a read goes out every
+   * third of the session timeout; when none has been answered for a whole session timeout, the
+   * source is stale (its last state stays served, /readyz says degraded), and when answers come
+   * back it re-lists, since watches may have fired into the void meanwhile.
+   */
+  private watchLiveness(client: zookeeper.Client, gen: number): void {
+    clearInterval(this.livenessTimer);
+    const timeoutMs = this.cfg.zookeeper.sessionTimeoutMs;
+    let lastAnswerMs = Date.now();
+    let inFlight = false;
+    let hung = false;
+    this.livenessTimer = setInterval(() => {
+      if (gen !== this.generation || this.stopped) return clearInterval(this.livenessTimer);
+      const silentMs = Date.now() - lastAnswerMs;
+      if (!hung && silentMs > timeoutMs && this.state === 'synced') {
+        hung = true;
+        this.setState('stale', `ZooKeeper answers nothing (no reply for ${silentMs} ms); keeping the last known providers`);
+        log.warn('zookeeper answers nothing; serving the last known state', { source: this.name, silentMs });
+      }
+      if (inFlight) return;
+      inFlight = true;
+      client.exists('/', (err) => {
+        inFlight = false;
+        if (gen !== this.generation || this.stopped || (err instanceof zookeeper.Exception && err.getCode() === zookeeper.Exception.CONNECTION_LOSS)) return;
+        lastAnswerMs = Date.now();
+        if (hung) {
+          hung = false;
+          log.info('zookeeper answers again; re-listing', { source: this.name });
+          void this.resync('answering-again');
+        }
+      });
+    }, Math.max(100, Math.floor(timeoutMs / 3)));
+    this.livenessTimer.unref();
+  }
+
   private renewSession(client: zookeeper.Client, why: string): void {
+    clearInterval(this.livenessTimer);
     clearTimeout(this.disconnectTimer);
     this.setState(this.lastSyncMs ? 'stale' : 'connecting', `ZooKeeper ${why}; reconnecting with a new session`);
     log.warn('zookeeper session lost; starting a new session and a full resync', { source: this.name, why });

@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { readFileSync } from 'node:fs';
 import protobuf from 'protobufjs';
-import { log } from '../common/log';
+import { log, LogBudget } from '../common/log';
 import type { Metrics } from '../common/metrics';
 import type { ClusterConfig, XdsConfig } from '../config/types';
 import type { IstioKind } from '../istio/types';
@@ -38,6 +38,10 @@ const MAX_TYPES_PER_STREAM = 64;
 
 /** A client went past a per-stream limit: its stream ends with RESOURCE_EXHAUSTED, no other stream notices. */
 class StreamLimitError extends Error {}
+
+type Limits = XdsConfig['limits'];
+/** Lines a client can cause at will, per kind, per minute (LogBudget). */
+const CLIENT_LOG_LINES_PER_MINUTE = 20;
 
 const clientText = (s: string): string => (s.length <= CLIENT_TEXT_MAX ? s : `${s.slice(0, CLIENT_TEXT_MAX)}… (${s.length} characters)`);
 const adsService: grpc.ServiceDefinition = {
@@ -114,6 +118,23 @@ abstract class Connection<Req, Sub extends { typeUrl: string; kind?: IstioKind; 
     if (this.subs.size >= MAX_TYPES_PER_STREAM) throw new StreamLimitError(`more than ${MAX_TYPES_PER_STREAM} distinct type URLs on one stream`);
     if (typeUrl.length > CLIENT_TEXT_MAX) throw new StreamLimitError(`a type URL of ${typeUrl.length} characters`);
   }
+
+  private resendTokens: number;
+  private resendCheckedAt = Date.now();
+
+  /**
+   * Before a full re-send of a version the stream already has: a token bucket of
+   * maxResendsPerSecond, burst ten times that. A client that re-requests in a loop would
+   * otherwise make the daemon send its whole state as fast as the socket drains.
+   */
+  protected chargeResend(): void {
+    const rate = this.limits.maxResendsPerSecond;
+    const now = Date.now();
+    this.resendTokens = Math.min(10 * rate, this.resendTokens + ((now - this.resendCheckedAt) / 1000) * rate);
+    this.resendCheckedAt = now;
+    if (this.resendTokens < 1) throw new StreamLimitError(`more than ${rate} re-sends of an unchanged version per second`);
+    this.resendTokens--;
+  }
   protected snapshot?: ClusterSnapshot;
   private nonce = 0;
   private writable = true;
@@ -124,8 +145,11 @@ abstract class Connection<Req, Sub extends { typeUrl: string; kind?: IstioKind; 
     protected readonly stream: Stream<Req>,
     protected readonly metrics: Metrics,
     readonly protocol: 'sotw' | 'delta',
+    protected readonly limits: Limits,
+    private readonly nackLog: LogBudget,
     protected readonly pool?: BufferPool,
   ) {
+    this.resendTokens = 10 * limits.maxResendsPerSecond;
     this.peer = stream.getPeer();
     stream.on('drain', () => {
       this.writable = true;
@@ -182,7 +206,7 @@ abstract class Connection<Req, Sub extends { typeUrl: string; kind?: IstioKind; 
       sub.nacks++;
       sub.lastNack = clientText(errorDetail.message);
       this.metrics.acks.inc({ cluster: this.cluster, result: 'nack' });
-      log.warn('xds client rejected a response (NACK)', { cluster: this.cluster, connection: this.id, node: this.nodeId, type: sub.typeUrl, error: sub.lastNack });
+      if (this.nackLog.allow()) log.warn('xds client rejected a response (NACK)', { cluster: this.cluster, connection: this.id, node: this.nodeId, type: sub.typeUrl, error: sub.lastNack });
       return;
     }
     this.metrics.acks.inc({ cluster: this.cluster, result: 'ack' });
@@ -246,6 +270,7 @@ class SotwConnection extends Connection<DiscoveryRequestMsg, SotwSub> {
       sub.sentTypeId = type.id;
       return type.sharedResponse(sub.typeUrl, this.pool);
     }
+    this.chargeResend();
     const nonce = this.nextNonce();
     return { nonce, message: type.response(sub.typeUrl, nonce) };
   }
@@ -289,6 +314,7 @@ class DeltaConnection extends Connection<DeltaDiscoveryRequestMsg, DeltaSub> {
       else sub.names.delete(n);
       sub.known.delete(n);
     }
+    if (sub.names.size > this.limits.maxDeltaNames) throw new StreamLimitError(`more than ${this.limits.maxDeltaNames} resource names on one Delta subscription`);
     this.flush();
   }
 
@@ -337,6 +363,9 @@ export class XdsServer {
   private readonly ports = new Map<string, number>();
   /** Memory of large responses, handed from a version to the next (framed.ts). */
   private readonly pool = new BufferPool();
+  private readonly streamLog = new LogBudget('xds stream opened or closed', CLIENT_LOG_LINES_PER_MINUTE);
+  private readonly nackLog = new LogBudget('xds NACK', CLIENT_LOG_LINES_PER_MINUTE);
+  private readonly limitLog = new LogBudget('xds stream past a limit', CLIENT_LOG_LINES_PER_MINUTE);
 
   constructor(
     private readonly clusters: readonly ClusterConfig[],
@@ -348,7 +377,8 @@ export class XdsServer {
     if (!installFramedWrites()) log.warn('grpc-js internals differ from the ones framed writes know: every response is copied per stream (slower with many istiods)', {});
     for (const c of this.clusters) {
       const server = new grpc.Server({
-        'grpc.max_receive_message_length': 64 * 1024 * 1024,
+        // Checked on each message's length prefix, before it is read: a larger request ends its stream.
+        'grpc.max_receive_message_length': this.cfg.limits.maxRequestBytes,
         'grpc.max_send_message_length': -1,
         'grpc.keepalive_time_ms': this.cfg.keepalive.timeMs,
         'grpc.keepalive_timeout_ms': this.cfg.keepalive.timeoutMs,
@@ -414,17 +444,17 @@ export class XdsServer {
   private serve(cluster: string, call: Stream<DiscoveryRequestMsg> | Stream<DeltaDiscoveryRequestMsg>, protocol: 'sotw' | 'delta'): void {
     const conn: AnyConnection =
       protocol === 'sotw'
-        ? new SotwConnection(cluster, call as Stream<DiscoveryRequestMsg>, this.metrics, 'sotw', this.pool)
-        : new DeltaConnection(cluster, call as Stream<DeltaDiscoveryRequestMsg>, this.metrics, 'delta');
+        ? new SotwConnection(cluster, call as Stream<DiscoveryRequestMsg>, this.metrics, 'sotw', this.cfg.limits, this.nackLog, this.pool)
+        : new DeltaConnection(cluster, call as Stream<DeltaDiscoveryRequestMsg>, this.metrics, 'delta', this.cfg.limits, this.nackLog);
     this.conns.get(cluster)!.add(conn);
     this.metrics.connections.inc({ cluster, protocol });
-    log.info('xds stream opened', { cluster, protocol, connection: conn.id, peer: conn.peer });
+    if (this.streamLog.allow()) log.info('xds stream opened', { cluster, protocol, connection: conn.id, peer: conn.peer });
     conn.setSnapshot(this.snapshots.get(cluster));
     const done = (why: string): void => {
       if (!this.conns.get(cluster)!.delete(conn)) return;
       conn.close();
       this.metrics.connections.dec({ cluster, protocol });
-      log.info('xds stream closed', { cluster, protocol, connection: conn.id, node: conn.nodeId, why });
+      if (this.streamLog.allow()) log.info('xds stream closed', { cluster, protocol, connection: conn.id, node: conn.nodeId, why });
     };
     call.on('data', (req: DiscoveryRequestMsg & DeltaDiscoveryRequestMsg) => {
       try {
@@ -432,7 +462,7 @@ export class XdsServer {
       } catch (err) {
         if (err instanceof StreamLimitError) {
           this.metrics.rejectedInputs.inc({ source: 'xds', kind: 'stream', reason: err.message.replace(/\d+/g, 'N') });
-          log.warn('xds stream ended: it went past a limit', { cluster, connection: conn.id, node: conn.nodeId, peer: conn.peer, limit: err.message });
+          if (this.limitLog.allow()) log.warn('xds stream ended: it went past a limit', { cluster, connection: conn.id, node: conn.nodeId, peer: conn.peer, limit: err.message });
           call.emit('error', Object.assign(new Error(err.message), { code: grpc.status.RESOURCE_EXHAUSTED, details: err.message }));
           return;
         }

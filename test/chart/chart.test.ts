@@ -37,7 +37,7 @@ describe('the Helm chart', () => {
   ])('renders valid Kubernetes objects with %s (checked against the Kubernetes schemas)', (_name, values) => {
     const ms = template(values);
     expect(ms.map((m) => m.kind).sort()).toEqual(
-      values.length ? ['ConfigMap', 'Deployment', 'PodDisruptionBudget', 'Service', 'ServiceMonitor'] : ['ConfigMap', 'Deployment', 'PodDisruptionBudget', 'Service'],
+      values.length ? ['ConfigMap', 'Deployment', 'NetworkPolicy', 'PodDisruptionBudget', 'Service', 'ServiceMonitor'] : ['ConfigMap', 'Deployment', 'NetworkPolicy', 'PodDisruptionBudget', 'Service'],
     );
     const v = validateManifests(ms);
     expect(v).toEqual({ code: 0, out: expect.stringContaining('0 problems') });
@@ -92,6 +92,25 @@ describe('the Helm chart', () => {
     const config = parseConfig(configOf(ms));
     expect(config.clusters[0].listener.tls).toEqual({ certFile: '/etc/dubbo-istio-adapter/tls/tls.crt', keyFile: '/etc/dubbo-istio-adapter/tls/tls.key' });
     expect(pod.volumes).toContainEqual({ name: 'tls', secret: { secretName: 'dubbo-istio-adapter-tls' } });
+  });
+
+  it('is safe by default: a NetworkPolicy lets only istiod reach the MCP ports and the monitoring namespace the admin port', () => {
+    const [np] = byKind(template([MULTI]), 'NetworkPolicy') as unknown as { spec: { podSelector: unknown; policyTypes: string[]; ingress: { from: Record<string, unknown>[]; ports: { port: number }[] }[] } }[];
+    expect(np.spec.policyTypes).toEqual(['Ingress']);
+    expect(np.spec.ingress[0]).toEqual({
+      from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'istio-system' } }, podSelector: { matchLabels: { app: 'istiod' } } }],
+      ports: [{ port: 15051, protocol: 'TCP' }, { port: 15052, protocol: 'TCP' }],
+    });
+    expect(np.spec.ingress[1]).toEqual({ from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }], ports: [{ port: 15080, protocol: 'TCP' }] });
+    expect(byKind(template([{ networkPolicy: { enabled: false } }]), 'NetworkPolicy')).toEqual([]);
+  });
+
+  it('passes the admin token from a Secret, and the daemon then requires it', () => {
+    const ms = template([{ admin: { tokenSecret: { name: 'adapter-admin' } } }]);
+    expect(parseConfig(configOf(ms)).admin.tokenEnv).toBe('DIA_ADMIN_TOKEN');
+    const container = (byKind(ms, 'Deployment')[0] as unknown as { spec: { template: { spec: { containers: { env: unknown[] }[] } } } }).spec.template.spec.containers[0];
+    expect(container.env).toContainEqual({ name: 'DIA_ADMIN_TOKEN', valueFrom: { secretKeyRef: { name: 'adapter-admin', key: 'token' } } });
+    expect(parseConfig(configOf(template())).admin.tokenEnv).toBeUndefined();
   });
 
   it('rejects bad values at install time, naming the value', () => {

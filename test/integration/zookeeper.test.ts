@@ -160,6 +160,24 @@ describe('ZooKeeper source against a real ZooKeeper', () => {
     await waitFor('cleanup', () => client.resources(WE).size === baseline);
   });
 
+  it('notices a ZooKeeper that answers nothing (SIGSTOP): stale and degraded while serving the last state, re-listed when it answers again', async () => {
+    const baseline = client.resources(WE).size;
+    zk.pause();
+    try {
+      // The source's session timeout is 4 s: well within 15 s it has gone a whole timeout unanswered.
+      await waitFor('source stale', () => daemon.catalog.sourceHealth().get('zk')!.state === 'stale', 15000);
+      expect(await (await fetch(`${admin}/readyz`)).text()).toMatch(/degraded[\s\S]*source zk is stale/);
+      expect(client.resources(WE).size).toBe(baseline);
+    } finally {
+      zk.resume();
+    }
+    await waitFor('synced again', () => daemon.catalog.sourceHealth().get('zk')!.state === 'synced', 30000);
+    await writer.register(provider('10.4.0.2', 'com.example.AfterPause'));
+    await waitFor('watches work after the pause', () => [...client.resources(WE).values()].some((w) => w.spec.address === '10.4.0.2'));
+    await writer.removeRecursive('/dubbo/com.example.AfterPause');
+    await waitFor('cleanup', () => client.resources(WE).size === baseline);
+  });
+
   it('holds back the wipe when ZooKeeper comes back empty, until an operator confirms', async () => {
     const baseline = client.resources(WE).size;
     expect(baseline).toBeGreaterThanOrEqual(3);

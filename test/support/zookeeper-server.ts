@@ -92,7 +92,17 @@ export class ZookeeperServer {
     await this.start();
   }
 
+  /** Freezes the server (SIGSTOP): its connections stay open and nothing answers, as in a long GC pause. */
+  pause(): void {
+    this.proc?.kill('SIGSTOP');
+  }
+
+  resume(): void {
+    this.proc?.kill('SIGCONT');
+  }
+
   async destroy(): Promise<void> {
+    this.resume();
     await this.stop();
     rmSync(this.dir, { recursive: true, force: true });
   }

@@ -200,6 +200,34 @@ describe('Catalog', () => {
       expect(ips(c3)).toHaveLength(6);
     });
 
+    it('holds a slow drain: removals spread over many commits count against the largest count within the window', () => {
+      const ten = (n: number) => Array.from({ length: n }, (_, i) => url(`10.0.2.${i + 1}`));
+      const drain = (windowMs: number) => {
+        const p = testConfig({ protection: { massRemoval: { threshold: 0.5, minEndpoints: 4, holdMs: 60000, windowMs } } });
+        const c = new Catalog(p.mapping, p.protection, ['zk'], { rejected: () => {}, warning: () => {} }, 1000);
+        c.setService('zk', 'a.B', ten(10));
+        c.commit(0);
+        // Two endpoints at a time, each commit 20 % of what is left or less.
+        for (const [t, n] of [[1000, 8], [2000, 6], [3000, 4]] as const) {
+          c.setService('zk', 'a.B', ten(n));
+          c.commit(t);
+        }
+        return c;
+      };
+      const windowed = drain(300000);
+      // 10 -> 8 -> 6 went through; 6 -> 4 would leave 4 of the window's 10: held.
+      expect(ips(windowed)).toHaveLength(6);
+      expect(windowed.guards()).toEqual([{ source: 'zk', sinceMs: 3000, heldRemovals: 2, publishedEndpoints: 6, releaseAtMs: 63000 }]);
+      // Per commit only (windowMs 0), the same drain passes unheld.
+      expect(ips(drain(0))).toHaveLength(4);
+      // Once the held removals apply, the window starts again from what is left.
+      windowed.commit(63000);
+      expect(ips(windowed)).toHaveLength(4);
+      windowed.setService('zk', 'a.B', ten(3));
+      windowed.commit(64000);
+      expect(ips(windowed)).toHaveLength(3);
+    });
+
     it('lets ordinary churn through', () => {
       const { c } = populated();
       c.setService('zk', 'a.B', ['1', '2', '3'].map((i) => url(`10.0.0.${i}`)));

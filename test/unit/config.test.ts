@@ -27,11 +27,13 @@ describe('config', () => {
     expect(c.render.endpointMode).toBe('inline');
     expect(c.mapping.meshed.sidecarPort).toBe(20882);
     expect(c.xds.debounce).toEqual({ quietMs: 100, maxDelayMs: 1000 });
-    expect(c.protection.massRemoval).toEqual({ threshold: 0.5, minEndpoints: 10, holdMs: 300000 });
+    expect(c.protection.massRemoval).toEqual({ threshold: 0.5, minEndpoints: 10, holdMs: 300000, windowMs: 300000 });
   });
 
   it('names the path, the value and the fix', () => {
     expect(problems('sources: [{name: zk, type: zookeeper, zookeeper: {connect: 5}}]')).toEqual(['sources/0/zookeeper/connect: must be string (got 5)']);
+    // A secret's value is never echoed, even when it is the wrong type.
+    expect(problems('sources: [{name: n, type: nacos, nacos: {serverAddr: "a:8848", auth: {username: u, password: 123456}}}]')).toEqual(['sources/0/nacos/auth/password: must be string (value not shown: a secret)']);
     expect(problems('sources: [{name: f, type: file, file: {path: x}}]\nrender: {endpointMode: fancy}')).toEqual([
       'render/endpointMode: must be one of workloadentry, inline (got "fancy")',
     ]);

@@ -1,4 +1,5 @@
 import { normalizeProviderEntry } from '../../src/dubbo/normalize';
+import { accessKeySignature } from '../../src/registry/nacos-client';
 import { testConfig } from '../support/config';
 
 const mapping = testConfig().mapping;
@@ -51,5 +52,19 @@ describe('Nacos instances (interface-level Dubbo layout)', () => {
     expect(normalizeProviderEntry(entry({}, { protocol: 'bogus' }), mapping)).toMatchObject({ ok: false, skipped: false, reason: expect.stringContaining('protocol "bogus"') });
     expect(normalizeProviderEntry(entry({ ip: 'not an ip!' }), mapping)).toMatchObject({ ok: false, skipped: false });
     expect(normalizeProviderEntry('{"nacos":', mapping)).toMatchObject({ ok: false, skipped: false, reason: expect.stringContaining('JSON') });
+  });
+});
+
+describe('Nacos access-key signatures (the secret never goes on the wire)', () => {
+  // Expected values from `openssl dgst -sha1 -hmac sk -binary | base64`.
+  it('signs a naming request over time@@group@@service', () => {
+    const s = accessKeySignature('/v1/ns/instance/list', { serviceName: 'providers:a.B::', groupName: 'DEFAULT_GROUP' }, 'ak1', 'sk', 1700000000000);
+    expect(s).toEqual({ query: { ak: 'ak1', data: '1700000000000@@DEFAULT_GROUP@@providers:a.B::', signature: 'OVIighqHBI1UDLjDKvaXAK3UcXI=' }, headers: {} });
+  });
+
+  it('signs a config request over tenant+group+time, in headers', () => {
+    const s = accessKeySignature('/v1/cs/configs', { dataId: 'x', group: 'DEFAULT_GROUP', tenant: 'dubbo' }, 'ak1', 'sk', 1700000000000);
+    expect(s).toEqual({ query: {}, headers: { 'Spas-AccessKey': 'ak1', Timestamp: '1700000000000', 'Spas-Signature': 'C/SRj9Vn2uoqxEni0Q+ObSuC0BE=' } });
+    expect(JSON.stringify(s)).not.toContain('"sk"');
   });
 });

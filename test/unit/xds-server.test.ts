@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { Metrics } from '../../src/common/metrics';
-import { DiscoveryRequest } from '../../src/xds/proto';
+import { DeltaDiscoveryRequest, DiscoveryRequest, DiscoveryResponse } from '../../src/xds/proto';
 import { object } from '../../src/istio/render';
 import { SnapshotBuilder } from '../../src/xds/snapshot';
 import { BufferPool, frame, installFramedWrites } from '../../src/xds/framed';
@@ -11,6 +11,8 @@ import { DeltaClient, IstiodLikeClient, istiodTypeUrls } from '../support/xds-cl
 const se = (name: string) => object('ServiceEntry', 'dubbo', name, {}, {}, { hosts: [`${name}.svc`], ports: [{ number: 20880, protocol: 'TCP', name: 'tcp-dubbo' }], location: 'MESH_INTERNAL', resolution: 'STATIC' }, 1000);
 const we = (name: string, ip: string, weight = 100) => object('WorkloadEntry', 'dubbo', name, {}, {}, { address: ip, ports: { 'tcp-dubbo': 20880 }, weight }, 1000);
 const SE = 'networking.istio.io/v1/ServiceEntry';
+const LIMITS = { maxRequestBytes: 4 << 20, maxResendsPerSecond: 5, maxDeltaNames: 1000 };
+const ADS = '/envoy.service.discovery.v3.AggregatedDiscoveryService/';
 const WE = 'networking.istio.io/v1/WorkloadEntry';
 
 describe('XdsServer', () => {
@@ -22,7 +24,7 @@ describe('XdsServer', () => {
 
   beforeEach(async () => {
     metrics = new Metrics(false);
-    server = new XdsServer([{ name: 'c1', listener: { address: '127.0.0.1', port: 0 } }], { debounce: { quietMs: 0, maxDelayMs: 0 }, keepalive: { timeMs: 30000, timeoutMs: 10000 } }, metrics);
+    server = new XdsServer([{ name: 'c1', listener: { address: '127.0.0.1', port: 0 } }], { debounce: { quietMs: 0, maxDelayMs: 0 }, keepalive: { timeMs: 30000, timeoutMs: 10000 }, limits: LIMITS }, metrics);
     await server.start();
     addr = `127.0.0.1:${server.port('c1')}`;
     builder = new SnapshotBuilder('c1');
@@ -232,6 +234,53 @@ describe('XdsServer', () => {
     await waitFor('the good client is served', () => good.synced());
     server.setSnapshot(builder.update(new Map([['s', [we('a-1', '10.0.0.2')]]])));
     await waitFor('and keeps being served', () => good.resources(WE).get('dubbo/a-1')?.spec.address === '10.0.0.2');
+  });
+
+  /** A raw stream a test drives by hand; resolves the gRPC status code it ends with. */
+  const rawStream = (method: 'StreamAggregatedResources' | 'DeltaAggregatedResources', encode: (m: object) => Buffer) => {
+    const client = new grpc.Client(addr, grpc.credentials.createInsecure());
+    clients.push(client);
+    const stream = client.makeBidiStreamRequest(ADS + method, encode, (b: Buffer) => b);
+    const ended = new Promise<number>((resolve) => stream.on('error', (e: grpc.ServiceError) => resolve(e.code)));
+    stream.on('data', () => {});
+    return { stream, ended };
+  };
+  const sotwEncode = (m: object) => Buffer.from(DiscoveryRequest.encode(DiscoveryRequest.fromObject(m)).finish());
+
+  it('ends a stream whose request is over the size limit, and serves the others', async () => {
+    server.setSnapshot(builder.update(new Map([['s', [we('a-1', '10.0.0.1')]]])));
+    const good = sotw([WE]);
+    const { stream, ended } = rawStream('StreamAggregatedResources', sotwEncode);
+    stream.write({ typeUrl: WE, node: { id: 'x'.repeat(5 << 20) } });
+    expect(await ended).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    await waitFor('the good client is served', () => good.synced());
+  });
+
+  it('ends a stream that re-requests an unchanged version in a loop, after a burst', async () => {
+    server.setSnapshot(builder.update(new Map([['s', [we('a-1', '10.0.0.1')]]])));
+    const good = sotw([WE]);
+    const { stream, ended } = rawStream('StreamAggregatedResources', sotwEncode);
+    // ACK each response, then ask again without a nonce: each answer is the whole type again.
+    let responses = 0;
+    stream.on('data', (b: Buffer) => {
+      const r = DiscoveryResponse.decode(b) as unknown as { versionInfo: string; nonce: string };
+      responses++;
+      stream.write({ typeUrl: WE, versionInfo: r.versionInfo, responseNonce: r.nonce });
+      stream.write({ typeUrl: WE });
+    });
+    stream.write({ typeUrl: WE });
+    expect(await ended).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    // The burst (ten times the rate) went through first, and little more.
+    expect(responses).toBeGreaterThan(10 * LIMITS.maxResendsPerSecond);
+    expect(responses).toBeLessThan(20 * LIMITS.maxResendsPerSecond);
+    expect(await metrics.registry.getSingleMetricAsString('dia_rejected_inputs_total')).toContain('reason="more than N re-sends of an unchanged version per second"');
+    await waitFor('the good client is served', () => good.synced());
+  });
+
+  it('ends a Delta stream that subscribes to too many names', async () => {
+    const { stream, ended } = rawStream('DeltaAggregatedResources', (m: object) => Buffer.from(DeltaDiscoveryRequest.encode(DeltaDiscoveryRequest.fromObject(m)).finish()));
+    stream.write({ typeUrl: WE, resourceNamesSubscribe: Array.from({ length: LIMITS.maxDeltaNames + 1 }, (_, i) => `dubbo/n-${i}`) });
+    expect(await ended).toBe(grpc.status.RESOURCE_EXHAUSTED);
   });
 
   it('gives every client the same bytes and resyncs a reconnecting client in full', async () => {

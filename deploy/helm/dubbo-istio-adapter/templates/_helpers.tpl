@@ -42,7 +42,9 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- with .shard }}{{ $_ := set $c "shard" . }}{{ end -}}
 {{- $clusters = append $clusters $c -}}
 {{- end -}}
-{{- $cfg := dict "logLevel" .Values.logLevel "admin" (dict "address" "0.0.0.0" "port" (int .Values.admin.port)) "sources" .Values.sources "clusters" $clusters -}}
+{{- $admin := dict "address" "0.0.0.0" "port" (int .Values.admin.port) -}}
+{{- if .Values.admin.tokenSecret.name }}{{ $_ := set $admin "tokenEnv" "DIA_ADMIN_TOKEN" }}{{ end -}}
+{{- $cfg := dict "logLevel" .Values.logLevel "admin" $admin "sources" .Values.sources "clusters" $clusters -}}
 {{- with .Values.mapping }}{{ $_ := set $cfg "mapping" . }}{{ end -}}
 {{- with .Values.render }}{{ $_ := set $cfg "render" . }}{{ end -}}
 {{- with .Values.xds }}{{ $_ := set $cfg "xds" . }}{{ end -}}
