@@ -42,27 +42,29 @@ export function renderService(all: CatalogService, s: RenderSettings, view: Clus
   // tri-only provider in a ServiceEntry with a dubbo port would get dubbo connections on a port it
   // never opened. istiod merges inline ServiceEntries of one host and namespace by port, each port
   // keeping the endpoints of its own ServiceEntry (istiod 1.29, test/e2e/protocols.test.ts). It
-  // does not do so for ServiceEntries that select WorkloadEntries (it keeps one of them), so
-  // workloadentry mode keeps one ServiceEntry with every port (docs/istio.md). The service's
-  // first protocol in mapping order keeps the plain name, so a single-protocol service renders as
-  // before; protocols never leave a service while it exists, so the names stay put. The others'
-  // names carry a hash (objectName), so they can never be another host's plain name.
+  // does not do so for ServiceEntries that select WorkloadEntries (it keeps one of them), so in
+  // workloadentry mode a service with several protocols is rendered inline too (docs/istio.md).
+  // The service's first protocol in mapping order keeps the plain name, so a single-protocol
+  // service renders as before; protocols never leave a service while it exists, so the names
+  // stay put. The others' names carry a hash (objectName), so they can never be another host's
+  // plain name.
   const protocols = Object.keys(mapping.protocols).filter((p) => svc.protocols.includes(p));
   const portOf = (protocol: string) => ports.find((x) => x.name === mapping.protocols[protocol].portName)!;
+  const inline = render.endpointMode === 'inline' || protocols.length > 1;
   const groups =
-    render.endpointMode === 'inline'
+    inline
       ? protocols.map((protocol, i) => ({ name: i === 0 ? seName : objectName(`${seName}-${portOf(protocol).name}`), protocols: [protocol], ports: [portOf(protocol)] }))
       : [{ name: seName, protocols, ports }];
   const entries: IstioObject[] = [];
   const workloadEntries: IstioObject[] = [];
   for (const g of groups) {
     // WorkloadEntries carry the label their ServiceEntry selects them by; inline endpoints need none.
-    const membership = render.endpointMode === 'inline' ? undefined : { [render.membershipLabel]: g.name };
+    const membership = inline ? undefined : { [render.membershipLabel]: g.name };
     const workloads = endpoints.filter((e) => g.protocols.includes(e.protocol)).map((e) => ({ e, spec: workloadSpec(e, s, view, membership) }));
     const seSpec: Record<string, unknown> = { hosts: [host], ports: g.ports, location: 'MESH_INTERNAL', resolution: 'STATIC', exportTo: render.exportTo };
     // Every ServiceEntry of the host carries its address, so istiod sees one address whichever it reads.
     if (address) seSpec.addresses = [address];
-    if (render.endpointMode === 'inline') {
+    if (inline) {
       seSpec.endpoints = workloads.map((w) => w.spec);
     } else {
       seSpec.workloadSelector = { labels: { [render.membershipLabel]: g.name } };

@@ -9,11 +9,11 @@ const HOST = 'com.example.multiservice';
 
 /**
  * One service whose providers speak dubbo, tri or both: in istiod's EDS every endpoint is in the
- * cluster of each protocol it registered, at its own port, and in no other. Inline mode only:
- * istiod keeps one of several ServiceEntries of a host that select WorkloadEntries, so
- * workloadentry mode cannot do this yet (docs/istio.md).
+ * cluster of each protocol it registered, at its own port, and in no other. In workloadentry
+ * mode such a service is rendered inline (istiod keeps one of several ServiceEntries of a host
+ * that select WorkloadEntries; docs/istio.md), with the same result.
  */
-describe.each(['inline'] as const)('a multi-protocol service in a real istiod (%s)', (endpointMode) => {
+describe.each(['inline', 'workloadentry'] as const)('a multi-protocol service in a real istiod (%s)', (endpointMode) => {
   const stack = new IstiodStack();
 
   beforeAll(async () => {

@@ -16,8 +16,8 @@ export function provisionIstiod(): void {
 }
 
 export interface IstiodOptions {
-  /** meshConfig.configSources addresses, e.g. xds://127.0.0.1:15051 */
-  configSources: string[];
+  /** meshConfig.configSources: addresses (xds://127.0.0.1:15051), or entries with their tlsSettings. */
+  configSources: (string | { address: string; tlsSettings?: Record<string, unknown> })[];
   /** REVISION of this istiod: it drops objects whose istio.io/rev label differs. */
   revision?: string;
 }
@@ -51,7 +51,7 @@ export class Istiod {
     this.grpcPort = await freePort();
     const monitoringPort = await freePort();
     const mesh = path.join(this.dir, 'mesh.yaml');
-    writeFileSync(mesh, yaml.dump({ configSources: this.opts.configSources.map((address) => ({ address })), rootNamespace: 'istio-system' }));
+    writeFileSync(mesh, yaml.dump({ configSources: this.opts.configSources.map((s) => (typeof s === 'string' ? { address: s } : s)), rootNamespace: 'istio-system' }));
     const log = openSync(path.join(this.dir, 'istiod.log'), 'a');
     this.proc = spawn(
       ISTIOD_BIN,

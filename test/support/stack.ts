@@ -16,6 +16,8 @@ export interface IstiodStackOptions {
   istiodDials?: string[];
   /** The view istiod must converge on before the tests start (default: the first it dials). */
   convergeOn?: string;
+  /** istiod's tlsSettings towards every view it dials (the views must listen with TLS). */
+  istiodTls?: Record<string, unknown>;
   /** How the probe subscribes beyond CDS and EDS (listeners: LDS too). */
   probe?: { listeners?: boolean; routes?: string[] };
 }
@@ -41,7 +43,7 @@ export class IstiodStack {
     const daemon = (this.daemon = started.daemon);
     this.admin = started.admin;
     const dials = opts.istiodDials ?? ['default'];
-    this.istiod = await new Istiod({ configSources: dials.map((c) => `xds://127.0.0.1:${daemon.xds.port(c)}`) }).start();
+    this.istiod = await new Istiod({ configSources: dials.map((c) => ({ address: `xds://127.0.0.1:${daemon.xds.port(c)}`, ...(opts.istiodTls ? { tlsSettings: opts.istiodTls } : {}) })) }).start();
     this.probe = new EnvoyProbe(this.istiod.xdsAddress).connect(opts.probe);
     await waitFor('istiod dialled every view it was given', () => dials.every((c) => daemon.xds.connections().some((x) => x.cluster === c)), 60000);
     await converged(this.istiod, this.probe, daemon, opts.convergeOn ?? dials[0]);

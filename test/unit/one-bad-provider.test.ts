@@ -88,9 +88,10 @@ describe('one bad provider is refused on its own, with a reason', () => {
     let endpoints = 0;
     const inline = { ...cfg.render, endpointMode: 'inline' as const };
     for (const id of catalog.serviceIds()) {
-      const objects = [cfg.render, inline].flatMap((render) => renderService(catalog.service(id)!, { mapping, render }, cfg.clusters[0]));
-      for (const o of objects) {
-        if (o.kind === 'WorkloadEntry') endpoints++;
+      const [asWorkloadEntries, asInline] = [cfg.render, inline].map((render) => renderService(catalog.service(id)!, { mapping, render }, cfg.clusters[0]));
+      // Endpoints served in workloadentry mode: WorkloadEntries, or inline for a service with several protocols.
+      for (const o of asWorkloadEntries) endpoints += o.kind === 'WorkloadEntry' ? 1 : ((o.spec.endpoints as unknown[] | undefined)?.length ?? 0);
+      for (const o of [...asWorkloadEntries, ...asInline]) {
         const problems = validateObject(o);
         if (problems.length) invalid.push(`${o.kind} ${o.name}: ${problems.join('; ')}`);
       }

@@ -75,7 +75,7 @@ describe('renderService', () => {
     expect(we.name).toBe('1-2-3-a-b-10-0-0-1-20880');
   });
 
-  it('gives each protocol of a service its own ServiceEntry for the one host in inline mode, so no endpoint is on a port it did not register', () => {
+  it('gives each protocol of a service its own ServiceEntry for the one host, in either mode, so no endpoint is on a port it did not register', () => {
     const inline = testConfig({ render: { endpointMode: 'inline' } });
     const u = (protocol: string, ip: string, port: number) => `${protocol}://${ip}:${port}/a.Multi?application=m&interface=a.Multi`;
     const [svc] = servicesFrom(new Map([['a.Multi', [u('dubbo', '10.0.0.1', 20880), u('tri', '10.0.0.2', 50051), u('dubbo', '10.0.0.3', 20890), u('tri', '10.0.0.3', 50061)]]]), inline);
@@ -85,9 +85,11 @@ describe('renderService', () => {
       ['ServiceEntry', expect.stringMatching(/^a-multi-grpc-tri-[0-9a-f]{10}$/), ['a.multi'], ['grpc-tri'], ['10.0.0.2 {"grpc-tri":50051}', '10.0.0.3 {"grpc-tri":50061}']],
     ]);
     for (const o of entries) expect(validateObject(o)).toEqual([]);
-    // workloadentry mode: one ServiceEntry with both ports (istiod keeps one selector-based entry per host).
+    // workloadentry mode renders such a service inline too (istiod keeps one selector-based entry per host).
     const [we] = servicesFrom(new Map([['a.Multi', [u('dubbo', '10.0.0.1', 20880), u('tri', '10.0.0.2', 50051)]]]));
-    expect(renderService(we, settings, view).filter((o) => o.kind === 'ServiceEntry').map((o) => o.name)).toEqual(['a-multi']);
+    const objs = renderService(we, settings, view);
+    expect(objs.map((o) => o.kind)).toEqual(['ServiceEntry', 'ServiceEntry']);
+    expect(objs.map((o) => (o.spec.endpoints as { address: string }[]).map((e) => e.address))).toEqual([['10.0.0.1'], ['10.0.0.2']]);
   });
 
   it('renders endpoints inline in inline mode, with the same endpoint content', () => {
