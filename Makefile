@@ -6,7 +6,7 @@ NODE_MODULES := node_modules/.package-lock.json
 # loopback, failing the run if anything tried to reach another address (docs/testing.md).
 NETGUARD := test/netguard/run.sh
 
-.PHONY: run test build lint typecheck unit integration e2e chart bench bench-quick bench-parser deps provision clean
+.PHONY: run test build lint typecheck unit integration e2e adversarial chart bench bench-quick bench-parser deps provision clean
 
 # `npm ci` installs exactly the committed lock file and never rewrites it, so a fresh clone stays
 # clean. The lock file must be the one `npm install` settles on from a clean state (it lists every
@@ -55,6 +55,10 @@ e2e: build provision
 
 chart: build provision
 	$(NETGUARD) npx jest --selectProjects chart
+
+# Attacks on the daemon's own process with a real ZooKeeper (docs/security.md).
+adversarial: build provision
+	$(NETGUARD) npx jest --selectProjects adversarial --runInBand
 
 # Every suite; `.ci/run` calls this and counts the results.
 test: build provision

@@ -2,7 +2,8 @@
 process.env.LOG_LEVEL = process.env.LOG_LEVEL || 'error';
 
 // unit tests use in-memory fakes only; integration tests start real servers (ZooKeeper);
-// e2e tests add a real istiod; chart tests run helm on the chart and the daemon on its config.
+// e2e tests add a real istiod; adversarial tests attack the daemon's own process (dist/) with a
+// real ZooKeeper; chart tests run helm on the chart and the daemon on its config.
 const transform = { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] };
 module.exports = {
   projects: [
@@ -20,6 +21,13 @@ module.exports = {
       transform,
       testEnvironment: 'node',
       globalSetup: '<rootDir>/test/support/global-setup-e2e.ts',
+    },
+    {
+      displayName: 'adversarial',
+      testMatch: ['<rootDir>/test/adversarial/**/*.test.ts'],
+      transform,
+      testEnvironment: 'node',
+      globalSetup: '<rootDir>/test/support/global-setup-adversarial.ts',
     },
     {
       displayName: 'chart',

@@ -44,10 +44,14 @@ export class Daemon {
     this.scheduler = new FlushScheduler(config.xds.debounce, (started) => this.flush(started));
     this.rules = new RuleStore(
       [INLINE_RULES, ...config.rules.sources.map((s) => s.name)],
-      ruleStoreTelemetry(m, () => {
-        this.pipeline.rulesChanged();
-        this.scheduler.schedule();
-      }),
+      ruleStoreTelemetry(
+        m,
+        () => {
+          this.pipeline.rulesChanged();
+          this.scheduler.schedule();
+        },
+        () => this.updateRuleDocumentGauge(),
+      ),
     );
     this.ruleSources = config.rules.sources.map((s) => createRuleSource(s, config.rules));
     for (const s of this.ruleSources) this.rulesSyncedOnce.set(s.name, false);
@@ -150,9 +154,13 @@ export class Daemon {
     for (const snap of this.pipeline.snapshots()) for (const [kind, t] of snap.types) this.metrics.snapshotResources.set({ cluster: snap.cluster, kind }, t.resources.size);
   }
 
-  private updateRuleGauges(set: RuleSet): void {
+  private updateRuleDocumentGauge(): void {
     const status = this.rules.status();
     for (const state of ['ok', 'rejected'] as const) this.metrics.ruleDocuments.set({ state }, status.filter((d) => d.state === state).length);
+  }
+
+  private updateRuleGauges(set: RuleSet): void {
+    this.updateRuleDocumentGauge();
     let notes = set.unsupported.length;
     for (const r of this.pipeline.effectiveRules(this.config.clusters[0]?.name)) notes += r.notes.length;
     this.metrics.ruleNotes.set(notes);

@@ -1,4 +1,4 @@
-import { log } from '../common/log';
+import { log, LogBudget } from '../common/log';
 import type { Metrics } from '../common/metrics';
 import type { SourceState } from '../registry/types';
 import type { ZookeeperSourceHooks } from '../registry/zookeeper';
@@ -11,25 +11,35 @@ import type { BuilderObserver } from '../xds/snapshot';
  * through these interfaces and never see the metrics themselves; every label value here comes
  * from config (source and cluster names, kinds) or from reasonClass, so series stay bounded.
  */
+/** What of a registry entry goes into a log line: a registration can be megabytes. */
+const ENTRY_LOG_MAX = 512;
+const entryText = (entry: string): string => (entry.length <= ENTRY_LOG_MAX ? entry : `${entry.slice(0, ENTRY_LOG_MAX)}… (${entry.length} characters)`);
+/** Lines about bad registry entries per minute: a registry with thousands of them must not fill the log. */
+const ENTRY_LOG_LINES_PER_MINUTE = 100;
+
 export function catalogTelemetry(m: Metrics): CatalogObserver {
+  const rejectedLog = new LogBudget('provider entry rejected', ENTRY_LOG_LINES_PER_MINUTE);
+  const warningLog = new LogBudget('provider entry accepted with a warning', ENTRY_LOG_LINES_PER_MINUTE);
   return {
     rejected: (source, entry, reason) => {
       m.rejectedInputs.inc({ source, kind: 'provider', reason: reasonClass(reason) });
-      log.warn('provider entry rejected', { source, entry, reason });
+      if (rejectedLog.allow()) log.warn('provider entry rejected', { source, entry: entryText(entry), reason: entryText(reason) });
     },
     warning: (source, entry, message) => {
       m.inputWarnings.inc({ source });
-      log.warn('provider entry accepted with a warning', { source, entry, warning: message });
+      if (warningLog.allow()) log.warn('provider entry accepted with a warning', { source, entry: entryText(entry), warning: entryText(message) });
     },
     event: (source, kind) => m.sourceEvents.inc({ source, kind }),
   };
 }
 
-export function ruleStoreTelemetry(m: Metrics, changed: () => void): RuleStoreObserver {
+export function ruleStoreTelemetry(m: Metrics, changed: () => void, documentsChanged: () => void): RuleStoreObserver {
   return {
     rejected: (origin, error, kept) => {
       m.rejectedInputs.inc({ source: origin.source, kind: 'rule', reason: reasonClass(error) });
       log.warn(`rule document rejected; ${kept ? 'its last good version stays in force' : 'it has no version in force'}`, { source: origin.source, document: origin.document, error });
+      // The rules in force did not change, so no run follows: the document gauge must move now.
+      documentsChanged();
     },
     changed,
   };

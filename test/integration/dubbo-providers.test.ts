@@ -1,6 +1,6 @@
 import type { Daemon } from '../../src/daemon';
 import { DubboProvider, testHosts } from '../support/dubbo-provider';
-import { startDaemon, WE, zkSource } from '../support/daemon';
+import { SE, startDaemon, zkSource } from '../support/daemon';
 import { freePort, waitFor } from '../support/net';
 import { IstiodLikeClient } from '../support/xds-client';
 import { NacosServer } from '../support/nacos-server';
@@ -56,7 +56,8 @@ describe.each(Object.keys(registries))('real Dubbo 3.3 providers in %s', (name) 
       // A statically tagged provider (ServiceConfig.setTag), interface-level only.
       new DubboProvider({ registry: reg.url, host: b, protocols: [`dubbo:${ports.bDubbo}`], services: ['1.0.0'], tag: 'gray', registerMode: 'interface', application: 'greeting-gray' }).start(),
     ]);
-    const started = await startDaemon({ sources: [reg.source] });
+    // The default endpoint mode; a service with two protocols is rendered inline in either mode.
+    const started = await startDaemon({ sources: [reg.source], render: { endpointMode: 'inline' } });
     daemon = started.daemon;
     client = new IstiodLikeClient(started.xdsAddress).connect();
   });
@@ -68,27 +69,29 @@ describe.each(Object.keys(registries))('real Dubbo 3.3 providers in %s', (name) 
     await registry?.destroy();
   });
 
-  /** host -> sorted "address:port protocol-port-name version" of its WorkloadEntries. */
+  type InlineEndpoint = { address: string; ports: Record<string, number>; labels: Record<string, string> };
+  /** Every endpoint the ServiceEntries carry, with its host. */
+  const inline = () => [...client.resources(SE).values()].flatMap((o) => ((o.spec.endpoints as InlineEndpoint[] | undefined) ?? []).map((e) => ({ host: (o.spec.hosts as string[])[0], ...e })));
+  /** host -> sorted "address:port protocol-port-name version" of its endpoints. */
   const endpoints = () => {
     const out: Record<string, string[]> = {};
-    for (const w of client.resources(WE).values()) {
-      const host = (w.spec.labels as Record<string, string>)['dubbo.apache.org/service'];
-      const [[portName, port]] = Object.entries(w.spec.ports as Record<string, number>);
-      (out[host] ??= []).push(`${w.spec.address}:${port} ${portName} ${(w.spec.labels as Record<string, string>)['dubbo.version']}`);
+    for (const e of inline()) {
+      const [[portName, port]] = Object.entries(e.ports);
+      (out[e.host] ??= []).push(`${e.address}:${port} ${portName} ${e.labels['dubbo.version']}`);
     }
     for (const k of Object.keys(out)) out[k].sort();
     return out;
   };
 
   it('serves every provider at the address and ports Dubbo registered, per protocol, version and group', async () => {
-    await waitFor('the providers in the xDS snapshot', () => client.synced() && client.resources(WE).size >= 5, 60000);
+    await waitFor('the providers in the xDS snapshot', () => client.synced() && inline().length >= 5, 60000);
     expect(endpoints()).toEqual({
-      '1-0-0-dia-greetingservice': [
+      '1.0.0.dia.greetingservice': [
         `${a}:${ports.aDubbo} tcp-dubbo 1.0.0`,
         `${a}:${ports.aTri} grpc-tri 1.0.0`,
         `${b}:${ports.bDubbo} tcp-dubbo 1.0.0`,
       ].sort(),
-      '2-0-0-g1-dia-greetingservice': [`${a}:${ports.aDubbo} tcp-dubbo 2.0.0`, `${a}:${ports.aTri} grpc-tri 2.0.0`].sort(),
+      '2.0.0.g1.dia.greetingservice': [`${a}:${ports.aDubbo} tcp-dubbo 2.0.0`, `${a}:${ports.aTri} grpc-tri 2.0.0`].sort(),
     });
   });
 
@@ -101,7 +104,7 @@ describe.each(Object.keys(registries))('real Dubbo 3.3 providers in %s', (name) 
     ]);
     const vs = [...client.resources(VS).values()].find((o) => (o.spec.hosts as string[]).includes('1.0.0.dia.greetingservice'))!;
     expect((vs.spec.tcp as unknown[]).at(-1)).toEqual({ route: [{ destination: { host: '1.0.0.dia.greetingservice', subset: 'untagged' } }] });
-    const gray = [...client.resources(WE).values()].filter((w) => (w.spec.labels as Record<string, string>)['dubbo.tag'] === 'gray');
-    expect(gray.map((w) => w.spec.address)).toEqual([b]);
+    const gray = inline().filter((e) => e.labels['dubbo.tag'] === 'gray');
+    expect(gray.map((e) => e.address)).toEqual([b]);
   });
 });
