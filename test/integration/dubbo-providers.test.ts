@@ -45,16 +45,21 @@ describe.each(Object.keys(registries))('real Dubbo 3.3 providers in %s', (name) 
   const ports: Record<string, number> = {};
   let a = '';
   let b = '';
+  let c = '';
 
   beforeAll(async () => {
     const reg = (registry = await registries[name]());
-    for (const k of ['aDubbo', 'aTri', 'bDubbo']) ports[k] = await freePort();
-    [a, b] = testHosts();
+    for (const k of ['aDubbo', 'aTri', 'bDubbo', 'cDirect']) ports[k] = await freePort();
+    [a, b, c] = testHosts();
     providers = await Promise.all([
       // Both protocols, two versions and a group, registered both ways (Dubbo 3's default).
       new DubboProvider({ registry: reg.url, host: a, protocols: [`dubbo:${ports.aDubbo}`, `tri:${ports.aTri}`], services: ['1.0.0', '2.0.0:g1'] }).start(),
       // A statically tagged provider (ServiceConfig.setTag), interface-level only.
       new DubboProvider({ registry: reg.url, host: b, protocols: [`dubbo:${ports.bDubbo}`], services: ['1.0.0'], tag: 'gray', registerMode: 'interface', application: 'greeting-gray' }).start(),
+      // Half-meshed: a provider registered directly, and re-registered on the sidecar port with
+      // the marker, as its sidecar would; only the sidecar registration is served.
+      new DubboProvider({ registry: reg.url, host: c, protocols: [`dubbo:${ports.cDirect}`], services: ['1.0.0'], registerMode: 'interface', application: 'greeting-meshed' }).start(),
+      new DubboProvider({ registry: reg.url, host: c, protocols: ['dubbo:20882'], services: ['1.0.0'], registerMode: 'interface', application: 'greeting-meshed', meshed: true }).start(),
     ]);
     // The default endpoint mode; a service with two protocols is rendered inline in either mode.
     const started = await startDaemon({ sources: [reg.source], render: { endpointMode: 'inline' } });
@@ -72,24 +77,25 @@ describe.each(Object.keys(registries))('real Dubbo 3.3 providers in %s', (name) 
   type InlineEndpoint = { address: string; ports: Record<string, number>; labels: Record<string, string> };
   /** Every endpoint the ServiceEntries carry, with its host. */
   const inline = () => [...client.resources(SE).values()].flatMap((o) => ((o.spec.endpoints as InlineEndpoint[] | undefined) ?? []).map((e) => ({ host: (o.spec.hosts as string[])[0], ...e })));
-  /** host -> sorted "address:port protocol-port-name version" of its endpoints. */
+  /** host -> sorted "address:port protocol-port-name version[ meshed]" of its endpoints. */
   const endpoints = () => {
     const out: Record<string, string[]> = {};
     for (const e of inline()) {
       const [[portName, port]] = Object.entries(e.ports);
-      (out[e.host] ??= []).push(`${e.address}:${port} ${portName} ${e.labels['dubbo.version']}`);
+      (out[e.host] ??= []).push(`${e.address}:${port} ${portName} ${e.labels['dubbo.version']}${e.labels['dubbo.apache.org/meshed'] === 'true' ? ' meshed' : ''}`);
     }
     for (const k of Object.keys(out)) out[k].sort();
     return out;
   };
 
   it('serves every provider at the address and ports Dubbo registered, per protocol, version and group', async () => {
-    await waitFor('the providers in the xDS snapshot', () => client.synced() && inline().length >= 5, 60000);
+    await waitFor('the providers in the xDS snapshot', () => client.synced() && inline().length >= 6, 60000);
     expect(endpoints()).toEqual({
       '1.0.0.dia.greetingservice': [
         `${a}:${ports.aDubbo} tcp-dubbo 1.0.0`,
         `${a}:${ports.aTri} grpc-tri 1.0.0`,
         `${b}:${ports.bDubbo} tcp-dubbo 1.0.0`,
+        `${c}:20882 tcp-dubbo 1.0.0 meshed`,
       ].sort(),
       '2.0.0.g1.dia.greetingservice': [`${a}:${ports.aDubbo} tcp-dubbo 2.0.0`, `${a}:${ports.aTri} grpc-tri 2.0.0`].sort(),
     });

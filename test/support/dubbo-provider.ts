@@ -36,6 +36,8 @@ export interface DubboProviderOptions {
   tag?: string;
   /** remote: the metadata document goes to the registry's metadata report (Dubbo's default: local). */
   metadata?: 'local' | 'remote';
+  /** Registers with mesh=true, as a sidecar re-registering its workload does. */
+  meshed?: boolean;
 }
 
 /**
@@ -53,7 +55,7 @@ export class DubboProvider {
 
   async start(): Promise<this> {
     const o = this.opts;
-    const args = [`registry=${o.registry}`, `host=${o.host}`, `protocols=${o.protocols.join(',')}`, `services=${o.services.join(',')}`, `application=${o.application ?? 'greeting-provider'}`, `register-mode=${o.registerMode ?? 'all'}`, ...(o.tag ? [`tag=${o.tag}`] : []), ...(o.metadata ? [`metadata=${o.metadata}`] : [])];
+    const args = [`registry=${o.registry}`, `host=${o.host}`, `protocols=${o.protocols.join(',')}`, `services=${o.services.join(',')}`, `application=${o.application ?? 'greeting-provider'}`, `register-mode=${o.registerMode ?? 'all'}`, ...(o.tag ? [`tag=${o.tag}`] : []), ...(o.metadata ? [`metadata=${o.metadata}`] : []), ...(o.meshed ? ['mesh=true'] : [])];
     const log = openSync(path.join(this.dir, 'provider.log'), 'a');
     // Dubbo's documented switches for the address it binds and the one it registers.
     const env = { ...process.env, DUBBO_IP_TO_BIND: o.host, DUBBO_IP_TO_REGISTRY: o.host };

@@ -24,6 +24,8 @@ import org.apache.dubbo.config.bootstrap.DubboBootstrap;
  *   application=greeting-provider         the Dubbo application name
  *   register-mode=all                     interface, instance or all (Dubbo's default)
  *   tag=gray                              a static tag (ProviderConfig/ServiceConfig.setTag)
+ *   mesh=true                             registers with the parameter mesh=true, as a sidecar
+ *                                         re-registering its workload does
  *   metadata=remote                       metadata-type remote: the metadata document goes to the
  *                                         registry's metadata report (default: local, served by
  *                                         the provider's MetadataService only)
@@ -67,6 +69,7 @@ public class Provider {
             sc.setVersion(version);
             if (vg.length > 1) sc.setGroup(vg[1]);
             if (o.containsKey("tag")) sc.setTag(o.get("tag"));
+            if (o.containsKey("mesh")) sc.setParameters(Map.of("mesh", o.get("mesh")));
             sc.setProtocols(protocols);
             bootstrap.service(sc);
         }
