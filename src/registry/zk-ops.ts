@@ -48,3 +48,40 @@ export async function readData(client: Client, path: string, watcher: Watcher): 
   if (data !== undefined) return data;
   return (await exists(client, path, watcher)) ? getData(client, path, watcher) : undefined;
 }
+
+/**
+ * Watches one ZooKeeper session for silence. A server that keeps the TCP connection but answers
+ * nothing (stopped, or stuck in a long pause) raises no ZooKeeper event: the client library sees
+ * no disconnection. So a read of `/` goes out every third of the session timeout (never two at
+ * once); when none has been answered for a whole session timeout, onSilent runs once, and when
+ * answers come back, onAnswering. Returns the function that stops the watch.
+ */
+export function watchLiveness(client: Client, timeoutMs: number, onSilent: (silentMs: number) => void, onAnswering: () => void): () => void {
+  let lastAnswerMs = Date.now();
+  let inFlight = false;
+  let silent = false;
+  let stopped = false;
+  const timer = setInterval(() => {
+    const silentMs = Date.now() - lastAnswerMs;
+    if (!silent && silentMs > timeoutMs) {
+      silent = true;
+      onSilent(silentMs);
+    }
+    if (inFlight) return;
+    inFlight = true;
+    client.exists('/', (err) => {
+      inFlight = false;
+      if (stopped || (err instanceof zookeeper.Exception && err.getCode() === zookeeper.Exception.CONNECTION_LOSS)) return;
+      lastAnswerMs = Date.now();
+      if (silent) {
+        silent = false;
+        onAnswering();
+      }
+    });
+  }, Math.max(100, Math.floor(timeoutMs / 3)));
+  timer.unref();
+  return () => {
+    stopped = true;
+    clearInterval(timer);
+  };
+}

@@ -4,7 +4,7 @@ import { log } from '../common/log';
 import { counts, sameList, SourceBase } from './base';
 import type { RegistrySource, SourceSink, SourceStatus } from './types';
 import { ZookeeperApplications } from './zookeeper-apps';
-import { exists, getChildren, type Client, type Watcher } from './zk-ops';
+import { exists, getChildren, watchLiveness, type Client, type Watcher } from './zk-ops';
 
 /** Children of the registry root that Dubbo uses for other things than interfaces. */
 const NOT_INTERFACES = new Set(['config', 'mapping', 'metadata']);
@@ -39,7 +39,7 @@ export class ZookeeperSource extends SourceBase implements RegistrySource {
   private resyncTimer?: NodeJS.Timeout;
   private retryTimer?: NodeJS.Timeout;
   private resyncing?: Promise<void>;
-  private livenessTimer?: NodeJS.Timeout;
+  private stopLiveness?: () => void;
   private readonly apps?: ZookeeperApplications;
 
   constructor(
@@ -76,7 +76,7 @@ export class ZookeeperSource extends SourceBase implements RegistrySource {
     clearTimeout(this.resyncTimer);
     clearTimeout(this.retryTimer);
     clearTimeout(this.disconnectTimer);
-    clearInterval(this.livenessTimer);
+    this.stopLiveness?.();
     this.generation++;
     const c = this.client;
     this.client = undefined;
@@ -128,45 +128,30 @@ export class ZookeeperSource extends SourceBase implements RegistrySource {
     client.connect();
   }
 
-  /**
-   * A server that keeps the TCP connection but answers nothing (stopped, or stuck in a long GC)
-   * raises no ZooKeeper event: the client library sees no disconnection. So a read goes out every
-   * third of the session timeout; when none has been answered for a whole session timeout, the
-   * source is stale (its last state stays served, /readyz says degraded), and when answers come
-   * back it re-lists, since watches may have fired into the void meanwhile.
-   */
+  /** Stale while the server answers nothing (watchLiveness); re-listed when it answers again. */
   private watchLiveness(client: zookeeper.Client, gen: number): void {
-    clearInterval(this.livenessTimer);
-    const timeoutMs = this.cfg.zookeeper.sessionTimeoutMs;
-    let lastAnswerMs = Date.now();
-    let inFlight = false;
+    this.stopLiveness?.();
     let hung = false;
-    this.livenessTimer = setInterval(() => {
-      if (gen !== this.generation || this.stopped) return clearInterval(this.livenessTimer);
-      const silentMs = Date.now() - lastAnswerMs;
-      if (!hung && silentMs > timeoutMs && this.state === 'synced') {
+    this.stopLiveness = watchLiveness(
+      client,
+      this.cfg.zookeeper.sessionTimeoutMs,
+      (silentMs) => {
+        if (gen !== this.generation || this.stopped || this.state !== 'synced') return;
         hung = true;
         this.setState('stale', `ZooKeeper answers nothing (no reply for ${silentMs} ms); keeping the last known providers`);
         log.warn('zookeeper answers nothing; serving the last known state', { source: this.name, silentMs });
-      }
-      if (inFlight) return;
-      inFlight = true;
-      client.exists('/', (err) => {
-        inFlight = false;
-        if (gen !== this.generation || this.stopped || (err instanceof zookeeper.Exception && err.getCode() === zookeeper.Exception.CONNECTION_LOSS)) return;
-        lastAnswerMs = Date.now();
-        if (hung) {
-          hung = false;
-          log.info('zookeeper answers again; re-listing', { source: this.name });
-          void this.resync('answering-again');
-        }
-      });
-    }, Math.max(100, Math.floor(timeoutMs / 3)));
-    this.livenessTimer.unref();
+      },
+      () => {
+        if (gen !== this.generation || this.stopped || !hung) return;
+        hung = false;
+        log.info('zookeeper answers again; re-listing', { source: this.name });
+        void this.resync('answering-again');
+      },
+    );
   }
 
   private renewSession(client: zookeeper.Client, why: string): void {
-    clearInterval(this.livenessTimer);
+    this.stopLiveness?.();
     clearTimeout(this.disconnectTimer);
     this.setState(this.lastSyncMs ? 'stale' : 'connecting', `ZooKeeper ${why}; reconnecting with a new session`);
     log.warn('zookeeper session lost; starting a new session and a full resync', { source: this.name, why });

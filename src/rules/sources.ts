@@ -3,7 +3,7 @@ import { log } from '../common/log';
 import type { NacosSourceConfig, RulesConfig, ZookeeperSourceConfig } from '../config/types';
 import { configMd5, mapLimit, NacosClient } from '../registry/nacos-client';
 import type { SourceState } from '../registry/types';
-import { readChildren, readData, type Client, type Watcher } from '../registry/zk-ops';
+import { readChildren, readData, watchLiveness, type Client, type Watcher } from '../registry/zk-ops';
 import { DUBBO_RULE_SUFFIXES } from './parse';
 
 /** What rule sources report to: documents by name (a znode path, or namespace/group/dataId). */
@@ -37,6 +37,7 @@ export class ZookeeperRuleSource implements RuleSource {
   private sink?: RuleSink;
   private gen = 0;
   private stopped = false;
+  private stopLiveness?: () => void;
   private state: SourceState = 'connecting';
   private reason?: string;
   private readonly known = new Map<string, string>();
@@ -64,6 +65,7 @@ export class ZookeeperRuleSource implements RuleSource {
   async stop(): Promise<void> {
     this.stopped = true;
     this.gen++;
+    this.stopLiveness?.();
     this.client?.close();
   }
 
@@ -82,10 +84,27 @@ export class ZookeeperRuleSource implements RuleSource {
     if (z.auth) client.addAuthInfo('digest', Buffer.from(z.auth.credentials ?? process.env[z.auth.credentialsEnv ?? ''] ?? ''));
     client.on('state', (s: zookeeper.State) => {
       if (gen !== this.gen || this.stopped) return;
-      if (s === zookeeper.State.SYNC_CONNECTED) void this.resync(client, gen);
+      if (s === zookeeper.State.SYNC_CONNECTED) {
+        // Stale while the server answers nothing; read again in full once it answers.
+        this.stopLiveness?.();
+        this.stopLiveness = watchLiveness(
+          client,
+          z.sessionTimeoutMs,
+          (silentMs) => {
+            if (gen !== this.gen || this.stopped) return;
+            this.setState('stale', `ZooKeeper answers nothing (no reply for ${silentMs} ms); keeping the last known rules`);
+            log.warn('zookeeper config center answers nothing; keeping the last known rules', { source: this.name, silentMs });
+          },
+          () => {
+            if (gen === this.gen && !this.stopped) void this.resync(client, gen);
+          },
+        );
+        void this.resync(client, gen);
+      }
       else if (s === zookeeper.State.DISCONNECTED) this.setState(this.known.size ? 'stale' : 'connecting', 'disconnected from ZooKeeper; keeping the last known rules');
       else if (s === zookeeper.State.EXPIRED) {
         this.setState('stale', 'ZooKeeper session expired; reconnecting, keeping the last known rules');
+        this.stopLiveness?.();
         client.close();
         if (!this.stopped) this.connect();
       }

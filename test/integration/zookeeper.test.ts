@@ -30,6 +30,8 @@ describe('ZooKeeper source against a real ZooKeeper', () => {
     for (const url of fixtures) await writer.register(url, { ephemeral: false });
     const started = await startDaemon({
       sources: [zkSource(proxy.address)],
+      // The same ZooKeeper as config center, as most estates have it.
+      rules: { sources: [{ name: 'zk-rules', type: 'zookeeper', zookeeper: { connect: zk.connect, sessionTimeoutMs: 4000 } }] },
       protection: { massRemoval: { threshold: 0.5, minEndpoints: 3, holdMs: 0 } },
       render: { emptyServiceGraceMs: 3000 },
     });
@@ -166,11 +168,14 @@ describe('ZooKeeper source against a real ZooKeeper', () => {
     try {
       // The source's session timeout is 4 s: well within 15 s it has gone a whole timeout unanswered.
       await waitFor('source stale', () => daemon.catalog.sourceHealth().get('zk')!.state === 'stale', 15000);
+      // The config center on the same server goes stale too; both keep what they last read.
+      await waitFor('rule source stale', async () => /rule source zk-rules is stale: ZooKeeper answers nothing/.test(await (await fetch(`${admin}/readyz`)).text()), 15000);
       expect(await (await fetch(`${admin}/readyz`)).text()).toMatch(/degraded[\s\S]*source zk is stale/);
       expect(client.resources(WE).size).toBe(baseline);
     } finally {
       zk.resume();
     }
+    await waitFor('rule source synced again', async () => !/rule source zk-rules/.test(await (await fetch(`${admin}/readyz`)).text()), 30000);
     await waitFor('synced again', () => daemon.catalog.sourceHealth().get('zk')!.state === 'synced', 30000);
     await writer.register(provider('10.4.0.2', 'com.example.AfterPause'));
     await waitFor('watches work after the pause', () => [...client.resources(WE).values()].some((w) => w.spec.address === '10.4.0.2'));
