@@ -246,8 +246,8 @@ class SotwConnection extends Connection<DiscoveryRequestMsg, SotwSub> {
     const old = this.ackLabels.get(sub.typeUrl);
     if (old) this.metrics.ackedVersion.remove(old);
     // A label value is never the client's own text: an ACK names the version we sent, or it is
-    // "other". The connection is named by the node id, cut to the length above.
-    const labels = { cluster: this.cluster, connection: this.nodeId ?? this.id, type: sub.kind, version: version === sub.sentVersion ? version : 'other' };
+    // "other"; the connection is our own id (/debug/connections says which node it is).
+    const labels = { cluster: this.cluster, connection: this.id, type: sub.kind, version: version === sub.sentVersion ? version : 'other' };
     this.metrics.ackedVersion.set(labels, 1);
     this.ackLabels.set(sub.typeUrl, labels);
   }
