@@ -32,7 +32,8 @@ export function renderService(all: CatalogService, s: RenderSettings, view: Clus
   const seName = objectName(host);
   const metaLabels = objectLabels(render, view);
   const endpoints = (policy?.endpoints ?? svc.endpoints).filter((e) => isIp(e.address));
-  // The version is annotated when it is part of the service (its own host); versions that share a host come and go with endpoints, and the ServiceEntry's shape must not.
+  // The version is annotated when it is part of the service (its own host). Versions that share a
+  // host come and go with endpoints, and the ServiceEntry's shape must not.
   const annotations: Record<string, string> = { [ANNOTATION_INTERFACE]: svc.key.interface };
   if (svc.key.group) annotations[ANNOTATION_GROUP] = svc.key.group;
   if (svc.key.version) annotations[ANNOTATION_VERSION] = svc.key.version;
