@@ -39,7 +39,7 @@ export function parseRuleDocument(origin: RuleOrigin, name: string, content: str
       const rules =
         suffix === '.configurators' ? parseConfigurators(origin, doc, key, unsupported)
         : suffix === '.tag-router' ? parseTagRouter(origin, doc, key, unsupported)
-        : parseConditionRouter(origin, doc, key);
+        : parseConditionRouter(origin, doc, key, unsupported);
       return { rules, unsupported };
     }
     const rules: Rule[] = [];
@@ -207,11 +207,18 @@ export function parseConditions(side: string, at: string): Condition[] {
 }
 
 /** Which conditions Istio can express is decided per service and view (policy.ts), so none is refused here. */
-function parseConditionRouter(origin: RuleOrigin, doc: Record<string, unknown>, nameKey: string): Rule[] {
+function parseConditionRouter(origin: RuleOrigin, doc: Record<string, unknown>, nameKey: string, unsupported: Unsupported[]): Rule[] {
   checkVersion(doc);
   const scope = scopeOf(doc, nameKey);
   if (!enabled(doc.enabled)) return [];
   if (!Array.isArray(doc.conditions)) return fail('conditions must be a list');
+  // Dubbo 3.3's condition routes v3.1 (conditions as objects with from/to, weighted
+  // destinations, trafficDisable, ratio) are a different model, not evaluated yet: the document
+  // is accepted and inert, and says so, rather than refused with a parse error.
+  if (doc.configVersion === 'v3.1' || doc.conditions.some((c) => c !== null && typeof c === 'object')) {
+    unsupported.push({ origin, what: 'condition route v3.1 (conditions as objects)', why: 'not evaluated yet: the rule is inert, none of it is applied' });
+    return [];
+  }
   return doc.conditions.map((raw: unknown, i: number): ConditionRoute => {
     if (typeof raw !== 'string') return fail(`conditions[${i}] is not a string`);
     const arrow = raw.indexOf('=>');

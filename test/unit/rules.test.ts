@@ -88,6 +88,30 @@ describe('Dubbo governance rules', () => {
     expect(v1.applied).toEqual([]);
   });
 
+  it('accept a condition route v3.1 (Dubbo 3.3) as inert and say so, instead of refusing it', () => {
+    // The form of Dubbo 3.3's documentation: conditions as objects with from/to and weights.
+    const v31 = [
+      'configVersion: v3.1',
+      'scope: service',
+      'key: org.apache.dubbo.demo.DemoService',
+      'force: false',
+      'conditions:',
+      '  - priority: 10',
+      '    from: {match: method=sayHello}',
+      '    trafficDisable: false',
+      '    to:',
+      '      - {match: region=hangzhou, weight: 80}',
+      '      - {match: region=beijing, weight: 20}',
+      '',
+    ].join('\n');
+    const doc = parse('org.apache.dubbo.demo.DemoService.condition-router', v31);
+    expect(doc.rules).toEqual([]);
+    expect(doc.unsupported).toEqual([expect.objectContaining({ what: 'condition route v3.1 (conditions as objects)', why: expect.stringContaining('inert') })]);
+    const p = applyRules(demoService(), HOST, TCP, set(doc), east, settings);
+    expect(ips(p.endpoints)).toEqual(['10.20.0.1', '10.20.0.2', '10.20.0.3', '10.20.0.4']);
+    expect(p.virtualService).toBeUndefined();
+  });
+
   it('express condition routes Istio can express, and report each it cannot', () => {
     const doc = parse('org.apache.dubbo.demo.DemoService::.condition-router');
     expect(doc.rules).toHaveLength(3);
