@@ -214,6 +214,32 @@ describe('the daemon under attack', () => {
     await writer.remove('/dubbo/config/dubbo-istio-adapter/bomb');
   });
 
+  it('a ZooKeeper that answers nothing (SIGSTOP) is reported stale while the last state is served', async () => {
+    zk.pause();
+    try {
+      await waitFor('reported stale', async () => /source zk is stale/.test(await (await fetch(`http://127.0.0.1:${daemon.admin}/readyz`)).text()), 20000);
+      expect(endpoints()).toBe(20 + changes);
+    } finally {
+      zk.resume();
+    }
+    await waitFor('synced again', async () => !/source zk is/.test(await (await fetch(`http://127.0.0.1:${daemon.admin}/readyz`)).text()), 30000);
+  });
+
+  it('a slow drain (providers deleted one by one) is held once it passes half of the window\'s largest count', async () => {
+    const victims = Array.from({ length: 14 }, (_, i) => provider(`10.66.0.${i + 1}`));
+    for (const v of victims) {
+      await writer.unregister(v);
+      await sleep(100); // each in its own commit (the debounce is 20 ms)
+    }
+    await waitFor('removals held', async () => /^dia_held_removals\{source="zk"\} [1-9]/m.test(await daemon.metrics()), 30000);
+    // Ever more than half of what the window saw stays served while held.
+    expect(endpoints()).toBeGreaterThan((20 + changes) / 2);
+    // The registry gives them back: the hold ends without an operator.
+    for (const v of victims) await writer.register(v, { ephemeral: false });
+    await waitFor('nothing held', async () => /^dia_held_removals\{source="zk"\} 0$/m.test(await daemon.metrics()), 30000);
+    await waitFor('all served again', () => endpoints() === 20 + changes, 30000);
+  });
+
   it('a provider with a 60,000-character application and 3,000 distinct junk parameters add no metric series', async () => {
     await writer.register(provider('10.66.2.1', 'com.example.Long', `&application=${'a-'.repeat(30_000)}`), { ephemeral: false });
     await writer.mkdirp('/dubbo/com.example.Junk/providers');
