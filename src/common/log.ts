@@ -15,6 +15,14 @@ export function setLogLevel(level: string, fromFlag = false): void {
 }
 
 /**
+ * The first `max` characters of a string from outside (a client's node id, a registry entry) for
+ * a log line or a field kept in memory, saying how long it was: such a string can be megabytes.
+ */
+export function cutText(s: string, max: number): string {
+  return s.length <= max ? s : `${s.slice(0, max)}… (${s.length} characters)`;
+}
+
+/**
  * At most `max` lines of one kind per window; the rest are counted, and the first line of a
  * later window says how many were left out. For lines a client can cause at will (a stream opened,
  * a NACK): a reconnect storm must not write the log full.

@@ -19,6 +19,16 @@ export const DEFAULT_YAML_LIMITS: YamlLimits = { maxChars: 4 * 1024 * 1024, maxD
 
 export class YamlLimitError extends Error {}
 
+/**
+ * The one line that refuses YAML from outside: a limit it went past, or js-yaml's syntax error
+ * (its first line, which names the place; the whole message adds a snippet of the text).
+ */
+export function yamlProblem(err: unknown, wholeMessage = false): string {
+  if (err instanceof YamlLimitError) return `refused: ${err.message}`;
+  const message = (err as Error).message;
+  return `not valid YAML: ${wholeMessage ? message : message.split('\n')[0]}`;
+}
+
 /** One document, or a YamlLimitError / js-yaml's YAMLException. */
 export function loadYaml(text: string, limits: YamlLimits = DEFAULT_YAML_LIMITS): unknown {
   checkText(text, limits);

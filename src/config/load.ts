@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import Ajv, { type ErrorObject } from 'ajv';
 import { cidrsOverlap, parseCidr } from '../common/cidr';
-import { loadYaml, YamlLimitError } from '../common/yaml';
+import { loadYaml, yamlProblem } from '../common/yaml';
 import { configSchema } from './schema';
 import type { Config } from './types';
 
@@ -37,8 +37,7 @@ export function parseConfig(text: string, file = '<inline>'): Config {
   try {
     doc = loadYaml(text);
   } catch (err) {
-    if (err instanceof YamlLimitError) throw new ConfigError(file, [`refused: ${err.message}`]);
-    throw new ConfigError(file, [`not valid YAML: ${(err as Error).message}`]);
+    throw new ConfigError(file, [yamlProblem(err, true)]);
   }
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
     throw new ConfigError(file, ['(root): must be a mapping with at least a "sources" list; see config/adapter.yaml']);

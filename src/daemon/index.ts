@@ -13,8 +13,7 @@ import { XdsServer } from '../xds/server';
 import { INLINE_RULES, Pipeline, setInlineRules, type EffectiveRules } from './pipeline';
 import { readiness } from './readiness';
 import { FlushScheduler } from './scheduler';
-import { builderTelemetry, catalogTelemetry, invalidObjectTelemetry,
-  noVirtualAddressTelemetry, registryTelemetry, ruleStoreTelemetry, sourceStateTelemetry } from './telemetry';
+import { builderTelemetry, catalogTelemetry, invalidObjectTelemetry, noVirtualAddressTelemetry, registryTelemetry, ruleStoreTelemetry, sourceStateTelemetry } from './telemetry';
 
 /**
  * The imperative shell, wiring only: sources feed the catalog and the rule store; the scheduler

@@ -1,4 +1,4 @@
-import { log, LogBudget } from '../common/log';
+import { cutText, log, LogBudget } from '../common/log';
 import type { Metrics } from '../common/metrics';
 import type { SourceState } from '../registry/types';
 import type { ZookeeperSourceHooks } from '../registry/zookeeper';
@@ -6,14 +6,15 @@ import type { CatalogObserver } from '../model/catalog';
 import type { RuleStoreObserver } from '../rules/store';
 import type { BuilderObserver } from '../xds/snapshot';
 
-/**
+/*
  * Observers that turn what the stages report into metrics and log lines. The stages report
  * through these interfaces and never see the metrics themselves; every label value here comes
  * from config (source and cluster names, kinds) or from reasonClass, so series stay bounded.
  */
+
 /** What of a registry entry goes into a log line: a registration can be megabytes. */
 const ENTRY_LOG_MAX = 512;
-const entryText = (entry: string): string => (entry.length <= ENTRY_LOG_MAX ? entry : `${entry.slice(0, ENTRY_LOG_MAX)}… (${entry.length} characters)`);
+const entryText = (entry: string): string => cutText(entry, ENTRY_LOG_MAX);
 /** Lines about bad registry entries per minute: a registry with thousands of them must not fill the log. */
 const ENTRY_LOG_LINES_PER_MINUTE = 100;
 

@@ -77,7 +77,7 @@ export function renderService(all: CatalogService, s: RenderSettings, view: Clus
   if (policy?.destinationRule) {
     const dr = policy.destinationRule;
     // Subsets select by the sanitized label values the endpoints carry.
-    const subsets = (dr.subsets as { name: string; labels: Record<string, string> }[] | undefined)?.map((x) => ({ name: x.name, labels: Object.fromEntries(Object.entries(x.labels).map(([k, v]) => [k, labelValue(v)])) }));
+    const subsets = (dr.subsets as { name: string; labels: Record<string, string> }[] | undefined)?.map((x) => ({ name: x.name, labels: labelValues(x.labels) }));
     out.push(object('DestinationRule', render.namespace, seName, metaLabels, annotations, { ...dr, ...(subsets ? { subsets } : {}), exportTo: render.exportTo }, svc.createdAtMs));
   }
   if (policy?.virtualService) {
@@ -89,11 +89,14 @@ export function renderService(all: CatalogService, s: RenderSettings, view: Clus
   return out;
 }
 
+/** Label values as endpoints carry them (sanitized), for whatever selects endpoints by label. */
+const labelValues = (labels: Record<string, string>): Record<string, string> => Object.fromEntries(Object.entries(labels).map(([k, v]) => [k, labelValue(v)]));
+
 type Route = { match?: { sourceLabels?: Record<string, string> }[] };
 
 function sanitizeSourceLabels(r: Route): Route {
   if (!r.match?.some((m) => m.sourceLabels)) return r;
-  return { ...r, match: r.match.map((m) => (m.sourceLabels ? { ...m, sourceLabels: Object.fromEntries(Object.entries(m.sourceLabels).map(([k, v]) => [k, labelValue(v)])) } : m)) };
+  return { ...r, match: r.match.map((m) => (m.sourceLabels ? { ...m, sourceLabels: labelValues(m.sourceLabels) } : m)) };
 }
 
 /**

@@ -1,5 +1,5 @@
 import { readFileSync, statSync, unwatchFile, watchFile } from 'node:fs';
-import { DEFAULT_YAML_LIMITS, loadYaml, YamlLimitError } from '../common/yaml';
+import { DEFAULT_YAML_LIMITS, loadYaml, yamlProblem } from '../common/yaml';
 import type { FileSourceConfig } from '../config/types';
 import { log } from '../common/log';
 import { SourceBase } from './base';
@@ -80,8 +80,7 @@ export function parseProvidersFile(text: string): { services: Map<string, string
   try {
     doc = loadYaml(text, PROVIDER_FILE_LIMITS);
   } catch (err) {
-    if (err instanceof YamlLimitError) return { error: `refused: ${err.message}` };
-    return { error: `not valid YAML: ${(err as Error).message.split('\n')[0]}` };
+    return { error: yamlProblem(err) };
   }
   if (doc === null || doc === undefined) return { services: new Map(), warnings: [] };
   const providers = (doc as { providers?: unknown }).providers;

@@ -105,7 +105,7 @@ export class ZookeeperSource extends SourceBase implements RegistrySource {
         this.everConnected = true;
         this.expired = false;
         log.info('zookeeper connected', { source: this.name, sessionId: client.getSessionId().toString('hex') });
-        this.watchLiveness(client, gen);
+        this.watchSilence(client, gen);
         void this.resync(reason);
       } else if (s === zookeeper.State.DISCONNECTED) {
         this.setState(this.lastSyncMs ? 'stale' : 'connecting', 'disconnected from ZooKeeper; keeping the last known providers');
@@ -129,7 +129,7 @@ export class ZookeeperSource extends SourceBase implements RegistrySource {
   }
 
   /** Stale while the server answers nothing (watchLiveness); re-listed when it answers again. */
-  private watchLiveness(client: zookeeper.Client, gen: number): void {
+  private watchSilence(client: zookeeper.Client, gen: number): void {
     this.stopLiveness?.();
     let hung = false;
     this.stopLiveness = watchLiveness(

@@ -4,7 +4,7 @@
  * (then the last good version of that document stays in force, see store.ts).
  */
 import yaml from 'js-yaml';
-import { loadAllYaml, loadYaml, YamlLimitError } from '../common/yaml';
+import { loadAllYaml, loadYaml, YamlLimitError, yamlProblem } from '../common/yaml';
 import { specType, yamlToProto } from '../common/proto';
 import type { Condition, ConditionRoute, Configurator, PassThrough, Rule, RuleOrigin, RuleScope, TagRule, TrafficPolicy, Unsupported } from './model';
 
@@ -47,8 +47,7 @@ export function parseRuleDocument(origin: RuleOrigin, name: string, content: str
     return { rules, unsupported: [] };
   } catch (err) {
     if (err instanceof RuleError) return { error: err.message };
-    if (err instanceof yaml.YAMLException) return { error: `not valid YAML: ${err.message.split('\n')[0]}` };
-    if (err instanceof YamlLimitError) return { error: `refused: ${err.message}` };
+    if (err instanceof yaml.YAMLException || err instanceof YamlLimitError) return { error: yamlProblem(err) };
     throw err;
   }
 }
@@ -58,8 +57,7 @@ function loadOne(content: string): Record<string, unknown> {
   try {
     doc = loadYaml(content);
   } catch (err) {
-    if (err instanceof YamlLimitError) return fail(`refused: ${err.message}`);
-    return fail(`not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+    return fail(yamlProblem(err));
   }
   if (!doc || typeof doc !== 'object' || Array.isArray(doc)) return fail('the rule is not a YAML mapping');
   return doc as Record<string, unknown>;

@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { readFileSync } from 'node:fs';
 import protobuf from 'protobufjs';
-import { log, LogBudget } from '../common/log';
+import { cutText, log, LogBudget } from '../common/log';
 import type { Metrics } from '../common/metrics';
 import type { ClusterConfig, XdsConfig } from '../config/types';
 import type { IstioKind } from '../istio/types';
@@ -43,7 +43,7 @@ type Limits = XdsConfig['limits'];
 /** Lines a client can cause at will, per kind, per minute (LogBudget). */
 const CLIENT_LOG_LINES_PER_MINUTE = 20;
 
-const clientText = (s: string): string => (s.length <= CLIENT_TEXT_MAX ? s : `${s.slice(0, CLIENT_TEXT_MAX)}… (${s.length} characters)`);
+const clientText = (s: string): string => cutText(s, CLIENT_TEXT_MAX);
 const adsService: grpc.ServiceDefinition = {
   StreamAggregatedResources: {
     path: ADS + 'StreamAggregatedResources',
