@@ -17,6 +17,7 @@ export interface RulesConfig {
   adapterGroup: string;
   tagLabel: string;
   tagHeader: string;
+  consumerLabel: string;
   documents: Record<string, unknown>[];
 }
 

@@ -122,7 +122,7 @@ export class Pipeline {
 
   private settings(set: RuleSet): RenderSettings {
     const { mapping, render, rules } = this.config;
-    return { mapping, render, rules: { set, tagLabel: rules.tagLabel, tagHeader: rules.tagHeader }, addressOf: (id) => this.addresses.get(id) };
+    return { mapping, render, rules: { set, tagLabel: rules.tagLabel, tagHeader: rules.tagHeader, consumerLabel: rules.consumerLabel }, addressOf: (id) => this.addresses.get(id) };
   }
 
   /**

@@ -12,7 +12,7 @@ export interface RenderSettings {
   mapping: MappingConfig;
   render: RenderConfig;
   /** Config-center rules in force; without them only ServiceEntries and WorkloadEntries come out. */
-  rules?: { set: RuleSet; tagLabel: string; tagHeader: string };
+  rules?: { set: RuleSet; tagLabel: string; tagHeader: string; consumerLabel: string };
   /**
    * The host and virtual IP each service was given (AddressBook): the same in every view. Without
    * it, the host is what the templates give and there is no virtual IP.
@@ -117,7 +117,7 @@ export function servicePlan(all: CatalogService, s: RenderSettings, view: Cluste
   // A provider tagged in Dubbo (dubbo.tag) is isolated even before any rule document exists.
   const rules = s.rules;
   const tagged = rules !== undefined && svc.endpoints.some((e) => e.labels[rules.tagLabel]);
-  const policy = s.rules && (s.rules.set.rules.length || tagged) ? applyRules(svc, host, ports, s.rules.set, view, { mapping, tagLabel: s.rules.tagLabel, tagHeader: s.rules.tagHeader }) : undefined;
+  const policy = s.rules && (s.rules.set.rules.length || tagged) ? applyRules(svc, host, ports, s.rules.set, view, { mapping, tagLabel: s.rules.tagLabel, tagHeader: s.rules.tagHeader, consumerLabel: s.rules.consumerLabel }) : undefined;
   return { svc, host, address, ports, policy };
 }
 

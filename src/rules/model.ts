@@ -7,6 +7,7 @@
  *   outlier defaults, timeouts).
  * - Istio VirtualService and DestinationRule objects passed through unchanged.
  */
+import type { ValueMatch } from './match';
 
 /** Where a rule came from: a config-center source and its document (znode path or dataId). */
 export interface RuleOrigin {
@@ -17,24 +18,30 @@ export interface RuleOrigin {
 /** Which services a rule applies to: Dubbo services by key, or every service of an application. */
 export type RuleScope = { kind: 'service'; interface: string; group?: string; version?: string } | { kind: 'application'; application: string };
 
-/** One condition of Dubbo's condition grammar: key op values (values may use * at either end). */
+/** One condition of Dubbo's condition grammar: key = or != values (globs, ranges, $ references; see match.ts). */
 export interface Condition {
   key: string;
   negate: boolean;
   values: string[];
 }
 
+/** A v3.0 ParamMatch: a provider parameter and how its value must match. */
+export interface ParamMatch {
+  key: string;
+  match: ValueMatch;
+}
+
 export interface Configurator {
   kind: 'configurator';
   origin: RuleOrigin;
   scope: RuleScope;
-  /** Provider addresses (ip or ip:port); empty or 0.0.0.0 means all. */
+  /** Provider addresses (ip or ip:port, Dubbo globs); empty or 0.0.0.0 means all. */
   addresses: string[];
   /** Service-scope rules: only providers of these applications; application-scope: only these services (interface names). */
   applications: string[];
   services: string[];
-  /** v3.0 match on provider parameters (exact values). */
-  params: Condition[];
+  /** v3.0 `match`: every part given must hold (app and service: one of the list). */
+  match: { address?: ValueMatch; providerAddress?: ValueMatch; app?: ValueMatch[]; service?: ValueMatch[]; param: ParamMatch[] };
   weight?: number;
   disabled?: boolean;
 }
@@ -44,7 +51,7 @@ export interface TagRule {
   origin: RuleOrigin;
   application: string;
   force: boolean;
-  tags: { name: string; addresses: string[]; match: Condition[] }[];
+  tags: { name: string; addresses: string[]; match: ParamMatch[] }[];
 }
 
 export interface ConditionRoute {
@@ -53,10 +60,14 @@ export interface ConditionRoute {
   scope: RuleScope;
   force: boolean;
   priority: number;
+  /** Its place in the document's list: Dubbo chains a document's conditions in list order. */
+  index: number;
   /** The rule as written, per condition, for reports. */
   text: string;
+  /** Empty: every consumer. */
   when: Condition[];
-  then: Condition[];
+  /** Undefined: the consumers the when side selects get no provider (Dubbo's blocklist form). */
+  then?: Condition[];
 }
 
 export interface TrafficPolicy {

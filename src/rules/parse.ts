@@ -6,7 +6,8 @@
 import yaml from 'js-yaml';
 import { loadAllYaml, loadYaml, YamlLimitError, yamlProblem } from '../common/yaml';
 import { specType, yamlToProto } from '../common/proto';
-import type { Condition, ConditionRoute, Configurator, PassThrough, Rule, RuleOrigin, RuleScope, TagRule, TrafficPolicy, Unsupported } from './model';
+import type { ValueMatch } from './match';
+import type { Condition, ConditionRoute, Configurator, ParamMatch, PassThrough, Rule, RuleOrigin, RuleScope, TagRule, TrafficPolicy, Unsupported } from './model';
 
 export type ParsedDocument = { rules: Rule[]; unsupported: Unsupported[] } | { error: string };
 
@@ -20,6 +21,9 @@ const LABEL_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9]
 const NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 class RuleError extends Error {}
+
+/** The start of the reason for a document that broke the parser in a way it does not check for. */
+export const UNFORESEEN = 'the rule could not be read (unforeseen shape)';
 const fail = (msg: string): never => {
   throw new RuleError(msg);
 };
@@ -48,7 +52,9 @@ export function parseRuleDocument(origin: RuleOrigin, name: string, content: str
   } catch (err) {
     if (err instanceof RuleError) return { error: err.message };
     if (err instanceof yaml.YAMLException || err instanceof YamlLimitError) return { error: yamlProblem(err) };
-    throw err;
+    // A shape no check above foresaw: still a refusal of this document, never an exception out
+    // of the parser (the source would stop syncing). The fuzz test keeps this path unreached.
+    return { error: `${UNFORESEEN}: ${(err as Error)?.message ?? String(err)}` };
   }
 }
 
@@ -67,11 +73,28 @@ function loadOne(content: string): Record<string, unknown> {
 
 function checkVersion(doc: Record<string, unknown>): void {
   const v = doc.configVersion;
-  if (v !== undefined && v !== 'v2.7' && v !== 'v3.0' && v !== 'v3.1') fail(`configVersion ${JSON.stringify(v)} is not v2.7 or v3.0`);
+  if (v !== undefined && v !== 'v2.7' && v !== 'v3.0' && v !== 'v3.1') fail(`configVersion ${JSON.stringify(v)} is not v2.7, v3.0 or v3.1`);
 }
 
 function enabled(v: unknown): boolean {
-  return v === undefined || v === true || v === 'true';
+  return v === undefined || v === null || v === true || v === 'true';
+}
+
+function flag(v: unknown): boolean {
+  return v === true || v === 'true';
+}
+
+/** A YAML mapping at `at`, or undefined when absent; anything else refuses the document. */
+function mapping(v: unknown, at: string): Record<string, unknown> | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'object' || Array.isArray(v)) return fail(`${at} must be a mapping`);
+  return v as Record<string, unknown>;
+}
+
+function list(v: unknown, at: string): unknown[] {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) return fail(`${at} must be a list`);
+  return v;
 }
 
 /**
@@ -105,18 +128,42 @@ function strings(v: unknown, what: string): string[] {
   return v.map(String);
 }
 
-/** A v3.0 StringMatch {exact|prefix|wildcard|regex...} as a condition value ("*" at either end). */
-function matchValue(m: unknown, what: string, unsupported: () => void): string | undefined {
-  if (typeof m === 'string') return m;
-  const o = (m ?? {}) as Record<string, unknown>;
-  if (typeof o.exact === 'string') return o.exact;
-  if (typeof o.prefix === 'string') return `${o.prefix}*`;
-  if (typeof o.wildcard === 'string') return o.wildcard;
-  if (o.cird !== undefined || o.cidr !== undefined || o.regex !== undefined || o.noempty !== undefined || o.empty !== undefined) {
-    unsupported();
-    return undefined;
+/**
+ * A v3.0 StringMatch (or, with `address`, an AddressMatch) as Dubbo evaluates it; undefined when
+ * it uses a form the adapter does not evaluate (regex: Java's and JavaScript's differ), so the
+ * caller makes the rule entry that holds it inert.
+ */
+function valueMatchOf(m: unknown, at: string, address = false): ValueMatch | undefined {
+  if (typeof m === 'string') return { exact: m };
+  const o = mapping(m, at) ?? {};
+  const text = (k: string): string | undefined => {
+    const v = o[k];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'string' && typeof v !== 'number') return fail(`${at}.${k} must be a string`);
+    return String(v);
+  };
+  if (address) {
+    // AddressMatch: cird first, then wildcard (a glob; "*" and 0.0.0.0 match all), then exact.
+    const cird = text('cird') ?? text('cidr');
+    if (cird !== undefined) return { cidr: cird };
+    const wildcard = text('wildcard');
+    if (wildcard !== undefined) return { glob: wildcard === '0.0.0.0' ? '*' : wildcard };
+    const exact = text('exact');
+    if (exact !== undefined) return { exact };
+    return fail(`${at}: an address match needs cird, wildcard or exact`);
   }
-  return fail(`${what}: a match needs exact, prefix or wildcard`);
+  // StringMatch, in Dubbo's order: exact, prefix, regex, wildcard ("*" only: any other value
+  // must equal the input), empty, noempty.
+  const exact = text('exact');
+  if (exact !== undefined) return { exact };
+  const prefix = text('prefix');
+  if (prefix !== undefined) return { prefix };
+  if (o.regex !== undefined && o.regex !== null) return undefined;
+  const wildcard = text('wildcard');
+  if (wildcard !== undefined) return wildcard === '*' ? { glob: '*' } : { exact: wildcard };
+  if (o.empty !== undefined && o.empty !== null) return { empty: true };
+  if (o.noempty !== undefined && o.noempty !== null) return { noempty: true };
+  return fail(`${at}: a match needs exact, prefix, regex, wildcard, empty or noempty`);
 }
 
 function parseConfigurators(origin: RuleOrigin, doc: Record<string, unknown>, nameKey: string, unsupported: Unsupported[]): Rule[] {
@@ -126,12 +173,12 @@ function parseConfigurators(origin: RuleOrigin, doc: Record<string, unknown>, na
   if (!Array.isArray(doc.configs)) return fail('configs must be a list');
   const out: Configurator[] = [];
   doc.configs.forEach((raw: unknown, i: number) => {
-    const c = (raw ?? {}) as Record<string, unknown>;
     const at = `configs[${i}]`;
+    const c = mapping(raw, at) ?? {};
     const note = (what: string, why: string) => unsupported.push({ origin, what: `${at}: ${what}`, why });
     if (!enabled(c.enabled)) return;
     if (c.side === 'consumer') return note('side: consumer', 'consumer-side overrides change Dubbo consumers, not the providers the mesh routes to');
-    const params = (c.parameters ?? {}) as Record<string, unknown>;
+    const params = mapping(c.parameters, `${at}.parameters`) ?? {};
     const rule: Configurator = {
       kind: 'configurator',
       origin,
@@ -139,32 +186,40 @@ function parseConfigurators(origin: RuleOrigin, doc: Record<string, unknown>, na
       addresses: strings(c.addresses, `${at}.addresses`).filter((a) => a !== '0.0.0.0' && a !== '*'),
       applications: strings(c.applications, `${at}.applications`),
       services: strings(c.services, `${at}.services`),
-      params: [],
+      match: { param: [] },
     };
-    const match = (c.match ?? {}) as Record<string, unknown>;
-    if (match.address !== undefined) {
-      const a = matchValue(match.address, `${at}.match.address`, () => note('match.address', 'only exact and wildcard addresses are supported'));
-      if (a) rule.addresses.push(a);
+    // A match part the adapter cannot evaluate makes the whole entry inert: dropping only that
+    // part would apply the entry to more providers than Dubbo does.
+    let inert: string | undefined;
+    const match = mapping(c.match, `${at}.match`) ?? {};
+    for (const field of ['address', 'providerAddress'] as const) {
+      if (match[field] === undefined || match[field] === null) continue;
+      const m = valueMatchOf(match[field], `${at}.match.${field}`, true);
+      if (m) rule.match[field] = m;
     }
-    for (const [field, list] of [['app', rule.applications], ['service', rule.services]] as const) {
-      const m = match[field] as { oneof?: unknown[] } | undefined;
-      for (const x of m?.oneof ?? []) {
-        const v = matchValue(x, `${at}.match.${field}`, () => note(`match.${field}`, 'only exact, prefix and wildcard values are supported'));
-        if (v) list.push(v);
-      }
+    for (const field of ['app', 'service'] as const) {
+      const m = mapping(match[field], `${at}.match.${field}`);
+      if (!m) continue;
+      const oneof = list(m.oneof, `${at}.match.${field}.oneof`).map((x, j) => valueMatchOf(x, `${at}.match.${field}.oneof[${j}]`));
+      if (oneof.some((x) => !x)) inert ??= `match.${field}: a regex`;
+      rule.match[field] = oneof.filter((x): x is ValueMatch => !!x);
     }
-    for (const p of (match.param as { key?: string; value?: unknown }[] | undefined) ?? []) {
-      const v = matchValue(p.value, `${at}.match.param`, () => note(`match.param ${p.key}`, 'only exact, prefix and wildcard values are supported'));
-      if (p.key && v) rule.params.push({ key: p.key, negate: false, values: [v] });
-    }
+    list(match.param, `${at}.match.param`).forEach((raw, j) => {
+      const p = mapping(raw, `${at}.match.param[${j}]`) ?? {};
+      if (typeof p.key !== 'string' || !p.key) return fail(`${at}.match.param[${j}] has no key`);
+      const m = valueMatchOf(p.value, `${at}.match.param[${j}].value`);
+      if (!m) inert ??= `match.param ${p.key}: a regex`;
+      else rule.match.param.push({ key: p.key, match: m });
+    });
     for (const [k, v] of Object.entries(params)) {
       if (k === 'weight') {
         const w = Number(v);
         if (!Number.isInteger(w) || w < 0) fail(`${at}.parameters.weight ${JSON.stringify(v)} is not a whole number`);
         rule.weight = w;
-      } else if (k === 'disabled') rule.disabled = v === true || v === 'true';
+      } else if (k === 'disabled') rule.disabled = flag(v);
       else note(`parameters.${k}`, 'only weight and disabled change what the mesh routes to; other provider parameters stay Dubbo settings');
     }
+    if (inert) return note(inert, 'a regular expression is not evaluated (Java and JavaScript regexes differ); the entry is inert, none of it applies');
     if (rule.weight !== undefined || rule.disabled !== undefined) out.push(rule);
   });
   return out;
@@ -175,36 +230,58 @@ function parseTagRouter(origin: RuleOrigin, doc: Record<string, unknown>, nameKe
   if (!enabled(doc.enabled)) return [];
   const application = typeof doc.key === 'string' && doc.key ? doc.key : nameKey;
   if (!Array.isArray(doc.tags)) return fail('tags must be a list');
-  const rule: TagRule = { kind: 'tag', origin, application, force: doc.force === true || doc.force === 'true', tags: [] };
+  const rule: TagRule = { kind: 'tag', origin, application, force: flag(doc.force), tags: [] };
   doc.tags.forEach((raw: unknown, i: number) => {
-    const t = (raw ?? {}) as Record<string, unknown>;
-    if (typeof t.name !== 'string' || !t.name) fail(`tags[${i}] has no name`);
-    const match: Condition[] = [];
-    for (const m of (t.match as { key?: string; value?: unknown }[] | undefined) ?? []) {
-      const v = matchValue(m.value, `tags[${i}].match`, () => unsupported.push({ origin, what: `tags[${i}].match ${m.key}`, why: 'only exact, prefix and wildcard values are supported' }));
-      if (m.key && v) match.push({ key: m.key, negate: false, values: [v] });
-    }
-    rule.tags.push({ name: String(t.name), addresses: strings(t.addresses, `tags[${i}].addresses`), match });
+    const t = mapping(raw, `tags[${i}]`) ?? {};
+    if (typeof t.name !== 'string' || !t.name) return fail(`tags[${i}] has no name`);
+    const match: ParamMatch[] = [];
+    let inert = false;
+    list(t.match, `tags[${i}].match`).forEach((rawMatch, j) => {
+      const m = mapping(rawMatch, `tags[${i}].match[${j}]`) ?? {};
+      if (typeof m.key !== 'string' || !m.key) return fail(`tags[${i}].match[${j}] has no key`);
+      const v = valueMatchOf(m.value, `tags[${i}].match[${j}].value`);
+      if (v) match.push({ key: m.key, match: v });
+      else inert = true;
+    });
+    if (inert) return unsupported.push({ origin, what: `tags[${i}] (${t.name})`, why: 'a regular expression in its match is not evaluated; the tag is inert, no provider gets it from this rule' });
+    rule.tags.push({ name: t.name, addresses: strings(t.addresses, `tags[${i}].addresses`), match });
   });
   return [rule];
 }
 
-/** Dubbo's condition grammar: "[when] => [then]", each side "key = v1,v2 & key != v3". */
+/**
+ * Dubbo's condition grammar, as ConditionStateRouter reads it: "consumer." and "provider." are
+ * removed everywhere, "when => then"; an empty or "true" when side matches every consumer; an
+ * empty or "false" then side is the blocklist form (undefined here). Each side is
+ * "key = v1,v2 & key != v3".
+ */
+export function parseCondition(raw: string, at: string): { when: Condition[]; then?: Condition[] } {
+  const rule = raw.replaceAll('consumer.', '').replaceAll('provider.', '');
+  const arrow = rule.indexOf('=>');
+  const when = arrow < 0 ? '' : rule.slice(0, arrow).trim();
+  const then = (arrow < 0 ? rule : rule.slice(arrow + 2)).trim();
+  return {
+    when: when === '' || when === 'true' ? [] : parseConditions(when, `${at} (when)`),
+    ...(then === '' || then === 'false' ? {} : { then: parseConditions(then, `${at} (then)`) }),
+  };
+}
+
+/** One side of a condition: "key = v1,v2 & key != v3". */
 export function parseConditions(side: string, at: string): Condition[] {
   const out: Condition[] = [];
   for (const part of side.split('&')) {
     const p = part.trim();
     if (!p) continue;
     const m = /^([\w.\-[\]]+)\s*(!=|=)\s*(.*)$/.exec(p);
-    if (!m) fail(`${at}: "${p}" is not key = value or key != value`);
-    const values = m![3].split(',').map((v) => v.trim()).filter(Boolean);
-    if (values.length === 0) fail(`${at}: "${p}" has no value`);
-    out.push({ key: m![1], negate: m![2] === '!=', values });
+    if (!m) return fail(`${at}: "${p}" is not key = value or key != value`);
+    const values = m[3].split(',').map((v) => v.trim()).filter(Boolean);
+    if (values.length === 0 || values.some((v) => /[\s=!]/.test(v))) return fail(`${at}: "${p}" needs values without spaces, = or !`);
+    out.push({ key: m[1], negate: m[2] === '!=', values });
   }
   return out;
 }
 
-/** Which conditions Istio can express is decided per service and view (policy.ts), so none is refused here. */
+/** Which conditions the mesh can tell apart is decided per service and port (conditions.ts), so none is refused here. */
 function parseConditionRouter(origin: RuleOrigin, doc: Record<string, unknown>, nameKey: string, unsupported: Unsupported[]): Rule[] {
   checkVersion(doc);
   const scope = scopeOf(doc, nameKey);
@@ -217,21 +294,10 @@ function parseConditionRouter(origin: RuleOrigin, doc: Record<string, unknown>, 
     unsupported.push({ origin, what: 'condition route v3.1 (conditions as objects)', why: 'not evaluated yet: the rule is inert, none of it is applied' });
     return [];
   }
+  const priority = Number(doc.priority ?? 0);
   return doc.conditions.map((raw: unknown, i: number): ConditionRoute => {
-    if (typeof raw !== 'string') return fail(`conditions[${i}] is not a string`);
-    const arrow = raw.indexOf('=>');
-    const when = arrow < 0 ? '' : raw.slice(0, arrow);
-    const then = arrow < 0 ? raw : raw.slice(arrow + 2);
-    return {
-      kind: 'condition',
-      origin,
-      scope,
-      force: doc.force === true || doc.force === 'true',
-      priority: Number(doc.priority ?? 0) || 0,
-      text: raw.trim(),
-      when: parseConditions(when, `conditions[${i}] (when)`),
-      then: parseConditions(then, `conditions[${i}] (then)`),
-    };
+    if (typeof raw !== 'string' || !raw.trim()) return fail(`conditions[${i}] is not a condition ("when => then")`);
+    return { kind: 'condition', origin, scope, force: flag(doc.force), priority: Number.isFinite(priority) ? priority : 0, index: i, text: raw.trim(), ...parseCondition(raw, `conditions[${i}]`) };
   });
 }
 
@@ -240,6 +306,7 @@ function parseConditionRouter(origin: RuleOrigin, doc: Record<string, unknown>, 
 function parseAdapterObject(origin: RuleOrigin, raw: unknown): Rule {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) fail('a document is not a YAML mapping');
   const o = raw as { apiVersion?: unknown; kind?: unknown; metadata?: { name?: unknown; labels?: unknown; annotations?: unknown }; spec?: unknown };
+  mapping(o.metadata, 'metadata');
   const name = o.metadata?.name;
   if (typeof name !== 'string' || !NAME.test(name)) fail(`metadata.name ${JSON.stringify(name)} is not a DNS-1123 label`);
   const at = `${o.kind} ${name}`;
@@ -281,7 +348,7 @@ function istioPart(v: unknown, message: string, at: string): Record<string, unkn
 }
 
 function parseTrafficPolicy(origin: RuleOrigin, name: string, spec: unknown, at: string): TrafficPolicy {
-  const s = (spec ?? {}) as Record<string, unknown>;
+  const s = mapping(spec, `${at}: spec`) ?? {};
   const services: RuleScope[] = [
     ...strings(s.services, `${at}: spec.services`).map((k) => parseServiceKey(k)),
     ...strings(s.applications, `${at}: spec.applications`).map((application): RuleScope => ({ kind: 'application', application })),
@@ -289,15 +356,15 @@ function parseTrafficPolicy(origin: RuleOrigin, name: string, spec: unknown, at:
   if (services.length === 0) fail(`${at}: spec.services or spec.applications must name what it applies to`);
   const p: TrafficPolicy = { kind: 'policy', origin, name, services };
   if (s.split !== undefined) {
-    const sp = s.split as Record<string, unknown>;
+    const sp = mapping(s.split, `${at}: spec.split`) ?? {};
     if (typeof sp.label !== 'string' || !LABEL_KEY.test(sp.label)) fail(`${at}: spec.split.label ${JSON.stringify(sp.label)} is not a label key`);
     const clusters: Record<string, Record<string, number>> = {};
-    for (const [c, w] of Object.entries((sp.clusters ?? {}) as Record<string, unknown>)) clusters[c] = weights(w, `${at}: spec.split.clusters.${c}`);
+    for (const [c, w] of Object.entries(mapping(sp.clusters, `${at}: spec.split.clusters`) ?? {})) clusters[c] = weights(w, `${at}: spec.split.clusters.${c}`);
     p.split = { label: sp.label as string, weights: sp.weights === undefined ? {} : weights(sp.weights, `${at}: spec.split.weights`), clusters };
     if (Object.keys(p.split.weights).length === 0 && Object.keys(clusters).length === 0) fail(`${at}: spec.split needs weights or clusters`);
   }
   if (s.zoneAffinity !== undefined) {
-    const z = s.zoneAffinity as Record<string, unknown>;
+    const z = mapping(s.zoneAffinity, `${at}: spec.zoneAffinity`) ?? {};
     p.zoneAffinity = { enabled: z.enabled !== false, ...(z.failoverPriority ? { failoverPriority: strings(z.failoverPriority, `${at}: spec.zoneAffinity.failoverPriority`) } : {}) };
   }
   p.loadBalancer = istioPart(s.loadBalancer, 'LoadBalancerSettings', `${at}: spec.loadBalancer`);

@@ -4,20 +4,24 @@
  * VirtualService specs that express the routes. Pure and deterministic.
  *
  * Precedence (docs/rules.md): an Istio object passed through for the host replaces the one the
- * adapter would generate; within a generated VirtualService, condition routes (by priority) come
- * first, then tag routes, then the default route, which an adapter TrafficPolicy split turns
- * into weighted routes; configurators change endpoints before any routing.
+ * adapter would generate; configurators change endpoints before any routing; tag routes and
+ * condition routes are one chain, as in Dubbo (conditions.ts); the default route, for calls no
+ * rule narrows, is what an adapter TrafficPolicy split turns into weighted routes.
  */
 import { contentHash } from '../common/hash';
 import type { ClusterConfig, MappingConfig } from '../config/types';
 import type { CatalogEndpoint, CatalogService } from '../model/catalog';
-import type { Condition, ConditionRoute, Configurator, PassThrough, Rule, RuleOrigin, RuleScope, RuleSet, TagRule, TrafficPolicy } from './model';
+import { evaluateChain, type ChainRule, type ChainRoute, type PortKind, type TagClass } from './conditions';
+import { all, any, conditionValueMatch, globMatch, valueMatch, type Tristate } from './match';
+import type { Condition, ConditionRoute, Configurator, ParamMatch, PassThrough, Rule, RuleOrigin, RuleScope, RuleSet, TagRule, TrafficPolicy } from './model';
 
 export interface RuleSettings {
   mapping: MappingConfig;
   /** Endpoint label that carries a Dubbo tag, and the header a Triple/gRPC consumer sends it in. */
   tagLabel: string;
   tagHeader: string;
+  /** Workload label that names a consumer's Dubbo application. */
+  consumerLabel: string;
 }
 
 export interface ServicePort {
@@ -43,7 +47,6 @@ export interface ServicePolicy {
 }
 
 const UNTAGGED = 'untagged';
-const ROUTE_LABEL_PREFIX = 'route.dubbo.apache.org/';
 
 export function inScope(scope: RuleScope, svc: Pick<CatalogService, 'key'>): boolean {
   if (scope.kind === 'application') return true; // narrowed per endpoint
@@ -56,15 +59,6 @@ export function inScope(scope: RuleScope, svc: Pick<CatalogService, 'key'>): boo
 function endpointInScope(scope: RuleScope, e: CatalogEndpoint): boolean {
   if (scope.kind === 'application') return e.application === scope.application;
   return !scope.version || scope.version === e.version;
-}
-
-/** Dubbo's glob: * at the start or end (or alone) matches anything there. */
-export function globMatch(pattern: string, value: string): boolean {
-  if (pattern === '*') return true;
-  if (pattern.startsWith('*') && pattern.endsWith('*') && pattern.length > 1) return value.includes(pattern.slice(1, -1));
-  if (pattern.startsWith('*')) return value.endsWith(pattern.slice(1));
-  if (pattern.endsWith('*')) return value.startsWith(pattern.slice(0, -1));
-  return pattern === value;
 }
 
 /** A provider attribute a rule may name; undefined when the endpoint does not carry it. */
@@ -87,30 +81,50 @@ function attribute(e: CatalogEndpoint, key: string, mapping: MappingConfig): str
   return label ? e.labels[label] : undefined;
 }
 
-/** Whether the provider attributes a condition names are all known (mapped to labels or built in). */
-function knownKeys(conds: Condition[], mapping: MappingConfig): string | undefined {
-  const builtin = ['host', 'port', 'address', 'protocol', 'application', 'version'];
-  return conds.find((c) => !builtin.includes(c.key) && !mapping.labels.some((l) => l.param === c.key))?.key;
+const BUILTIN_ATTRIBUTES = ['host', 'port', 'address', 'protocol', 'application', 'version'];
+
+/** Whether the adapter reads this provider parameter (built in, or mapped to a label). */
+function readable(key: string, mapping: MappingConfig): boolean {
+  return BUILTIN_ATTRIBUTES.includes(key) || mapping.labels.some((l) => l.param === key);
 }
 
-function conditionsHold(conds: Condition[], e: CatalogEndpoint, mapping: MappingConfig): boolean {
-  return conds.every((c) => {
-    const v = attribute(e, c.key, mapping) ?? '';
-    const hit = c.values.some((p) => globMatch(p, v));
-    return c.negate ? !hit : hit;
-  });
+/** A provider-side condition list on one provider, as Dubbo's matchThen: an absent value never matches, = or !=. */
+function conditionsHold(conds: Condition[], e: CatalogEndpoint, mapping: MappingConfig): Tristate {
+  return all(
+    conds.map((c) => {
+      if (!readable(c.key, mapping)) return undefined;
+      const v = attribute(e, c.key, mapping);
+      if (v === undefined || v === '') return false;
+      const hit = any(c.values.map((p) => conditionValueMatch(p, v)));
+      return hit === undefined ? undefined : c.negate ? !hit : hit;
+    }),
+  );
+}
+
+function paramsHold(params: ParamMatch[], e: CatalogEndpoint, mapping: MappingConfig): Tristate {
+  return all(params.map((p) => (readable(p.key, mapping) ? valueMatch(p.match, attribute(e, p.key, mapping)) : undefined)));
 }
 
 function addressMatches(addresses: string[], e: CatalogEndpoint): boolean {
   return addresses.length === 0 || addresses.some((a) => globMatch(a, a.includes(':') && !a.startsWith('[') ? `${e.address}:${e.port}` : e.address));
 }
 
-function configuratorApplies(c: Configurator, svc: CatalogService, e: CatalogEndpoint, mapping: MappingConfig): boolean {
+/** Whether a configurator applies to a provider; undefined when part of its match cannot be evaluated on it. */
+function configuratorApplies(c: Configurator, svc: CatalogService, e: CatalogEndpoint, mapping: MappingConfig): Tristate {
   if (!endpointInScope(c.scope, e)) return false;
   if (!addressMatches(c.addresses, e)) return false;
   if (c.applications.length && !c.applications.some((a) => globMatch(a, e.application))) return false;
   if (c.services.length && !c.services.some((s) => globMatch(s, svc.key.interface) || globMatch(s, `${svc.key.group ? svc.key.group + '/' : ''}${svc.key.interface}`))) return false;
-  return conditionsHold(c.params, e, mapping);
+  const m = c.match;
+  // Dubbo matches `service` against the provider URL's service key, group/interface:version.
+  const serviceKey = `${svc.key.group ? svc.key.group + '/' : ''}${svc.key.interface}${e.version ? ':' + e.version : ''}`;
+  return all([
+    m.address ? valueMatch(m.address, e.address) : true,
+    m.providerAddress ? valueMatch(m.providerAddress, `${e.address}:${e.port}`) : true,
+    m.app ? any(m.app.map((x) => valueMatch(x, e.application || undefined))) : true,
+    m.service ? any(m.service.map((x) => valueMatch(x, serviceKey))) : true,
+    paramsHold(m.param, e, mapping),
+  ]);
 }
 
 /** A subset name (DNS-1123 label) for a label value: readable when it can be, hashed when not. */
@@ -145,14 +159,15 @@ export function applyRules(svc: CatalogService, host: string, ports: readonly Se
   // 1. Configurators, application scope before service scope (service wins), in document order.
   const configurators = rules.filter((r): r is Configurator => r.kind === 'configurator').sort((a, b) => (a.scope.kind === b.scope.kind ? 0 : a.scope.kind === 'application' ? -1 : 1));
   for (const c of configurators) {
-    const missing = knownKeys(c.params, mapping);
-    if (missing) {
-      notes.push(`configurator ${c.origin.document}: provider parameter "${missing}" is not in mapping.labels, so it cannot be matched; not applied`);
+    const verdicts = endpoints.map((e) => configuratorApplies(c, svc, e, mapping));
+    if (verdicts.includes(undefined)) {
+      const missing = c.match.param.find((p) => !readable(p.key, mapping))?.key;
+      notes.push(`configurator ${c.origin.document}: ${missing ? `provider parameter "${missing}" is not in mapping.labels, so it cannot be matched` : 'its match cannot be evaluated on every provider (an IPv6 or malformed address range)'}; not applied`);
       continue;
     }
     let n = 0;
-    endpoints = endpoints.flatMap((e) => {
-      if (!configuratorApplies(c, svc, e, mapping)) return [e];
+    endpoints = endpoints.flatMap((e, i) => {
+      if (!verdicts[i]) return [e];
       n++;
       if (c.disabled) return [];
       return [c.weight !== undefined ? { ...e, weight: c.weight } : e];
@@ -163,53 +178,13 @@ export function applyRules(svc: CatalogService, host: string, ports: readonly Se
   if (endpoints.some((e) => e.weight > 0)) endpoints = endpoints.filter((e) => e.weight > 0);
 
   const subsets = new Map<string, Record<string, string>>();
-  const tcp: Record<string, unknown>[] = [];
-  const http: Record<string, unknown>[] = [];
   const hasTcp = ports.some((p) => p.protocol === 'TCP');
   const hasHttp = ports.some((p) => p.protocol !== 'TCP');
-  const consumerAppLabel = mapping.labels.find((l) => l.param === 'application')?.label ?? 'app';
 
-  // 2. Condition routes, highest priority first.
-  const conditions = rules.filter((r): r is ConditionRoute => r.kind === 'condition').sort((a, b) => b.priority - a.priority);
-  conditions.forEach((c) => {
-    const where = `condition route ${c.origin.document} "${c.text}"`;
-    const whenProblem = c.when.find((w) => w.negate || (w.key !== 'application' && w.key !== 'method') || w.values.some((v) => w.key === 'application' && v.includes('*')));
-    if (whenProblem) return notes.push(`${where}: the consumer condition "${whenProblem.key} ${whenProblem.negate ? '!=' : '='} ${whenProblem.values.join(',')}" cannot be expressed in Istio routing (only application = and method =); not applied`);
-    if (c.then.length === 0) return notes.push(`${where}: an empty provider side (block all) cannot be expressed as a route; not applied`);
-    const missing = knownKeys(c.then, mapping);
-    if (missing) return notes.push(`${where}: provider parameter "${missing}" is not in mapping.labels; not applied`);
-    const label = ROUTE_LABEL_PREFIX + contentHash(`${c.origin.source}\n${c.origin.document}\n${c.text}`, 10);
-    let matched = 0;
-    endpoints = endpoints.map((e) => (conditionsHold(c.then, e, mapping) ? (matched++, withLabel(e, label, 'true')) : e));
-    if (matched === 0 && !c.force) return notes.push(`${where}: no provider matches; not forced, so traffic falls back to all providers as Dubbo does`);
-    const subset = `route-${label.slice(ROUTE_LABEL_PREFIX.length)}`;
-    subsets.set(subset, { [label]: 'true' });
-    const apps = c.when.filter((w) => w.key === 'application').flatMap((w) => w.values);
-    const methods = c.when.filter((w) => w.key === 'method').flatMap((w) => w.values);
-    const to = [{ destination: { host, subset } }];
-    if (hasHttp) {
-      const matches: Record<string, unknown>[] = [];
-      for (const m of methods.length ? methods : [undefined]) {
-        for (const a of apps.length ? apps : [undefined]) {
-          const match: Record<string, unknown> = {};
-          if (m) match.uri = m.endsWith('*') ? { prefix: `/${svc.key.interface}/${m.slice(0, -1)}` } : { exact: `/${svc.key.interface}/${m}` };
-          if (a) match.sourceLabels = { [consumerAppLabel]: a };
-          matches.push(match);
-        }
-      }
-      http.push({ name: subset, ...(matches.some((m) => Object.keys(m).length) ? { match: matches } : {}), route: to });
-    }
-    if (hasTcp) {
-      if (methods.length) notes.push(`${where}: method conditions need a request protocol; on the TCP (dubbo://) port the route is left out`);
-      else tcp.push({ ...(apps.length ? { match: apps.map((a) => ({ sourceLabels: { [consumerAppLabel]: a } })) } : {}), route: to });
-    }
-    applied.push({ origin: c.origin, kind: 'condition', effect: `${matched} provider(s) in subset ${subset}` });
-  });
-
-  // 3. Tag routes: tagged providers take the traffic of their tag; the rest take untagged traffic.
+  // 2. Tag routes label their providers; a provider may also carry its tag itself.
   const tagRules = rules.filter((r): r is TagRule => r.kind === 'tag');
-  const taggedBefore = endpoints.some((e) => e.labels[s.tagLabel]);
-  if (tagRules.length || taggedBefore) {
+  const tagClasses: TagClass[] = [];
+  if (tagRules.length || endpoints.some((e) => e.labels[s.tagLabel])) {
     const tags = new Map<string, boolean>(); // name -> force
     for (const t of tagRules) {
       for (const tag of t.tags) {
@@ -217,9 +192,12 @@ export function applyRules(svc: CatalogService, host: string, ports: readonly Se
         let n = 0;
         endpoints = endpoints.map((e) => {
           if (e.application !== t.application || e.labels[s.tagLabel]) return e;
-          const hit = (tag.addresses.length > 0 && addressMatches(tag.addresses, e)) || (tag.match.length > 0 && conditionsHold(tag.match, e, mapping));
+          // A match that cannot be evaluated on a provider leaves it untagged by this rule.
+          const hit = (tag.addresses.length > 0 && addressMatches(tag.addresses, e)) || (tag.match.length > 0 && paramsHold(tag.match, e, mapping) === true);
           return hit ? (n++, withLabel(e, s.tagLabel, tag.name)) : e;
         });
+        const unread = tag.match.find((m) => !readable(m.key, mapping));
+        if (unread) notes.push(`tag ${tag.name}: provider parameter "${unread.key}" is not in mapping.labels, so its match cannot select providers`);
         applied.push({ origin: t.origin, kind: 'tag', effect: `tag ${tag.name} on ${n} endpoint(s)` });
       }
     }
@@ -227,22 +205,38 @@ export function applyRules(svc: CatalogService, host: string, ports: readonly Se
     if (tags.has(UNTAGGED)) notes.push(`a tag named "${UNTAGGED}" clashes with the subset of untagged providers`);
     endpoints = endpoints.map((e) => (e.labels[s.tagLabel] ? e : withLabel(e, s.tagLabel, UNTAGGED)));
     for (const [name, force] of [...tags].sort(([a], [b]) => (a < b ? -1 : 1))) {
-      const present = endpoints.some((e) => e.labels[s.tagLabel] === name);
-      if (!present && !force) {
+      const providers = endpoints.filter((e) => e.labels[s.tagLabel] === name);
+      if (!providers.length && !force) {
         notes.push(`tag ${name}: no provider carries it; not forced, so its requests fall back to untagged providers`);
         continue;
       }
       const subset = subsetName('tag', name);
       subsets.set(subset, { [s.tagLabel]: name });
-      if (hasHttp) http.push({ name: subset, match: [{ headers: { [s.tagHeader]: { exact: name } } }], route: [{ destination: { host, subset } }] });
-      if (hasTcp) tcp.push({ match: [{ sourceLabels: { [s.tagLabel]: name } }], route: [{ destination: { host, subset } }] });
+      tagClasses.push({ tag: name, providers, subset });
     }
     subsets.set(UNTAGGED, { [s.tagLabel]: UNTAGGED });
   }
   // Where tags are in play, a request without a tag goes to untagged providers only, as Dubbo's
   // tag router sends it: never to a tagged provider, even when no untagged one is left.
   const untaggedRoute = subsets.has(UNTAGGED);
+  tagClasses.push({ providers: untaggedRoute ? endpoints.filter((e) => e.labels[s.tagLabel] === UNTAGGED) : endpoints });
   if (untaggedRoute && !endpoints.some((e) => e.labels[s.tagLabel] === UNTAGGED)) notes.push('no untagged provider: requests without a tag find no provider, as in Dubbo');
+
+  // 3. Condition routes: the chain, per kind of port.
+  const chainRules = conditionChain(rules.filter((r): r is ConditionRoute => r.kind === 'condition'), svc, notes);
+  const holds = (conds: Condition[], e: CatalogEndpoint) => conditionsHold(conds, e, mapping);
+  const chains = new Map<PortKind, ReturnType<typeof evaluateChain>>();
+  for (const kind of [...(hasTcp ? ['tcp' as const] : []), ...(hasHttp ? ['http' as const] : [])]) {
+    const chain = evaluateChain(chainRules, tagClasses, kind, holds, svc.id);
+    chains.set(kind, chain);
+    for (const { rule, why } of chain.inert) notes.push(`condition route ${rule.rule.origin.document} "${rule.rule.text}": ${why}; not applied on ${kind === 'tcp' ? 'the TCP (dubbo://) port' : 'gRPC ports'}`);
+    for (const [name, label] of chain.subsets) subsets.set(name, { [label]: 'true' });
+    if (chain.labels.size) endpoints = endpoints.map((e) => chain.labels.get(e.id)?.reduce((x, l) => withLabel(x, l, 'true'), e) ?? e);
+  }
+  for (const r of chainRules) {
+    const on = [...chains].filter(([, c]) => c.active.includes(r)).map(([k]) => k);
+    if (on.length) applied.push({ origin: r.rule.origin, kind: 'condition', effect: `${r.role === 'service' ? '' : `as the ${r.role.replace('-', ' ')}'s rule, `}in the chain on ${on.join(' and ')} ports` });
+  }
 
   // 4. The adapter's TrafficPolicy: the first by source and name wins a service.
   const policies = rules.filter((r): r is TrafficPolicy => r.kind === 'policy').sort((a, b) => (a.origin.source + a.name < b.origin.source + b.name ? -1 : 1));
@@ -286,14 +280,36 @@ export function applyRules(svc: CatalogService, host: string, ports: readonly Se
     if (policy.connectionPool) effects.push('connection pool');
     if (policy.outlierDetection) effects.push('outlier detection');
     applied.push({ origin: policy.origin, kind: 'policy', effect: effects.join(', ') || 'nothing for this service' });
+    if (policy.split && [...chains.values()].some((c) => c.routes.at(-1)?.subset)) notes.push(`TrafficPolicy ${policy.name}: condition routes narrow the providers of every call, so the weighted split is not used`);
   }
 
   const out: ServicePolicy = { endpoints, applied, notes };
-  const routed = tcp.length > 0 || http.length > 0 || defaultRoute.some((r) => (r.destination as { subset?: string }).subset) || Object.keys(routeExtras).length > 0;
+  const to = (r: ChainRoute) => (r.subset ? [{ destination: { host, subset: r.subset } }] : defaultRoute);
+  const tcp = hasTcp ? chains.get('tcp')!.routes : [];
+  const http = hasHttp ? chains.get('http')!.routes : [];
+  const routed = tcp.length > 1 || http.length > 1 || [...tcp, ...http].some((r) => r.subset) || defaultRoute.some((r) => (r.destination as { subset?: string }).subset) || Object.keys(routeExtras).length > 0;
   if (routed) {
     const vs: Record<string, unknown> = { hosts: [host] };
-    if (hasHttp) vs.http = [...http.map((r) => ({ ...r, ...routeExtras })), { name: 'default', route: defaultRoute, ...routeExtras }];
-    if (hasTcp) vs.tcp = [...tcp, { route: defaultRoute }];
+    if (hasHttp) {
+      const names = new Set<string>();
+      vs.http = http.map((r, i) => {
+        const match: Record<string, unknown> = {};
+        if (r.tag !== undefined) match.headers = { [s.tagHeader]: { exact: r.tag } };
+        if (r.method) match.uri = 'exact' in r.method ? { exact: `/${svc.key.interface}/${r.method.exact}` } : { prefix: `/${svc.key.interface}/${r.method.prefix}` };
+        if (r.app !== undefined) match.sourceLabels = { [s.consumerLabel]: r.app };
+        const last = i === http.length - 1;
+        let name = last ? 'default' : (r.subset ?? 'default-route');
+        for (let n = 2; names.has(name); n++) name = `${r.subset ?? 'default-route'}-${n}`;
+        names.add(name);
+        return { name, ...(Object.keys(match).length ? { match: [match] } : {}), route: to(r), ...routeExtras };
+      });
+    }
+    if (hasTcp) {
+      vs.tcp = tcp.map((r) => {
+        const labels = { ...(r.tag !== undefined ? { [s.tagLabel]: r.tag } : {}), ...(r.app !== undefined ? { [s.consumerLabel]: r.app } : {}) };
+        return { ...(Object.keys(labels).length ? { match: [{ sourceLabels: labels }] } : {}), route: to(r) };
+      });
+    }
     if (passThrough.some((p) => p.objectKind === 'VirtualService')) notes.push(`a VirtualService passed through for ${host} replaces the generated one`);
     else out.virtualService = vs;
   }
@@ -307,11 +323,40 @@ export function applyRules(svc: CatalogService, host: string, ports: readonly Se
   return out;
 }
 
+/**
+ * The condition rules of a service in Dubbo's chain order: the service's (by priority, then
+ * document), the provider application's, the consumer applications'. An application-scope rule
+ * is read by both of Dubbo's application routers: by consumers of that application for every
+ * service they call, and by every consumer of a service that application provides (except the
+ * application itself).
+ */
+function conditionChain(conditions: ConditionRoute[], svc: CatalogService, notes: string[]): ChainRule[] {
+  const order = (a: ConditionRoute, b: ConditionRoute) => b.priority - a.priority || (a.origin.document < b.origin.document ? -1 : a.origin.document > b.origin.document ? 1 : 0) || a.index - b.index;
+  const service: ChainRule[] = [];
+  for (const r of conditions.filter((c) => c.scope.kind === 'service').sort(order)) {
+    const version = (r.scope as { version?: string }).version;
+    if (version && svc.versions.some((v) => v !== version)) {
+      notes.push(`condition route ${r.origin.document} "${r.text}": keyed to version ${version}, but versions ${svc.versions.join(', ')} share this host and their consumers cannot be told apart; not applied`);
+      continue;
+    }
+    service.push({ rule: r, role: 'service', when: r.when, then: r.then });
+  }
+  const apps = conditions.filter((c) => c.scope.kind === 'application').sort(order);
+  const providerApps = new Set(svc.endpoints.map((e) => e.application));
+  const provider = apps
+    .filter((r) => providerApps.has((r.scope as { application: string }).application))
+    .map((r): ChainRule => ({ rule: r, role: 'provider-application', when: [{ key: 'application', negate: true, values: [(r.scope as { application: string }).application] }, ...r.when], then: r.then }));
+  const consumer = apps.map((r): ChainRule => ({ rule: r, role: 'consumer-application', when: [{ key: 'application', negate: false, values: [(r.scope as { application: string }).application] }, ...r.when], then: r.then }));
+  return [...service, ...provider, ...consumer];
+}
+
 function relevant(r: Rule, svc: CatalogService): boolean {
   switch (r.kind) {
     case 'configurator':
-    case 'condition':
       return inScope(r.scope, svc) && (r.scope.kind === 'service' || svc.endpoints.some((e) => e.application === (r.scope as { application: string }).application));
+    case 'condition':
+      // An application-scope condition rule also governs the calls its consumers make to any service.
+      return inScope(r.scope, svc);
     case 'tag':
       return svc.endpoints.some((e) => e.application === r.application);
     case 'policy':

@@ -12,7 +12,7 @@ import { FIXTURES, testConfig } from '../support/config';
 
 const cfg = testConfig({ clusters: [{ name: 'east', listener: { port: 0 } }, { name: 'west', listener: { port: 0 } }] });
 const [east, west] = cfg.clusters;
-const settings = { mapping: cfg.mapping, tagLabel: 'dubbo.tag', tagHeader: 'dubbo.tag' };
+const settings = { mapping: cfg.mapping, tagLabel: 'dubbo.tag', tagHeader: 'dubbo.tag', consumerLabel: 'app' };
 const HOST = 'org.apache.dubbo.demo.demoservice';
 const TCP: ServicePort[] = [{ number: 20880, protocol: 'TCP', name: 'tcp-dubbo' }];
 const GRPC: ServicePort[] = [{ number: 50051, protocol: 'GRPC', name: 'grpc-tri' }];
@@ -123,12 +123,132 @@ describe('Dubbo governance rules', () => {
     const label = Object.keys((p.destinationRule!.subsets as { name: string; labels: Record<string, string> }[]).find((s) => s.name === subset)!.labels)[0];
     expect(p.endpoints.filter((e) => e.labels[label] === 'true').map((e) => e.address)).toEqual(['10.20.0.1', '10.20.0.3']);
     expect(p.notes).toEqual(expect.arrayContaining([
-      expect.stringContaining('method conditions need a request protocol'),
-      expect.stringContaining('the consumer condition "host = 10.9.9.9" cannot be expressed'),
+      expect.stringContaining('"method" needs a request protocol; a TCP (dubbo://) port carries no method; not applied on the TCP (dubbo://) port'),
+      expect.stringContaining('the consumer\'s "host" is not visible to the mesh'),
     ]));
     // On gRPC the method condition becomes a path match.
     const g = applyRules(demoService('tri', 50051), HOST, GRPC, set(doc), east, settings);
     expect((g.virtualService!.http as { match?: unknown[] }[]).map((r) => r.match)).toContainEqual([{ uri: { prefix: '/org.apache.dubbo.demo.DemoService/sayHello' } }]);
+  });
+});
+
+describe('condition routes as Dubbo chains them', () => {
+  /** A condition-router document for DemoService (service scope) or an application (application scope). */
+  const rule = (conditions: string[], extra = '', key = 'org.apache.dubbo.demo.DemoService', scope = 'service') =>
+    parse(`${key}.condition-router`, `configVersion: v3.0\nscope: ${scope}\nkey: ${key}\n${extra}conditions:\n${conditions.map((c) => `  - ${JSON.stringify(c)}`).join('\n')}\n`);
+  type Route = { match?: { sourceLabels?: Record<string, string>; uri?: unknown; headers?: unknown }[]; route: { destination: { subset?: string } }[] };
+  /** Which providers each route of the first port kind leads to, by source labels. */
+  function outcome(p: ReturnType<typeof applyRules>, which: 'tcp' | 'http' = 'tcp') {
+    const subsets = (p.destinationRule?.subsets ?? []) as { name: string; labels: Record<string, string> }[];
+    const members = (subset?: string) => {
+      if (!subset) return 'default';
+      const labels = subsets.find((s) => s.name === subset)!.labels;
+      return p.endpoints.filter((e) => Object.entries(labels).every(([k, v]) => e.labels[k] === v)).map((e) => e.address.slice(-1)).join(',') || 'none';
+    };
+    return ((p.virtualService?.[which] ?? []) as Route[]).map((r) => [r.match?.[0] ?? 'all', members(r.route[0].destination.subset)]);
+  }
+
+  it('chains a document\'s conditions: a match-all filter first no longer shadows an application\'s route', () => {
+    // Dubbo applies each condition to the providers the previous one left (ListenableStateRouter).
+    const doc = rule(['=> host != 10.20.0.4', 'application = bops => env = blue']);
+    const p = applyRules(demoService(), HOST, TCP, set(doc), east, settings);
+    expect(outcome(p)).toEqual([
+      [{ sourceLabels: { app: 'bops' } }, '1,3'],
+      ['all', '1,2,3'],
+    ]);
+    expect(p.notes).toEqual([]);
+  });
+
+  it('keeps the providers when a condition leaves none, unless forced; an empty then side blocks', () => {
+    const loose = applyRules(demoService(), HOST, TCP, set(rule(['application = a => env = nosuch'])), east, settings);
+    expect(loose.virtualService).toBeUndefined();
+    const forced = applyRules(demoService(), HOST, TCP, set(rule(['application = a => env = nosuch'], 'force: true\n')), east, settings);
+    expect(outcome(forced)).toEqual([[{ sourceLabels: { app: 'a' } }, 'none'], ['all', 'default']]);
+    // The blocklist form from Dubbo's docs: "host = 10.20.153.10 =>" (here by application).
+    const block = applyRules(demoService(), HOST, TCP, set(rule(['application = evil =>'])), east, settings);
+    expect(outcome(block)).toEqual([[{ sourceLabels: { app: 'evil' } }, 'none'], ['all', 'default']]);
+  });
+
+  it('evaluates ranges, globs and negations as Dubbo does, and makes a $ reference inert', () => {
+    const p = applyRules(demoService(), HOST, TCP, set(rule(['application = a => port = 20000~20880 & env != canary & host = 10.20.*'])), east, settings);
+    expect(outcome(p)).toEqual([[{ sourceLabels: { app: 'a' } }, '1,2,3'], ['all', 'default']]);
+    const ref = applyRules(demoService(), HOST, TCP, set(rule(['=> host = $host'])), east, settings);
+    expect(ref.virtualService).toBeUndefined();
+    expect(ref.notes).toEqual([expect.stringContaining('a $ reference to the consumer')]);
+    // An application glob cannot be told apart by workload labels: inert, never applied to all.
+    const glob = applyRules(demoService(), HOST, TCP, set(rule(['application = order* => env = blue'])), east, settings);
+    expect(glob.virtualService).toBeUndefined();
+    expect(glob.notes).toEqual([expect.stringContaining('cannot be told apart by workload labels')]);
+  });
+
+  it('applies a rule keyed by a consumer application to the calls that application makes, and one keyed by the provider application to its other consumers', () => {
+    // Dubbo Admin's first form: scope application, key = the consumer's application.
+    const consumer = rule(['=> env = green'], '', 'demo-consumer', 'application');
+    const p = applyRules(demoService(), HOST, TCP, set(consumer), east, settings);
+    expect(outcome(p)).toEqual([[{ sourceLabels: { app: 'demo-consumer' } }, '2'], ['all', 'default']]);
+    expect(p.applied).toEqual([expect.objectContaining({ kind: 'condition', effect: expect.stringContaining("as the consumer application's rule") })]);
+    // Keyed by the provider's application: every consumer but the application itself.
+    const provider = rule(['=> env = blue'], '', 'demo-provider', 'application');
+    // (demo-provider calling its own service reads the same document as its consumer rule.)
+    expect(outcome(applyRules(demoService(), HOST, TCP, set(provider), east, settings))).toEqual([['all', '1,3']]);
+    const both = applyRules(demoService(), HOST, TCP, set(provider, consumer), east, settings);
+    // Both: the provider application's rule (Dubbo's order 145) runs before the consumer's (150),
+    // which then finds no green provider among 1 and 3 and, not forced, keeps them.
+    expect(outcome(both)).toEqual([['all', '1,3']]);
+  });
+
+  it('splits gRPC calls by method, exact before prefix, and chains them with application routes', () => {
+    const doc = rule(['method = sayHello* => env = blue', 'method = sayHelloAsync => host = 10.20.0.3', 'application = bops => env != canary']);
+    const g = applyRules(demoService('tri', 50051), HOST, GRPC, set(doc), east, settings);
+    const uri = (m: string) => `/org.apache.dubbo.demo.DemoService/${m}`;
+    expect(outcome(g, 'http')).toEqual([
+      [{ uri: { exact: uri('sayHelloAsync') } }, '3'],
+      [{ uri: { prefix: uri('sayHello') } }, '1,3'],
+      [{ sourceLabels: { app: 'bops' } }, '1,2,3'],
+      ['all', 'default'],
+    ]);
+  });
+
+  it('runs conditions after the tag router: a tagged call is narrowed among its tag\'s providers', () => {
+    const doc = rule(['application = order-web => env = blue']);
+    const p = applyRules(demoService(), HOST, TCP, set(doc, parse('demo-provider.tag-router')), east, settings);
+    // gray is 10.20.0.3 (blue), canary 10.20.0.4; untagged 10.20.0.1 (blue) and .2 (green).
+    expect(outcome(p)).toEqual([
+      [{ sourceLabels: { 'dubbo.tag': 'canary' } }, '4'],
+      [{ sourceLabels: { 'dubbo.tag': 'gray' } }, '3'],
+      [{ sourceLabels: { app: 'order-web' } }, '1'],
+      ['all', '1,2'], // the untagged subset
+    ]);
+  });
+});
+
+describe('fail-safe matchers (issue 17, item 5)', () => {
+  const configurator = (match: string) =>
+    parse('org.apache.dubbo.demo.DemoService.configurators', `configVersion: v3.0\nscope: service\nkey: org.apache.dubbo.demo.DemoService\nconfigs:\n- side: provider\n  match: ${match}\n  parameters: {disabled: true}\n`);
+
+  it('evaluates an address CIDR (cird) instead of dropping it and disabling every provider', () => {
+    // The example of the Dubbo 3 configurator docs, on addresses outside the range: nothing is disabled.
+    const none = applyRules(demoService(), HOST, TCP, set(configurator('{address: {cird: 10.20.153.0/24}}')), east, settings);
+    expect(ips(none.endpoints)).toEqual(['10.20.0.1', '10.20.0.2', '10.20.0.3', '10.20.0.4']);
+    const two = applyRules(demoService(), HOST, TCP, set(configurator('{address: {cird: 10.20.0.2/31}}')), east, settings);
+    expect(ips(two.endpoints)).toEqual(['10.20.0.1', '10.20.0.4']);
+  });
+
+  it('makes an entry with a regex inert, and reads a StringMatch wildcard as Dubbo does (only * is a wildcard)', () => {
+    const regex = configurator('{app: {oneof: [{regex: "demo-.*"}]}}');
+    expect(regex.rules).toEqual([]);
+    expect(regex.unsupported).toEqual([expect.objectContaining({ what: 'configs[0]: match.app: a regex', why: expect.stringContaining('inert') })]);
+    const literal = applyRules(demoService(), HOST, TCP, set(configurator('{app: {oneof: [{wildcard: "demo-*"}]}}')), east, settings);
+    expect(literal.endpoints).toHaveLength(4);
+    const any = applyRules(demoService(), HOST, TCP, set(configurator('{app: {oneof: [{wildcard: "*"}]}}')), east, settings);
+    expect(any.endpoints).toHaveLength(0);
+  });
+
+  it('refuses a malformed rule with its path instead of throwing (the parser never throws)', () => {
+    const doc = 'configVersion: v3.0\nscope: service\nkey: org.apache.dubbo.demo.DemoService\nconfigs:\n- match: {param: [null]}\n  parameters: {disabled: true}\n';
+    expect(parseRuleDocument(origin('x'), 'org.apache.dubbo.demo.DemoService.configurators', doc)).toEqual({ error: 'configs[0].match.param[0] has no key' });
+    expect(parseRuleDocument(origin('x'), 'org.apache.dubbo.demo.DemoService.configurators', 'configs: [5]')).toEqual({ error: 'configs[0] must be a mapping' });
+    expect(parseRuleDocument(origin('x'), 'a.tag-router', 'tags: [{name: x, match: 5}]')).toEqual({ error: 'tags[0].match must be a list' });
   });
 });
 
@@ -173,7 +293,7 @@ spec:
     cat.setService('s', 'demo', [url('10.20.0.1'), url('10.20.0.2', '&dubbo.tag=gray')]);
     cat.commit(1);
     const none: RuleSet = { version: 'none', rules: [], unsupported: [] };
-    const objs = renderService(cat.service('org.apache.dubbo.demo.DemoService')!, { mapping: cfg.mapping, render: cfg.render, rules: { set: none, tagLabel: 'dubbo.tag', tagHeader: 'dubbo.tag' } }, east);
+    const objs = renderService(cat.service('org.apache.dubbo.demo.DemoService')!, { mapping: cfg.mapping, render: cfg.render, rules: { set: none, tagLabel: 'dubbo.tag', tagHeader: 'dubbo.tag', consumerLabel: 'app' } }, east);
     const dr = objs.find((o) => o.kind === 'DestinationRule')!;
     const vs = objs.find((o) => o.kind === 'VirtualService')!;
     expect(dr.spec.subsets).toEqual([{ name: 'tag-gray', labels: { 'dubbo.tag': 'gray' } }, { name: 'untagged', labels: { 'dubbo.tag': 'untagged' } }]);
@@ -190,7 +310,7 @@ spec:
   });
 
   it('renders valid, encodable DestinationRule and VirtualService objects next to the ServiceEntry', () => {
-    const objs = renderService(demoService(), { mapping: cfg.mapping, render: cfg.render, rules: { set: set(doc()), tagLabel: 'dubbo.tag', tagHeader: 'dubbo.tag' } }, east);
+    const objs = renderService(demoService(), { mapping: cfg.mapping, render: cfg.render, rules: { set: set(doc()), tagLabel: 'dubbo.tag', tagHeader: 'dubbo.tag', consumerLabel: 'app' } }, east);
     expect(objs.map((o) => o.kind).sort()).toEqual(['DestinationRule', 'ServiceEntry', 'VirtualService', 'WorkloadEntry', 'WorkloadEntry', 'WorkloadEntry', 'WorkloadEntry']);
     for (const o of objs) {
       expect(validateObject(o)).toEqual([]);

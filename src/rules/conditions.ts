@@ -1,0 +1,241 @@
+/**
+ * Dubbo's router chain, evaluated for every kind of consumer the mesh can tell apart, and turned
+ * into first-match Istio routes whose outcome equals the chain's. Pure.
+ *
+ * Dubbo filters the provider list of each call through a chain (apache/dubbo dubbo-cluster,
+ * state routers by @Activate order): the tag router (100), then the condition rules of the
+ * service (140), of the provider's application (145) and of the consumer's application (150),
+ * each rule's conditions in list order. A condition whose when side matches the call keeps the
+ * providers its then side matches; when none is left it keeps the list as it was, unless the
+ * rule is `force`; a then side that is empty blocks the call (no provider).
+ *
+ * The mesh sees a call's tag (a header on gRPC, the consumer's labels on TCP), the consumer's
+ * application (its workload label) and, on gRPC only, the method. So the consumers are split into
+ * classes: each tag in play and none, each application a rule names and any other, each method a
+ * rule names and any other. The chain is run once per class; each class whose providers differ
+ * from its tag's gets a subset, and the routes are ordered most specific first, then pruned where
+ * a later route gives the same result. A condition the mesh cannot evaluate for every class and
+ * every provider (a consumer's host, a `$` reference, a method on a TCP port, an application
+ * glob) makes its rule inert on that port, with a note.
+ */
+import { contentHash } from '../common/hash';
+import type { CatalogEndpoint } from '../model/catalog';
+import { all, any, conditionValueMatch, type Tristate } from './match';
+import type { Condition, ConditionRoute } from './model';
+
+export const ROUTE_LABEL_PREFIX = 'route.dubbo.apache.org/';
+/** More consumer classes than this on one port: the condition rules there are inert (reported). */
+export const MAX_CONSUMER_CLASSES = 256;
+
+/** A condition rule as it takes part in the chain: where it came from, and its sides with the scope's implicit conditions. */
+export interface ChainRule {
+  rule: ConditionRoute;
+  /** How the scope joined it: the service's rule, the provider application's, the consumer application's. */
+  role: 'service' | 'provider-application' | 'consumer-application';
+  when: Condition[];
+  then?: Condition[];
+}
+
+/** A tag in play and the providers that carry it; `tag` undefined: calls without a routed tag. */
+export interface TagClass {
+  tag?: string;
+  providers: readonly CatalogEndpoint[];
+  /** Where its calls go when no condition narrows them: a subset name, or undefined for the default route. */
+  subset?: string;
+}
+
+export type PortKind = 'tcp' | 'http';
+
+/** A method class: an exact method, a prefix ("sayHello*"), or any other method (undefined). */
+type MethodClass = { exact: string } | { prefix: string } | undefined;
+
+interface ConsumerClass {
+  tag: TagClass;
+  app?: string;
+  method: MethodClass;
+}
+
+export interface ChainRoute {
+  /** What the route matches; none: every call (the default route). */
+  tag?: string;
+  app?: string;
+  method?: { exact: string } | { prefix: string };
+  /** A subset name, or undefined for the default route's destination. */
+  subset?: string;
+}
+
+export interface ChainResult {
+  routes: ChainRoute[];
+  /** Condition subsets: name -> the label their providers carry. */
+  subsets: Map<string, string>;
+  /** Provider ids -> route labels to add. */
+  labels: Map<string, string[]>;
+  /** Rules that took part, and those made inert here (with why). */
+  active: ChainRule[];
+  inert: { rule: ChainRule; why: string }[];
+  /** Classes were too many: every rule is inert on this port. */
+  tooMany?: number;
+}
+
+const OTHER = undefined;
+
+/** Values of `key` that name classes: exact values, or simple prefixes ("x*") when prefixes are allowed. */
+function classValues(rules: readonly ChainRule[], key: string, prefixes: boolean): { exact: string[]; prefix: string[] } {
+  const exact = new Set<string>();
+  const prefix = new Set<string>();
+  for (const r of rules) {
+    for (const c of r.when) {
+      if (c.key !== key) continue;
+      for (const v of c.values) {
+        if (v === '*' || v.startsWith('$') || v.includes('~')) continue;
+        const star = v.indexOf('*');
+        if (star < 0) exact.add(v);
+        else if (prefixes && star === v.length - 1) prefix.add(v.slice(0, -1));
+      }
+    }
+  }
+  return { exact: [...exact].sort(), prefix: [...prefix].sort((a, b) => b.length - a.length || (a < b ? -1 : 1)) };
+}
+
+/** An application pattern on a consumer class: OTHER is any application no rule names. */
+function appMatches(pattern: string, app: string | undefined): Tristate {
+  if (app !== OTHER) return conditionValueMatch(pattern, app);
+  if (pattern === '*') return true;
+  if (pattern.startsWith('$') || pattern.includes('*') || pattern.includes('~')) return undefined;
+  return false; // a named application is its own class
+}
+
+/** A method pattern on a method class. Classes are most specific first, so a class excludes the methods of earlier ones. */
+function methodMatches(pattern: string, m: MethodClass): Tristate {
+  if (pattern === '*') return true;
+  if (m && 'exact' in m) return conditionValueMatch(pattern, m.exact);
+  if (pattern.startsWith('$') || pattern.includes('~')) return undefined;
+  const star = pattern.indexOf('*');
+  if (star < 0) return false; // an exact method is its own class
+  if (star !== pattern.length - 1) return undefined; // "*Hello", "say*Hello": not a class of their own
+  const p = pattern.slice(0, -1);
+  // A longer prefix is its own, earlier class; a shorter one covers this class entirely.
+  return m !== OTHER && m.prefix.startsWith(p);
+}
+
+function conditionOnClass(c: Condition, cls: ConsumerClass, kind: PortKind): Tristate {
+  let hit: Tristate;
+  if (c.key === 'application') hit = any(c.values.map((v) => appMatches(v, cls.app)));
+  else if (c.key === 'method' && kind === 'http') hit = any(c.values.map((v) => methodMatches(v, cls.method)));
+  else return undefined;
+  return hit === undefined ? undefined : c.negate ? !hit : hit;
+}
+
+function whyUnknown(c: Condition, kind: PortKind): string {
+  if (c.key === 'method') return kind === 'tcp' ? `"${c.key}" needs a request protocol; a TCP (dubbo://) port carries no method` : `the method pattern ${c.values.join(',')} is not an exact method, a prefix (x*) or *`;
+  if (c.key === 'application') return `the application pattern ${c.values.join(',')} cannot be told apart by workload labels (exact names and * only)`;
+  return `the consumer's "${c.key}" is not visible to the mesh (only application, and method on gRPC ports)`;
+}
+
+/**
+ * The chain for one service on one kind of port. `then` evaluates a provider-side condition
+ * list on a provider (undefined: cannot be evaluated).
+ */
+export function evaluateChain(rules: readonly ChainRule[], tags: readonly TagClass[], kind: PortKind, thenHolds: (conds: Condition[], e: CatalogEndpoint) => Tristate, idPrefix: string): ChainResult {
+  const result: ChainResult = { routes: [], subsets: new Map(), labels: new Map(), active: [], inert: [] };
+  const apps = classValues(rules, 'application', false).exact;
+  const methods = kind === 'http' ? classValues(rules, 'method', true) : { exact: [], prefix: [] };
+  const methodClasses: MethodClass[] = [...methods.exact.map((exact) => ({ exact })), ...methods.prefix.map((prefix) => ({ prefix })), OTHER];
+  const appClasses: (string | undefined)[] = [...apps, OTHER];
+  const count = tags.length * appClasses.length * methodClasses.length;
+  if (rules.length && count > MAX_CONSUMER_CLASSES) {
+    result.tooMany = count;
+    result.inert = rules.map((rule) => ({ rule, why: `${count} kinds of consumer to tell apart (at most ${MAX_CONSUMER_CLASSES})` }));
+    return withoutConditions(result, tags);
+  }
+  // Two orders of the same classes, both most specific first within a tag: by application
+  // then method, and by method then application. Whichever needs fewer routes is served.
+  const byApp: number[] = [];
+  const byMethod: number[] = [];
+  const classes: ConsumerClass[] = [];
+  for (const tag of tags) for (const app of appClasses) for (const method of methodClasses) classes.push({ tag, app, method });
+  const at = (t: number, a: number, m: number) => (t * appClasses.length + a) * methodClasses.length + m;
+  for (let t = 0; t < tags.length; t++) {
+    for (let a = 0; a < appClasses.length; a++) for (let m = 0; m < methodClasses.length; m++) byApp.push(at(t, a, m));
+    for (let m = 0; m < methodClasses.length; m++) for (let a = 0; a < appClasses.length; a++) byMethod.push(at(t, a, m));
+  }
+  const everyone = tags.flatMap((t) => t.providers);
+
+  // A rule takes part only where it can be evaluated for every class and every provider.
+  const when = new Map<ChainRule, boolean[]>();
+  for (const r of rules) {
+    const unknownWhen = r.when.find((c) => classes.some((cls) => conditionOnClass(c, cls, kind) === undefined));
+    if (unknownWhen) {
+      result.inert.push({ rule: r, why: whyUnknown(unknownWhen, kind) });
+      continue;
+    }
+    if (r.then && everyone.some((e) => thenHolds(r.then!, e) === undefined)) {
+      result.inert.push({ rule: r, why: 'its provider side names a value the adapter cannot evaluate (a $ reference to the consumer, an invalid range, or a parameter it does not read)' });
+      continue;
+    }
+    when.set(r, classes.map((cls) => all(r.when.map((c) => conditionOnClass(c, cls, kind))) === true));
+    result.active.push(r);
+  }
+
+  // Run the chain per class; equal provider sets share one subset.
+  const bySet = new Map<string, string>();
+  const dest = classes.map((cls, i) => {
+    let providers: readonly CatalogEndpoint[] = cls.tag.providers;
+    for (const r of result.active) {
+      if (providers.length === 0) break;
+      if (!when.get(r)![i]) continue;
+      if (!r.then) {
+        providers = [];
+        continue;
+      }
+      const kept = providers.filter((e) => thenHolds(r.then!, e) === true);
+      if ((kept.length || r.rule.force) && kept.length !== providers.length) providers = kept;
+    }
+    if (providers === cls.tag.providers) return cls.tag.subset ?? '';
+    const setKey = providers.map((e) => e.id).sort().join('\n');
+    let subset = bySet.get(setKey);
+    if (!subset) {
+      const id = contentHash(`${idPrefix}\n${kind}\n${cls.tag.tag ?? ''}\n${cls.app ?? ''}\n${JSON.stringify(cls.method ?? null)}`, 10);
+      subset = `route-${id}`;
+      bySet.set(setKey, subset);
+      result.subsets.set(subset, ROUTE_LABEL_PREFIX + id);
+      for (const e of providers) result.labels.set(e.id, [...(result.labels.get(e.id) ?? []), ROUTE_LABEL_PREFIX + id]);
+    }
+    return subset;
+  });
+
+  // One route per class in either order, then each route a later one makes redundant is
+  // dropped, checked by replaying every class against the routes left.
+  const covers = (r: ConsumerClass, c: ConsumerClass): boolean =>
+    (r.tag.tag === undefined || r.tag === c.tag) && (r.app === OTHER || r.app === c.app) && (r.method === OTHER || (c.method !== OTHER && methodCovers(r.method, c.method)));
+  const prune = (order: number[]) => {
+    const routes = order.map((i) => ({ cls: classes[i], subset: dest[i] }));
+    const correct = (list: typeof routes): boolean => classes.every((c, i) => list.find((r) => covers(r.cls, c))?.subset === dest[i]);
+    for (let i = 0; i < routes.length - 1; ) {
+      const without = [...routes.slice(0, i), ...routes.slice(i + 1)];
+      if (correct(without)) routes.splice(i, 1);
+      else i++;
+    }
+    return routes;
+  };
+  const appFirst = prune(byApp);
+  const methodFirst = methodClasses.length > 1 && appClasses.length > 1 ? prune(byMethod) : appFirst;
+  const routes = methodFirst.length < appFirst.length ? methodFirst : appFirst;
+  result.routes = routes.map(({ cls, subset }) => ({
+    ...(cls.tag.tag !== undefined ? { tag: cls.tag.tag } : {}),
+    ...(cls.app !== OTHER ? { app: cls.app } : {}),
+    ...(cls.method !== OTHER ? { method: cls.method } : {}),
+    ...(subset ? { subset } : {}),
+  }));
+  return result;
+}
+
+function methodCovers(route: NonNullable<MethodClass>, cls: NonNullable<MethodClass>): boolean {
+  if ('exact' in route) return 'exact' in cls && cls.exact === route.exact;
+  return 'exact' in cls ? cls.exact.startsWith(route.prefix) : cls.prefix.startsWith(route.prefix);
+}
+
+function withoutConditions(result: ChainResult, tags: readonly TagClass[]): ChainResult {
+  result.routes = tags.map((t) => ({ ...(t.tag !== undefined ? { tag: t.tag } : {}), ...(t.subset ? { subset: t.subset } : {}) }));
+  return result;
+}
