@@ -68,11 +68,20 @@ export class EnvoyProbe {
   private readonly versions = new Map<string, string>();
   private readonly node: object;
 
-  constructor(address: string, nodeId = 'sidecar~10.0.0.9~probe.default~default.svc.cluster.local') {
+  /** `labels`: the workload labels the probe's sidecar reports (istiod matches sourceLabels against them). */
+  constructor(address: string, nodeId = 'sidecar~10.0.0.9~probe.default~default.svc.cluster.local', labels: Record<string, string> = {}) {
     this.client = new grpc.Client(address, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': -1 });
+    const labelFields = Object.fromEntries(Object.entries(labels).map(([k, v]) => [k, { stringValue: v }]));
     this.node = {
       id: nodeId,
-      metadata: { fields: { NAMESPACE: { stringValue: 'default' }, ISTIO_VERSION: { stringValue: '1.29.0' }, CLUSTER_ID: { stringValue: 'Kubernetes' } } },
+      metadata: {
+        fields: {
+          NAMESPACE: { stringValue: 'default' },
+          ISTIO_VERSION: { stringValue: '1.29.0' },
+          CLUSTER_ID: { stringValue: 'Kubernetes' },
+          ...(Object.keys(labels).length ? { LABELS: { structValue: { fields: labelFields } } } : {}),
+        },
+      },
     };
   }
 

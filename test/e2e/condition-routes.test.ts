@@ -1,0 +1,101 @@
+/**
+ * Condition routes as Dubbo chains them, read from a real ZooKeeper config center, through a real
+ * istiod, seen by two sidecars: one of the consumer application `bops` (workload label app=bops)
+ * and one of any other application. Each sees the providers its outbound listener leads to.
+ */
+import type { Daemon } from '../../src/daemon';
+import { startDaemon, zkSource } from '../support/daemon';
+import { EnvoyProbe } from '../support/envoy-probe';
+import { converged } from '../support/expect-istio';
+import { Istiod } from '../support/istiod';
+import { waitFor } from '../support/net';
+import { ZkWriter } from '../support/zk-client';
+import { ZookeeperServer } from '../support/zookeeper-server';
+
+jest.setTimeout(180_000);
+
+const provider = (ip: string, iface: string, extra: string) =>
+  `dubbo://${ip}:20880/${iface}?application=warehouse&interface=${iface}&side=provider&timestamp=1700000000000${extra}`;
+const INVENTORY = 'com.example.InventoryService';
+const STOCK = 'com.example.StockService';
+const SERVICE_RULE = `/dubbo/config/dubbo/${INVENTORY}.condition-router`;
+const CONSUMER_RULE = '/dubbo/config/dubbo/bops.condition-router';
+
+/** The providers (last octets) a probe's outbound listener for `host` leads to, or undefined before it has one. */
+function reached(probe: EnvoyProbe, host: string): string | undefined {
+  for (const targets of probe.tcpTargets.values()) {
+    for (const t of targets) {
+      if (!('cluster' in t) || !t.cluster.endsWith(`|${host}`)) continue;
+      const eps = probe.endpointsOf(t.cluster);
+      return eps?.map((e) => e.address.split('.').pop()).join(',');
+    }
+  }
+  return undefined;
+}
+
+describe('condition routes in a real istiod: a chain, and a rule keyed by the consumer application', () => {
+  let zk: ZookeeperServer;
+  let writer: ZkWriter;
+  let daemon: Daemon;
+  let istiod: Istiod;
+  let anyone: EnvoyProbe;
+  let bops: EnvoyProbe;
+
+  beforeAll(async () => {
+    zk = await new ZookeeperServer().start();
+    writer = await ZkWriter.connect(zk.connect);
+    for (const url of [
+      provider('10.12.0.1', INVENTORY, '&env=blue'),
+      provider('10.12.0.2', INVENTORY, '&env=green'),
+      provider('10.12.0.3', INVENTORY, '&env=blue'),
+      provider('10.12.1.11', STOCK, '&env=blue'),
+      provider('10.12.1.12', STOCK, '&env=green'),
+    ]) {
+      await writer.register(url, { ephemeral: false });
+    }
+    // Dubbo chains these: every consumer loses 10.12.0.3, then bops keeps the blue ones of the rest.
+    // As first-match routes, the match-all first would have shadowed the bops route.
+    await writer.put(SERVICE_RULE, `configVersion: v3.0\nscope: service\nkey: ${INVENTORY}\nforce: false\nconditions:\n  - "=> host != 10.12.0.3"\n  - "application = bops => env = blue"\n`);
+    // Keyed by the consumer application: bops calls green providers wherever there are any.
+    await writer.put(CONSUMER_RULE, 'configVersion: v3.0\nscope: application\nkey: bops\nforce: false\nconditions:\n  - "=> env = green"\n');
+    const started = await startDaemon({
+      sources: [zkSource(zk.connect)],
+      rules: { sources: [{ name: 'zk-rules', type: 'zookeeper', zookeeper: { connect: zk.connect } }] },
+      render: { endpointMode: 'inline' },
+    });
+    daemon = started.daemon;
+    istiod = await new Istiod({ configSources: [`xds://127.0.0.1:${daemon.xds.port('default')}`] }).start();
+    anyone = new EnvoyProbe(istiod.xdsAddress).connect({ listeners: true });
+    bops = new EnvoyProbe(istiod.xdsAddress, 'sidecar~10.0.0.8~bops-1.default~default.svc.cluster.local', { app: 'bops' }).connect({ listeners: true });
+    await converged(istiod, anyone, daemon);
+  });
+
+  afterAll(async () => {
+    anyone?.close();
+    bops?.close();
+    await istiod?.destroy();
+    await daemon?.stop();
+    await writer?.close();
+    await zk?.destroy();
+  });
+
+  it('sends each consumer to the providers the whole chain leaves it', async () => {
+    await waitFor('both sidecars routed', () => reached(anyone, 'com.example.inventoryservice') === '1,2' && reached(bops, 'com.example.inventoryservice') !== undefined, 30000);
+    // Any other application: 10.12.0.3 is filtered out by the first condition.
+    expect(reached(anyone, 'com.example.inventoryservice')).toBe('1,2');
+    // bops: then the blue ones; its own rule finds no green provider left and, not forced, keeps them.
+    expect(reached(bops, 'com.example.inventoryservice')).toBe('1');
+  });
+
+  it('applies the consumer application\'s rule to every service that application calls', async () => {
+    await waitFor('stock routed', () => reached(bops, 'com.example.stockservice') === '12', 30000);
+    expect(reached(anyone, 'com.example.stockservice')).toBe('11,12');
+  });
+
+  it('follows a rule change: the bops route goes when its condition does', async () => {
+    await writer.put(SERVICE_RULE, `configVersion: v3.0\nscope: service\nkey: ${INVENTORY}\nforce: false\nconditions:\n  - "=> host != 10.12.0.3"\n`);
+    // bops now reaches 1 and 2 after the service rule, and its own rule keeps the green one.
+    await waitFor('bops follows the new chain', () => reached(bops, 'com.example.inventoryservice') === '2', 30000);
+    expect(reached(anyone, 'com.example.inventoryservice')).toBe('1,2');
+  });
+});
