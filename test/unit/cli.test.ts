@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import yaml from 'js-yaml';
@@ -50,6 +50,33 @@ describe('cli', () => {
     expect(other.endpoint).toBe('10.0.0.2');
     expect(other.name).not.toBe(plain.name);
     expect(other.address).not.toBe(plain.address);
+  }, 60000);
+
+  it('render and validate review config-center rules offline, from files named as their config keys', () => {
+    const dir = path.join(mkdtempSync(path.join(os.tmpdir(), 'dia-cli-')), 'rules');
+    mkdirSync(dir);
+    // Keyed by the consumer application: its calls to the order service go to the blue provider.
+    writeFileSync(path.join(dir, 'checkout.condition-router'), 'configVersion: v3.0\nscope: application\nkey: checkout\nconditions:\n  - "=> env = blue"\n');
+    // A version-keyed configurator, with a range that matches no provider: nothing changes.
+    writeFileSync(path.join(dir, 'com.example.order.OrderService:1.0.0:payments.configurators'), 'configVersion: v3.0\nscope: service\nkey: payments/com.example.order.OrderService:1.0.0\nconfigs:\n  - side: provider\n    match: {address: {cird: 10.20.153.0/24}}\n    parameters: {disabled: true}\n');
+    writeFileSync(path.join(dir, 'demo.condition-router'), 'configVersion: v3.0\nscope: application\nkey: demo\nconditions:\n  - "=> host = $host"\n');
+    const r = cli('render', '--config', configWith([]), '--rules', dir);
+    expect(r.status).toBe(0);
+    const docs = yaml.loadAll(r.stdout) as { kind: string; metadata: { name: string }; spec: Record<string, unknown> }[];
+    const vs = docs.find((d) => d.kind === 'VirtualService' && d.metadata.name === '1-0-0-payments-com-example-order-orderservice')!;
+    expect(vs.spec.tcp).toEqual([
+      { match: [{ sourceLabels: { app: 'checkout' } }], route: [{ destination: { host: '1.0.0.payments.com.example.order.orderservice', subset: expect.stringMatching(/^route-/) } }] },
+      { route: [{ destination: { host: '1.0.0.payments.com.example.order.orderservice' } }] },
+    ]);
+    const se = docs.find((d) => d.kind === 'ServiceEntry' && d.metadata.name === '1-0-0-payments-com-example-order-orderservice')!;
+    expect((se.spec.endpoints as unknown[]).length).toBe(2);
+    // What the rules cannot do is said next to the objects.
+    expect(r.stderr).toContain('"=> host = $host": its provider side names a value the adapter cannot evaluate');
+
+    writeFileSync(path.join(dir, 'broken.configurators'), 'configVersion: v3.0\nscope: application\nkey: demo\nconfigs:\n  - match: {param: [null]}\n');
+    const v = cli('validate', '--config', configWith([]), '--rules', dir);
+    expect(v.status).toBe(1);
+    expect(v.stderr).toContain(`${path.join(dir, 'broken.configurators')}: configs[0].match.param[0] has no key`);
   }, 60000);
 
   it('validate refuses a broken inline rule with its path', () => {
