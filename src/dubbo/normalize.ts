@@ -113,10 +113,21 @@ export function normalizeProviderEntry(entry: string, mapping: MappingConfig): N
     const parsed = parseNacosEntry(entry);
     return 'error' in parsed ? { ok: false, skipped: false, reason: parsed.error } : normalizeNacosProvider(parsed, mapping);
   }
+  const notProvider = NOT_PROVIDER.exec(entry);
+  if (notProvider) return { ok: false, skipped: true, reason: NOT_PROVIDER_REASONS[notProvider[1].toLowerCase()] };
   const parsed = parseProviderUrl(entry);
   if ('error' in parsed) return { ok: false, skipped: false, reason: parsed.error };
   return normalizeProviderUrl(parsed.url, mapping);
 }
+
+/** URLs Dubbo writes beside providers (plain or URL-encoded): not providers, and not errors either. */
+const NOT_PROVIDER = /^(consumer|override|route|empty)(?::\/\/|%3A%2F%2F)/i;
+const NOT_PROVIDER_REASONS: Record<string, string> = {
+  consumer: 'a consumer registration (consumer://), not a provider',
+  override: 'a Dubbo 2.6 override rule (override://), not a provider',
+  route: 'a Dubbo 2.6 route rule (route://), not a provider',
+  empty: "Dubbo's empty:// placeholder, not a provider",
+};
 
 /** Dubbo's weight is a Java int: nothing above this is a weight a real provider can register. */
 const MAX_WEIGHT = 2147483647;

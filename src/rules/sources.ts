@@ -4,7 +4,7 @@ import type { NacosSourceConfig, RulesConfig, ZookeeperSourceConfig } from '../c
 import { configMd5, mapLimit, NacosClient } from '../registry/nacos-client';
 import type { SourceState } from '../registry/types';
 import { readChildren, readData, watchLiveness, type Client, type Watcher } from '../registry/zk-ops';
-import { DUBBO_RULE_SUFFIXES } from './parse';
+import { DUBBO_RULE_SUFFIXES, REPORTED_RULE_SUFFIXES } from './parse';
 
 /** What rule sources report to: documents by name (a znode path, or namespace/group/dataId). */
 export interface RuleSink {
@@ -20,7 +20,7 @@ export interface RuleSource {
   status(): { name: string; type: string; state: SourceState; reason?: string; documents: number };
 }
 
-const isDubboRule = (name: string): boolean => DUBBO_RULE_SUFFIXES.some((s) => name.endsWith(s));
+const isDubboRule = (name: string): boolean => [...DUBBO_RULE_SUFFIXES, ...REPORTED_RULE_SUFFIXES].some((s) => name.endsWith(s));
 
 export function createRuleSource(cfg: ZookeeperSourceConfig | NacosSourceConfig, rules: RulesConfig): RuleSource {
   return cfg.type === 'zookeeper' ? new ZookeeperRuleSource(cfg, rules) : new NacosRuleSource(cfg, rules);

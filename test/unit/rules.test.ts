@@ -244,6 +244,12 @@ describe('fail-safe matchers (issue 17, item 5)', () => {
     expect(any.endpoints).toHaveLength(0);
   });
 
+  it('reports a script router as inert instead of skipping it without a word', () => {
+    // The form of Dubbo's docs ("script routing"): JavaScript run inside each consumer.
+    const doc = parse('org.apache.dubbo.demo.DemoService.script-router', 'configVersion: v3.0\nkey: org.apache.dubbo.demo.DemoService\ntype: javascript\nenabled: true\nscript: |\n  (function route(invokers, invocation, context) { return invokers; } (invokers, invocation, context));\n');
+    expect(doc).toEqual({ rules: [], unsupported: [expect.objectContaining({ what: 'script router', why: expect.stringContaining('inert') })] });
+  });
+
   it('refuses a malformed rule with its path instead of throwing (the parser never throws)', () => {
     const doc = 'configVersion: v3.0\nscope: service\nkey: org.apache.dubbo.demo.DemoService\nconfigs:\n- match: {param: [null]}\n  parameters: {disabled: true}\n';
     expect(parseRuleDocument(origin('x'), 'org.apache.dubbo.demo.DemoService.configurators', doc)).toEqual({ error: 'configs[0].match.param[0] has no key' });
