@@ -138,44 +138,49 @@ function whyUnknown(c: Condition, kind: PortKind): string {
  */
 export function evaluateChain(rules: readonly ChainRule[], tags: readonly TagClass[], kind: PortKind, thenHolds: (conds: Condition[], e: CatalogEndpoint) => Tristate, idPrefix: string): ChainResult {
   const result: ChainResult = { routes: [], subsets: new Map(), labels: new Map(), active: [], inert: [] };
-  const apps = classValues(rules, 'application', false).exact;
-  const methods = kind === 'http' ? classValues(rules, 'method', true) : { exact: [], prefix: [] };
-  const methodClasses: MethodClass[] = [...methods.exact.map((exact) => ({ exact })), ...methods.prefix.map((prefix) => ({ prefix })), OTHER];
-  const appClasses: (string | undefined)[] = [...apps, OTHER];
-  const count = tags.length * appClasses.length * methodClasses.length;
-  if (rules.length && count > MAX_CONSUMER_CLASSES) {
-    result.tooMany = count;
-    result.inert = rules.map((rule) => ({ rule, why: `${count} kinds of consumer to tell apart (at most ${MAX_CONSUMER_CLASSES})` }));
-    return withoutConditions(result, tags);
-  }
-  // Two orders of the same classes, both most specific first within a tag: by application
-  // then method, and by method then application. Whichever needs fewer routes is served.
-  const byApp: number[] = [];
-  const byMethod: number[] = [];
-  const classes: ConsumerClass[] = [];
-  for (const tag of tags) for (const app of appClasses) for (const method of methodClasses) classes.push({ tag, app, method });
-  const at = (t: number, a: number, m: number) => (t * appClasses.length + a) * methodClasses.length + m;
-  for (let t = 0; t < tags.length; t++) {
-    for (let a = 0; a < appClasses.length; a++) for (let m = 0; m < methodClasses.length; m++) byApp.push(at(t, a, m));
-    for (let m = 0; m < methodClasses.length; m++) for (let a = 0; a < appClasses.length; a++) byMethod.push(at(t, a, m));
-  }
   const everyone = tags.flatMap((t) => t.providers);
 
-  // A rule takes part only where it can be evaluated for every class and every provider.
-  const when = new Map<ChainRule, boolean[]>();
+  // The provider side first: a rule takes part only where it can be evaluated on every provider,
+  // and only if it can change something (a filter that keeps every provider, or none without
+  // force, leaves every call's providers as they were: a consumer application's rule about
+  // other services names no class here).
+  let candidates: ChainRule[] = [];
   for (const r of rules) {
-    const unknownWhen = r.when.find((c) => classes.some((cls) => conditionOnClass(c, cls, kind) === undefined));
-    if (unknownWhen) {
-      result.inert.push({ rule: r, why: whyUnknown(unknownWhen, kind) });
-      continue;
+    if (r.then) {
+      const verdicts = everyone.map((e) => thenHolds(r.then!, e));
+      if (verdicts.includes(undefined)) {
+        result.inert.push({ rule: r, why: 'its provider side names a value the adapter cannot evaluate (a $ reference to the consumer, an invalid range, or a parameter it does not read)' });
+        continue;
+      }
+      const hits = verdicts.filter(Boolean).length;
+      if (hits === everyone.length || (hits === 0 && !r.rule.force)) continue;
     }
-    if (r.then && everyone.some((e) => thenHolds(r.then!, e) === undefined)) {
-      result.inert.push({ rule: r, why: 'its provider side names a value the adapter cannot evaluate (a $ reference to the consumer, an invalid range, or a parameter it does not read)' });
-      continue;
-    }
-    when.set(r, classes.map((cls) => all(r.when.map((c) => conditionOnClass(c, cls, kind))) === true));
-    result.active.push(r);
+    candidates.push(r);
   }
+
+  // Then the consumer side, on the classes the remaining rules name, until every rule left can
+  // be evaluated on every class (a rule made inert names no class).
+  let space = consumerClasses(candidates, tags, kind);
+  const when = new Map<ChainRule, boolean[]>();
+  for (;;) {
+    const left: ChainRule[] = [];
+    for (const r of candidates) {
+      const unknownWhen = r.when.find((c) => space.classes.some((cls) => conditionOnClass(c, cls, kind) === undefined));
+      if (unknownWhen) result.inert.push({ rule: r, why: whyUnknown(unknownWhen, kind) });
+      else left.push(r);
+    }
+    if (left.length === candidates.length) break;
+    candidates = left;
+    space = consumerClasses(candidates, tags, kind);
+  }
+  if (candidates.length && space.classes.length > MAX_CONSUMER_CLASSES) {
+    result.tooMany = space.classes.length;
+    result.inert.push(...candidates.map((rule) => ({ rule, why: `${space.classes.length} kinds of consumer to tell apart (at most ${MAX_CONSUMER_CLASSES})` })));
+    return withoutConditions(result, tags);
+  }
+  const { classes, byApp, byMethod } = space;
+  for (const r of candidates) when.set(r, classes.map((cls) => all(r.when.map((c) => conditionOnClass(c, cls, kind))) === true));
+  result.active = candidates;
 
   // Run the chain per class; equal provider sets share one subset.
   const bySet = new Map<string, string>();
@@ -219,7 +224,7 @@ export function evaluateChain(rules: readonly ChainRule[], tags: readonly TagCla
     return routes;
   };
   const appFirst = prune(byApp);
-  const methodFirst = methodClasses.length > 1 && appClasses.length > 1 ? prune(byMethod) : appFirst;
+  const methodFirst = byMethod ? prune(byMethod) : appFirst;
   const routes = methodFirst.length < appFirst.length ? methodFirst : appFirst;
   result.routes = routes.map(({ cls, subset }) => ({
     ...(cls.tag.tag !== undefined ? { tag: cls.tag.tag } : {}),
@@ -228,6 +233,26 @@ export function evaluateChain(rules: readonly ChainRule[], tags: readonly TagCla
     ...(subset ? { subset } : {}),
   }));
   return result;
+}
+
+/**
+ * The consumer classes the rules name, in two orders, both most specific first within a tag: by
+ * application then method, and by method then application (undefined when the same).
+ */
+function consumerClasses(rules: readonly ChainRule[], tags: readonly TagClass[], kind: PortKind): { classes: ConsumerClass[]; byApp: number[]; byMethod?: number[] } {
+  const methods = kind === 'http' ? classValues(rules, 'method', true) : { exact: [], prefix: [] };
+  const methodClasses: MethodClass[] = [...methods.exact.map((exact) => ({ exact })), ...methods.prefix.map((prefix) => ({ prefix })), OTHER];
+  const appClasses: (string | undefined)[] = [...classValues(rules, 'application', false).exact, OTHER];
+  const classes: ConsumerClass[] = [];
+  for (const tag of tags) for (const app of appClasses) for (const method of methodClasses) classes.push({ tag, app, method });
+  const at = (t: number, a: number, m: number) => (t * appClasses.length + a) * methodClasses.length + m;
+  const byApp: number[] = [];
+  const byMethod: number[] = [];
+  for (let t = 0; t < tags.length; t++) {
+    for (let a = 0; a < appClasses.length; a++) for (let m = 0; m < methodClasses.length; m++) byApp.push(at(t, a, m));
+    for (let m = 0; m < methodClasses.length; m++) for (let a = 0; a < appClasses.length; a++) byMethod.push(at(t, a, m));
+  }
+  return { classes, byApp, ...(methodClasses.length > 1 && appClasses.length > 1 ? { byMethod } : {}) };
 }
 
 function methodCovers(route: NonNullable<MethodClass>, cls: NonNullable<MethodClass>): boolean {

@@ -197,6 +197,14 @@ describe('condition routes as Dubbo chains them', () => {
     expect(outcome(both)).toEqual([['all', '1,3']]);
   });
 
+  it('leaves out consumer applications whose rules change nothing for this service (an estate of them stays within bounds)', () => {
+    // 300 consumer applications with rules about other services' providers, and one about these.
+    const others = Array.from({ length: 300 }, (_, i) => rule([`=> host = 10.99.${i >> 8}.${i & 255}`], '', `app-${i}`, 'application'));
+    const p = applyRules(demoService(), HOST, TCP, set(...others, rule(['=> env = green'], '', 'demo-consumer', 'application')), east, settings);
+    expect(outcome(p)).toEqual([[{ sourceLabels: { app: 'demo-consumer' } }, '2'], ['all', 'default']]);
+    expect(p.notes).toEqual([]);
+  });
+
   it('splits gRPC calls by method, exact before prefix, and chains them with application routes', () => {
     const doc = rule(['method = sayHello* => env = blue', 'method = sayHelloAsync => host = 10.20.0.3', 'application = bops => env != canary']);
     const g = applyRules(demoService('tri', 50051), HOST, GRPC, set(doc), east, settings);
