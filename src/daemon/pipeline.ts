@@ -1,13 +1,13 @@
 import yaml from 'js-yaml';
 import { canonicalJson } from '../common/hash';
-import type { ClusterConfig, Config } from '../config/types';
+import type { ClusterConfig, Config, LabelMapping } from '../config/types';
 import { AddressBook } from '../istio/addresses';
 import { renderPassThrough, renderService, servicePlan, type RenderSettings } from '../istio/render';
 import type { IstioObject } from '../istio/types';
 import { validateObject } from '../istio/kinds';
 import type { Catalog } from '../model/catalog';
 import type { RuleSet } from '../rules/model';
-import type { AppliedRule } from '../rules/policy';
+import { ruleParamLabels, type AppliedRule } from '../rules/policy';
 import type { RuleStore } from '../rules/store';
 import { ResourceCache, SnapshotBuilder, type BuilderObserver, type ClusterSnapshot } from '../xds/snapshot';
 
@@ -43,6 +43,8 @@ export class Pipeline {
   /** One snapshot builder per cluster view, with the view it renders. */
   private readonly views: { view: ClusterConfig; builder: SnapshotBuilder }[];
   private rulesDirty = true;
+  /** Provider parameters the rules in force name, read as labels (ruleParamLabels). */
+  private ruleLabels: LabelMapping[] = [];
   /** Hosts and virtual IPs, handed out as services appear and kept while they exist. */
   private readonly addresses: AddressBook;
 
@@ -67,11 +69,16 @@ export class Pipeline {
    * whether the rules were part of it, the rules in force, and when the catalog wants the next run.
    */
   run(nowMs: number): { rulesChanged: boolean; ruleSet: RuleSet; changedServices: number; wakeAtMs?: number } {
-    const { changed, wakeAtMs } = this.catalog.commit(nowMs);
-    this.assignAddresses(changed);
     const rulesChanged = this.rulesDirty;
     this.rulesDirty = false;
     const ruleSet = this.rules.ruleSet();
+    // The provider parameters the rules name are read before the commit that renders with them.
+    if (rulesChanged) {
+      this.ruleLabels = ruleParamLabels(ruleSet, this.config.mapping);
+      this.catalog.setExtraLabels(this.ruleLabels);
+    }
+    const { changed, wakeAtMs } = this.catalog.commit(nowMs);
+    this.assignAddresses(changed);
     const settings = this.settings(ruleSet);
     // A rule change may touch any service: render them all again (unchanged objects keep their bytes).
     if (rulesChanged) for (const id of this.catalog.serviceIds()) changed.add(id);
@@ -121,7 +128,8 @@ export class Pipeline {
   }
 
   private settings(set: RuleSet): RenderSettings {
-    const { mapping, render, rules } = this.config;
+    const { render, rules } = this.config;
+    const mapping = this.ruleLabels.length ? { ...this.config.mapping, labels: [...this.config.mapping.labels, ...this.ruleLabels] } : this.config.mapping;
     return { mapping, render, rules: { set, tagLabel: rules.tagLabel, tagHeader: rules.tagHeader, consumerLabel: rules.consumerLabel }, addressOf: (id) => this.addresses.get(id) };
   }
 

@@ -183,7 +183,8 @@ export function normalizeProviderUrl(url: ProviderUrl, mapping: MappingConfig): 
   let labelsKey = 'L';
   for (let i = 0; i < labelParams.length; i++) {
     const v = p[labelParams[i].param];
-    if (v !== undefined && v !== '') labelsKey += `${i}\u0000${v}\u0001`;
+    // By label name, not position: the labels read change with the rules (Catalog.setExtraLabels).
+    if (v !== undefined && v !== '') labelsKey += `${labelParams[i].label}\u0000${v}\u0001`;
   }
   let labels = sharedRecord<Record<string, string>>(labelsKey);
   if (!labels) {

@@ -1,4 +1,4 @@
-import type { MappingConfig, ProtectionConfig } from '../config/types';
+import type { LabelMapping, MappingConfig, ProtectionConfig } from '../config/types';
 import { endpointId, meshServiceKey, serviceKeyId, type Endpoint, type ServiceKey } from '../dubbo/model';
 import { normalizeEntry, type EntryResult, type Normalized, type RegistrationModel } from '../dubbo/normalize';
 import type { SourceSink, SourceState } from '../registry/types';
@@ -123,17 +123,21 @@ export class Catalog implements SourceSink {
   private readonly sources = new Map<string, SourceData>();
   private readonly services = new Map<string, ServiceData>();
   private readonly versionInHost: boolean;
+  /** mapping, with the labels of setExtraLabels. */
+  private mapping: MappingConfig;
+  private extraKey = '';
   private onDirty: () => void = () => {};
   private onHealth: (source: string, state: SourceState) => void = () => {};
 
   constructor(
-    private readonly mapping: MappingConfig,
+    private readonly baseMapping: MappingConfig,
     private readonly protection: ProtectionConfig,
     sourceNames: readonly string[],
     private readonly observer: CatalogObserver,
     private readonly graceMs: number,
   ) {
-    this.versionInHost = /\{version\}/.test(mapping.hostTemplate + mapping.groupHostTemplate);
+    this.mapping = baseMapping;
+    this.versionInHost = /\{version\}/.test(baseMapping.hostTemplate + baseMapping.groupHostTemplate);
     sourceNames.forEach((name, order) =>
       this.sources.set(name, {
         order,
@@ -158,6 +162,22 @@ export class Catalog implements SourceSink {
     if (l.health) this.onHealth = l.health;
   }
 
+  /**
+   * Provider parameters to read as labels beyond mapping.labels (those the rules in force name).
+   * A change normalizes every entry again, without reporting its problems a second time; the
+   * next commit publishes the difference. Returns whether anything changed.
+   */
+  setExtraLabels(extra: readonly LabelMapping[]): boolean {
+    const key = extra.map((l) => `${l.param}\u0000${l.label}`).join('\u0001');
+    if (key === this.extraKey) return false;
+    this.extraKey = key;
+    this.mapping = { ...this.baseMapping, labels: [...this.baseMapping.labels, ...extra] };
+    for (const [source, s] of this.sources) {
+      for (const [service, entries] of [...s.observed]) this.applyEntries(source, service, entries.map((p) => p.entry), () => true, false);
+    }
+    return true;
+  }
+
   // ---- SourceSink ----
 
   setService(source: string, service: string, entries: readonly string[]): void {
@@ -166,9 +186,9 @@ export class Catalog implements SourceSink {
 
   /**
    * reparse: entries to normalize again although their text is unchanged (a document they need
-   * changed).
+   * changed, or the labels to read). report: false when the entries were reported before.
    */
-  private applyEntries(source: string, service: string, entries: readonly string[], reparse: (p: ParsedEntry) => boolean): void {
+  private applyEntries(source: string, service: string, entries: readonly string[], reparse: (p: ParsedEntry) => boolean, report = true): void {
     const s = this.source(source);
     const previous = s.observed.get(service);
     const byEntry = new Map(previous?.map((p) => [p.entry, p]));
@@ -194,10 +214,10 @@ export class Catalog implements SourceSink {
         const last = byInstance.get(parsed.instanceId!)?.results ?? [];
         if (last.some((r) => r.ok)) {
           results = last;
-          this.observer.warning(source, entry, `${parsed.unresolved}; keeping the services it last exported`);
-        } else this.observer.rejected(source, entry, parsed.unresolved);
+          if (report) this.observer.warning(source, entry, `${parsed.unresolved}; keeping the services it last exported`);
+        } else if (report) this.observer.rejected(source, entry, parsed.unresolved);
       }
-      for (const r of parsed.results) {
+      for (const r of report ? parsed.results : []) {
         if (!r.ok && !r.skipped) this.observer.rejected(source, entry, r.reason);
         if (r.ok) for (const w of r.warnings) this.observer.warning(source, entry, w);
       }

@@ -9,7 +9,7 @@
  * rule narrows, is what an adapter TrafficPolicy split turns into weighted routes.
  */
 import { contentHash } from '../common/hash';
-import type { ClusterConfig, MappingConfig } from '../config/types';
+import type { ClusterConfig, LabelMapping, MappingConfig } from '../config/types';
 import type { CatalogEndpoint, CatalogService } from '../model/catalog';
 import { evaluateChain, type ChainRule, type ChainRoute, type PortKind, type TagClass } from './conditions';
 import { all, any, conditionValueMatch, globMatch, valueMatch, type Tristate } from './match';
@@ -83,7 +83,36 @@ function attribute(e: CatalogEndpoint, key: string, mapping: MappingConfig): str
 
 const BUILTIN_ATTRIBUTES = ['host', 'port', 'address', 'protocol', 'application', 'version'];
 
-/** Whether the adapter reads this provider parameter (built in, or mapped to a label). */
+/** Label prefix of the provider parameters that rules name and mapping.labels does not map. */
+export const RULE_PARAM_LABEL_PREFIX = 'param.dubbo.apache.org/';
+/** At most this many such parameters are read; rules naming others stay inert (reported). */
+export const MAX_RULE_PARAMS = 32;
+const LABEL_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+
+/**
+ * The provider parameters the rules in force name (provider sides of condition routes, param
+ * matches of configurators and tag routes) that are neither built in nor mapped, as labels to
+ * read: so Dubbo's own examples (`=> region = hangzhou`, `match: {param: [{key: orderVersion...}]}`)
+ * work without mapping them by hand. Never a volatile parameter (a label that changes on every
+ * restart); at most MAX_RULE_PARAMS, in name order.
+ */
+export function ruleParamLabels(set: RuleSet, mapping: MappingConfig): LabelMapping[] {
+  const keys = new Set<string>();
+  for (const r of set.rules) {
+    if (r.kind === 'condition') for (const c of r.then ?? []) keys.add(c.key);
+    else if (r.kind === 'configurator') for (const p of r.match.param) keys.add(p.key);
+    else if (r.kind === 'tag') for (const t of r.tags) for (const m of t.match) keys.add(m.key);
+  }
+  return [...keys]
+    .filter((k) => LABEL_NAME.test(k) && !BUILTIN_ATTRIBUTES.includes(k) && !mapping.volatileParams.includes(k) && !mapping.labels.some((l) => l.param === k))
+    .sort()
+    .slice(0, MAX_RULE_PARAMS)
+    .map((param) => ({ param, label: RULE_PARAM_LABEL_PREFIX + param }));
+}
+
+const UNREAD = `a volatile parameter, not a label name, or beyond the ${MAX_RULE_PARAMS} parameters rules may name; map it in mapping.labels`;
+
+/** Whether the adapter reads this provider parameter (built in, or a label: mapped, or named by a rule). */
 function readable(key: string, mapping: MappingConfig): boolean {
   return BUILTIN_ATTRIBUTES.includes(key) || mapping.labels.some((l) => l.param === key);
 }
@@ -162,7 +191,7 @@ export function applyRules(svc: CatalogService, host: string, ports: readonly Se
     const verdicts = endpoints.map((e) => configuratorApplies(c, svc, e, mapping));
     if (verdicts.includes(undefined)) {
       const missing = c.match.param.find((p) => !readable(p.key, mapping))?.key;
-      notes.push(`configurator ${c.origin.document}: ${missing ? `provider parameter "${missing}" is not in mapping.labels, so it cannot be matched` : 'its match cannot be evaluated on every provider (an IPv6 or malformed address range)'}; not applied`);
+      notes.push(`configurator ${c.origin.document}: ${missing ? `provider parameter "${missing}" is not read (${UNREAD})` : 'its match cannot be evaluated on every provider (an IPv6 or malformed address range)'}; not applied`);
       continue;
     }
     let n = 0;
@@ -197,7 +226,7 @@ export function applyRules(svc: CatalogService, host: string, ports: readonly Se
           return hit ? (n++, withLabel(e, s.tagLabel, tag.name)) : e;
         });
         const unread = tag.match.find((m) => !readable(m.key, mapping));
-        if (unread) notes.push(`tag ${tag.name}: provider parameter "${unread.key}" is not in mapping.labels, so its match cannot select providers`);
+        if (unread) notes.push(`tag ${tag.name}: provider parameter "${unread.key}" is not read (${UNREAD}), so its match cannot select providers`);
         applied.push({ origin: t.origin, kind: 'tag', effect: `tag ${tag.name} on ${n} endpoint(s)` });
       }
     }
