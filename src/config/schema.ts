@@ -453,6 +453,7 @@ export const configSchema = {
         adapterGroup: { type: 'string', default: 'dubbo-istio-adapter', pattern: '^[^/]+$', description: 'Group of TrafficPolicy documents and of Istio objects to pass through.' },
         tagLabel: { ...labelKey, default: 'dubbo.tag', description: 'Endpoint label that carries a Dubbo tag (tag routes select by it; providers may also set it as a URL parameter mapped by mapping.labels).' },
         tagHeader: { type: 'string', default: 'dubbo.tag', pattern: '^[a-z0-9][-a-z0-9._]*$', description: 'Request header that carries the Dubbo tag of a Triple (gRPC) call.' },
+        legacyUrls: { type: 'boolean', default: true, description: 'Also read Dubbo 2.6 rules from ZooKeeper rule sources: the override:// and route:// URLs under /ROOT/{interface}/configurators and /routers (two watched directories per interface).' },
         consumerLabel: { ...labelKey, default: 'app', description: 'Workload label that names a consumer\'s Dubbo application (the Kubernetes app label by default): condition routes on application = X, and rules keyed by a consumer application, match consumers by it.' },
         documents: { type: 'array', default: [], items: { type: 'object' }, description: 'TrafficPolicy documents and Istio VirtualService/DestinationRule objects, as in the config center; checked at start.' },
       },

@@ -18,6 +18,7 @@ export interface RulesConfig {
   tagLabel: string;
   tagHeader: string;
   consumerLabel: string;
+  legacyUrls: boolean;
   documents: Record<string, unknown>[];
 }
 

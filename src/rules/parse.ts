@@ -37,6 +37,7 @@ const fail = (msg: string): never => {
  */
 export function parseRuleDocument(origin: RuleOrigin, name: string, content: string): ParsedDocument {
   try {
+    if (LEGACY_URL.test(name)) return parseLegacyUrl(origin, content);
     if (REPORTED_RULE_SUFFIXES.some((s) => name.endsWith(s))) {
       return { rules: [], unsupported: [{ origin, what: 'script router', why: 'a script router runs a script (JavaScript, Groovy...) inside each Dubbo consumer; the mesh cannot run it, so the rule is inert' }] };
     }
@@ -304,6 +305,93 @@ function parseConditionRouter(origin: RuleOrigin, doc: Record<string, unknown>, 
     if (typeof raw !== 'string' || !raw.trim()) return fail(`conditions[${i}] is not a condition ("when => then")`);
     return { kind: 'condition', origin, scope, force: flag(doc.force), priority: Number.isFinite(priority) ? priority : 0, index: i, text: raw.trim(), ...parseCondition(raw, `conditions[${i}]`) };
   });
+}
+
+// ---- Dubbo 2.6 rule URLs ----
+
+/** A Dubbo 2.6 rule's znode name under /{root}/{interface}/configurators or /routers (URL-encoded). */
+export const LEGACY_URL = /^(override|route)(:\/\/|%3A%2F%2F)/i;
+
+function decodeOnce(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return fail(`"${s.slice(0, 80)}" is not URL-encoded text`);
+  }
+}
+
+/**
+ * A Dubbo 2.6 override:// or route:// URL (its content is the decoded znode name), mapped as
+ * its YAML equivalent: an override is a service-scope configurator, a route a condition rule.
+ * Semantics of Dubbo's AbstractConfigurator.configureDeprecated and ConditionStateRouter.
+ */
+function parseLegacyUrl(origin: RuleOrigin, url: string): { rules: Rule[]; unsupported: Unsupported[] } {
+  const m = /^(override|route):\/\/([^/?]*)\/([^?]*)(?:\?(.*))?$/i.exec(url.trim());
+  if (!m) return fail('not an override:// or route:// URL');
+  const [, kind, authority, path, query = ''] = m;
+  const params: Record<string, string> = {};
+  for (const part of query.split('&')) {
+    if (!part) continue;
+    const eq = part.indexOf('=');
+    params[decodeOnce(eq < 0 ? part : part.slice(0, eq))] = eq < 0 ? '' : decodeOnce(part.slice(eq + 1));
+  }
+  const iface = params.interface || path;
+  const scope = parseServiceKey(iface);
+  if (params.group && params.group !== '*') scope.group = params.group;
+  if (params.version && params.version !== '*' && params.version !== '0.0.0') scope.version = params.version;
+  const unsupported: Unsupported[] = [];
+  const note = (what: string, why: string) => unsupported.push({ origin, what, why });
+  if (params.enabled === 'false') return { rules: [], unsupported };
+  const colon = authority.lastIndexOf(':');
+  const host = colon > 0 && !authority.endsWith(']') ? authority.slice(0, colon) : authority;
+  const port = colon > 0 && !authority.endsWith(']') ? authority.slice(colon + 1) : '';
+
+  if (kind.toLowerCase() === 'route') {
+    const router = params.router ?? 'condition';
+    if (router !== 'condition') {
+      note(`route://, router=${router}`, 'only condition routers are evaluated; a script or file router runs inside each Dubbo consumer, so the rule is inert');
+      return { rules: [], unsupported };
+    }
+    if (!params.rule?.trim()) return fail('route:// without a rule parameter');
+    const priority = Number(params.priority ?? 0);
+    const route: ConditionRoute = { kind: 'condition', origin, scope, force: flag(params.force), priority: Number.isFinite(priority) ? priority : 0, index: 0, text: params.rule.trim(), ...parseCondition(params.rule, 'rule') };
+    return { rules: [route], unsupported };
+  }
+
+  // override: with a port it names a provider (0.0.0.0: every provider on that port); without
+  // one, 0.0.0.0 means every provider and another address a consumer, which Dubbo applies on
+  // that consumer only.
+  if (!port && host !== '0.0.0.0') {
+    note(`override://${host}`, 'an override for one consumer changes that Dubbo consumer, not the providers the mesh routes to');
+    return { rules: [], unsupported };
+  }
+  if (params.side === 'consumer') {
+    note('override://, side=consumer', 'consumer-side overrides change Dubbo consumers, not the providers the mesh routes to');
+    return { rules: [], unsupported };
+  }
+  const rule: Configurator = {
+    kind: 'configurator',
+    origin,
+    scope,
+    addresses: port ? [`${host === '0.0.0.0' ? '*' : host}:${port}`] : [],
+    applications: params.application && params.application !== '*' ? [params.application] : [],
+    services: [],
+    match: { param: [] },
+  };
+  // Dubbo 2.6 conditions: application, side, and ~key (the provider's parameter key).
+  for (const [k, v] of Object.entries(params)) {
+    if (k.startsWith('~') && k.length > 1 && v !== '*') rule.match.param.push({ key: k.slice(1), match: { exact: v } });
+  }
+  const conditionKeys = ['category', 'check', 'dynamic', 'enabled', 'group', 'version', 'application', 'side', 'configVersion', 'compatible_config', 'interfaces', 'interface'];
+  for (const [k, v] of Object.entries(params)) {
+    if (k.startsWith('~') || conditionKeys.includes(k)) continue;
+    if (k === 'weight') {
+      if (!/^\d+$/.test(v)) return fail(`weight ${JSON.stringify(v)} is not a whole number`);
+      rule.weight = Number(v);
+    } else if (k === 'disabled') rule.disabled = v === 'true';
+    else note(`override://, ${k}`, 'only weight and disabled change what the mesh routes to; other provider parameters stay Dubbo settings');
+  }
+  return { rules: rule.weight !== undefined || rule.disabled !== undefined ? [rule] : [], unsupported };
 }
 
 // ---- adapter documents ----

@@ -4,7 +4,7 @@ import type { NacosSourceConfig, RulesConfig, ZookeeperSourceConfig } from '../c
 import { configMd5, mapLimit, NacosClient } from '../registry/nacos-client';
 import type { SourceState } from '../registry/types';
 import { readChildren, readData, watchLiveness, type Client, type Watcher } from '../registry/zk-ops';
-import { DUBBO_RULE_SUFFIXES, REPORTED_RULE_SUFFIXES } from './parse';
+import { DUBBO_RULE_SUFFIXES, LEGACY_URL, REPORTED_RULE_SUFFIXES } from './parse';
 
 /** What rule sources report to: documents by name (a znode path, or namespace/group/dataId). */
 export interface RuleSink {
@@ -20,6 +20,18 @@ export interface RuleSource {
   status(): { name: string; type: string; state: SourceState; reason?: string; documents: number };
 }
 
+/** Children of the registry root that are not interfaces. */
+const NOT_INTERFACES = new Set(['config', 'metadata', 'mapping']);
+const LEGACY_CATEGORIES = ['configurators', 'routers'];
+
+function legacyContent(name: string): string {
+  try {
+    return decodeURIComponent(name);
+  } catch {
+    return name; // the parser refuses it with a reason
+  }
+}
+
 const isDubboRule = (name: string): boolean => [...DUBBO_RULE_SUFFIXES, ...REPORTED_RULE_SUFFIXES].some((s) => name.endsWith(s));
 
 export function createRuleSource(cfg: ZookeeperSourceConfig | NacosSourceConfig, rules: RulesConfig): RuleSource {
@@ -30,7 +42,9 @@ export function createRuleSource(cfg: ZookeeperSourceConfig | NacosSourceConfig,
  * Dubbo's config-center layout in ZooKeeper: /{root}/config/{group}/{key}.{configurators|tag-router|condition-router}
  * (Dubbo 2.7.1 and later, 3.x), and the adapter's own documents under /{root}/config/{adapterGroup}.
  * Every directory and document is watched. Disconnected, the rules stay as they were; a new
- * session re-lists everything and applies only the difference.
+ * session re-lists everything and applies only the difference. With rules.legacyUrls, Dubbo
+ * 2.6's rules are read too: override:// and route:// URLs as the names of the nodes under
+ * /{root}/{interface}/configurators and /routers (two watched directories per interface).
  */
 export class ZookeeperRuleSource implements RuleSource {
   private client?: Client;
@@ -121,6 +135,11 @@ export class ZookeeperRuleSource implements RuleSource {
           if (content !== undefined) docs.set(`${dir.path}/${name}`, content);
         }
       }
+      if (this.rules.legacyUrls) {
+        await mapLimit(await this.listInterfaces(client, gen), 32, async (iface) => {
+          for (const [doc, content] of await this.listLegacy(client, gen, iface)) docs.set(doc, content);
+        });
+      }
       if (gen !== this.gen) return;
       this.known.clear();
       for (const [k, v] of docs) this.known.set(k, v);
@@ -148,6 +167,54 @@ export class ZookeeperRuleSource implements RuleSource {
       })().catch((err) => log.warn('rule directory read failed; the next re-list covers it', { source: this.name, path, error: (err as Error).message }));
     });
     return ((await readChildren(client, path, watcher)) ?? []).filter(accept).sort();
+  }
+
+  /** The interfaces under the registry root, watched: a new one gets its rule directories read. */
+  private async listInterfaces(client: Client, gen: number): Promise<string[]> {
+    const root = `/${this.cfg.zookeeper.root}`;
+    const watcher = this.watcher(gen, root, () => {
+      void (async () => {
+        const ifaces = new Set(await this.listInterfaces(client, gen));
+        for (const iface of ifaces) if (!this.watchers.has(`${root}/${iface}/${LEGACY_CATEGORIES[0]}`)) await this.applyLegacy(client, gen, iface);
+        for (const doc of [...this.known.keys()]) {
+          const iface = doc.slice(root.length + 1).split('/')[0];
+          if (doc.startsWith(`${root}/`) && LEGACY_CATEGORIES.includes(doc.slice(root.length + 1).split('/')[1]) && !ifaces.has(iface)) {
+            this.known.delete(doc);
+            this.sink?.set(this.name, doc, undefined);
+          }
+        }
+      })().catch((err) => log.warn('registry root read failed; the next re-list covers it', { source: this.name, error: (err as Error).message }));
+    });
+    return ((await readChildren(client, root, watcher)) ?? []).filter((n) => !NOT_INTERFACES.has(n)).sort();
+  }
+
+  /** An interface's Dubbo 2.6 rules: document path -> the decoded URL. Both directories watched. */
+  private async listLegacy(client: Client, gen: number, iface: string): Promise<Map<string, string>> {
+    const docs = new Map<string, string>();
+    for (const category of LEGACY_CATEGORIES) {
+      const dir = `/${this.cfg.zookeeper.root}/${iface}/${category}`;
+      const watcher = this.watcher(gen, dir, () => void this.applyLegacy(client, gen, iface).catch(() => undefined));
+      for (const name of (await readChildren(client, dir, watcher)) ?? []) if (LEGACY_URL.test(name)) docs.set(`${dir}/${name}`, legacyContent(name));
+    }
+    return docs;
+  }
+
+  /** Reads an interface's Dubbo 2.6 rules again and reports the difference. */
+  private async applyLegacy(client: Client, gen: number, iface: string): Promise<void> {
+    const docs = await this.listLegacy(client, gen, iface);
+    if (gen !== this.gen) return;
+    const prefix = `/${this.cfg.zookeeper.root}/${iface}/`;
+    for (const doc of [...this.known.keys()]) {
+      if (doc.startsWith(prefix) && !docs.has(doc)) {
+        this.known.delete(doc);
+        this.sink?.set(this.name, doc, undefined);
+      }
+    }
+    for (const [doc, content] of docs) {
+      if (this.known.get(doc) === content) continue;
+      this.known.set(doc, content);
+      this.sink?.set(this.name, doc, content);
+    }
   }
 
   private readDoc(client: Client, gen: number, path: string): Promise<string | undefined> {

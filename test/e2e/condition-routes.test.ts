@@ -92,6 +92,25 @@ describe('condition routes in a real istiod: a chain, and a rule keyed by the co
     expect(reached(anyone, 'com.example.stockservice')).toBe('11,12');
   });
 
+  it('reads Dubbo 2.6 rules: an override:// URL disables a provider, a route:// URL routes an application', async () => {
+    // Where Dubbo 2.6 (dubbo-admin 0.x) writes them: URL-encoded node names, no data.
+    const override = `/dubbo/${STOCK}/configurators/${encodeURIComponent(`override://10.12.1.11:20880/${STOCK}?category=configurators&disabled=true&dynamic=false&enabled=true`)}`;
+    const route = `/dubbo/${STOCK}/routers/${encodeURIComponent(`route://0.0.0.0/${STOCK}?category=routers&dynamic=false&enabled=true&force=true&name=audit&priority=1&router=condition&rule=${encodeURIComponent('application = audit => host = 10.12.1.13')}&runtime=false`)}`;
+    await writer.register(provider('10.12.1.13', STOCK, '&env=blue'), { ephemeral: false });
+    await writer.put(override, '');
+    await waitFor('the override disables 10.12.1.11', () => reached(anyone, 'com.example.stockservice') === '12,13', 30000);
+    await writer.put(route, '');
+    const audit = new EnvoyProbe(istiod.xdsAddress, 'sidecar~10.0.0.7~audit-1.default~default.svc.cluster.local', { app: 'audit' }).connect({ listeners: true });
+    try {
+      await waitFor('audit reaches only 10.12.1.13', () => reached(audit, 'com.example.stockservice') === '13', 30000);
+      expect(reached(anyone, 'com.example.stockservice')).toBe('12,13');
+    } finally {
+      audit.close();
+    }
+    await writer.remove(override);
+    await waitFor('the provider is back when the override goes', () => reached(anyone, 'com.example.stockservice') === '11,12,13', 30000);
+  });
+
   it('follows a rule change: the bops route goes when its condition does', async () => {
     await writer.put(SERVICE_RULE, `configVersion: v3.0\nscope: service\nkey: ${INVENTORY}\nforce: false\nconditions:\n  - "=> host != 10.12.0.3"\n`);
     // bops now reaches 1 and 2 after the service rule, and its own rule keeps the green one.

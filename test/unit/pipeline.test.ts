@@ -75,7 +75,7 @@ describe('provider parameters that rules name are read on their own (issue 17, i
     daemon.flushNow();
     const rules = daemon.effectiveRules('all').find((r) => r.service === ORDERS)!;
     expect(rules.notes).toEqual([]);
-    const tcp = (rules.virtualService!.tcp as { match?: unknown; route: { destination: { subset?: string } }[] }[]);
+    const tcp = (rules.virtualService as { tcp: { match?: unknown }[] }).tcp;
     expect(tcp[0].match).toEqual([{ sourceLabels: { app: 'checkout' } }]);
     const byAddress = Object.fromEntries(endpoints().map((e) => [e.address, e]));
     expect(byAddress['10.10.1.21'].labels['param.dubbo.apache.org/zone']).toBe('zone-a');

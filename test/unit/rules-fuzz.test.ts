@@ -31,6 +31,9 @@ const SEEDS: [string, string][] = [
   ['demo-consumer.condition-router', 'configVersion: v3.0\nscope: application\nkey: demo-consumer\nforce: false\npriority: 1\nconditions:\n- "=> env = blue"\n- "method = sayHello* & application != bops => host = 10.20.0.1,10.20.0.3"\n- "host = 10.20.153.10 =>"\n- "=> port = 20880~20881 & host = $host"\n'],
   // Condition route v3.1 (Dubbo 3.3 docs).
   ['org.apache.dubbo.demo.DemoService.condition-router', 'configVersion: v3.1\nscope: service\nkey: org.apache.dubbo.demo.DemoService\nforce: false\nconditions:\n- priority: 10\n  from: {match: method=sayHello}\n  trafficDisable: false\n  to:\n  - {match: region=hangzhou, weight: 80}\n  - {match: region=beijing, weight: 20}\n'],
+  // Dubbo 2.6 rule URLs (content: the decoded znode name under /dubbo/{interface}/configurators or /routers).
+  ['override%3A%2F%2F0.0.0.0', 'override://0.0.0.0/org.apache.dubbo.demo.DemoService?application=demo-provider&category=configurators&dynamic=false&enabled=true&weight=50&~env=blue'],
+  ['route%3A%2F%2F0.0.0.0', 'route://0.0.0.0/org.apache.dubbo.demo.DemoService?category=routers&dynamic=false&enabled=true&force=true&priority=1&router=condition&rule=application%20%3D%20bops%20%3D%3E%20host%20%3D%2010.20.0.1'],
   // The adapter's own kinds.
   ['orders', 'apiVersion: dubbo-istio-adapter.io/v1\nkind: TrafficPolicy\nmetadata: {name: orders}\nspec:\n  services: [org.apache.dubbo.demo.DemoService]\n  split: {label: env, weights: {blue: 100}, clusters: {east: {blue: 90, green: 10}}}\n  zoneAffinity: {enabled: true}\n  connectionPool: {tcp: {maxConnections: 10}}\n  timeout: 3s\n'],
   ['custom', 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: demo, annotations: {dubbo-istio-adapter.io/clusters: east}}\nspec:\n  hosts: [org.apache.dubbo.demo.demoservice]\n  tcp:\n  - route:\n    - destination: {host: org.apache.dubbo.demo.demoservice}\n'],
@@ -106,11 +109,13 @@ it(`parses ${CASES} mutated rule documents without an exception or an unforeseen
   const svc = demoService();
   const ports = [{ number: 20880, protocol: 'TCP', name: 'tcp-dubbo' }, { number: 20880, protocol: 'GRPC', name: 'grpc-tri' }];
   const parsedSeeds = SEEDS.map(([name, text]) => [name, yaml.load(text)] as const);
+  const isUrl = (doc: unknown) => typeof doc === 'string';
   const unforeseen: string[] = [];
   const outcomes = { parsed: 0, refused: 0, applied: 0 };
   for (let i = 0; i < CASES; i++) {
     const [name, doc] = pick(parsedSeeds);
-    const text = rnd() < 0.6 ? mutateShape(doc) : mutateText(yaml.dump(doc, { lineWidth: -1 }));
+    // A URL seed is text: only text mutations apply to it.
+    const text = isUrl(doc) ? mutateText(doc as string) : rnd() < 0.6 ? mutateShape(doc) : mutateText(yaml.dump(doc, { lineWidth: -1 }));
     const r = parseRuleDocument({ source: 'fuzz', document: name }, name, text);
     if ('error' in r) {
       outcomes.refused++;

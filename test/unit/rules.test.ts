@@ -230,6 +230,38 @@ describe('condition routes as Dubbo chains them', () => {
   });
 });
 
+describe('Dubbo 2.6 rule URLs (issue 17, item 7)', () => {
+  /** A znode name under /dubbo/{interface}/configurators or /routers: the URL, encoded once more. */
+  const legacy = (url: string) => {
+    const name = encodeURIComponent(url);
+    const r = parseRuleDocument(origin(`/dubbo/org.apache.dubbo.demo.DemoService/configurators/${name}`), name, url);
+    if ('error' in r) throw new Error(r.error);
+    return r;
+  };
+
+  it('maps an override:// URL as its configurator: one provider by ip:port, or every provider', () => {
+    // As dubbo-admin 0.x (Dubbo 2.6) writes them: disable one provider, weight all of an application.
+    const one = legacy('override://10.20.0.2:20880/org.apache.dubbo.demo.DemoService?category=configurators&disabled=true&dynamic=false&enabled=true');
+    expect(ips(applyRules(demoService(), HOST, TCP, set(one), east, settings).endpoints)).toEqual(['10.20.0.1', '10.20.0.3', '10.20.0.4']);
+    const all = legacy('override://0.0.0.0/org.apache.dubbo.demo.DemoService?application=demo-provider&category=configurators&dynamic=false&enabled=true&weight=50');
+    expect(applyRules(demoService(), HOST, TCP, set(all), east, settings).endpoints.map((e) => e.weight)).toEqual([50, 50, 50, 50]);
+    const other = legacy('override://0.0.0.0/org.apache.dubbo.demo.DemoService?application=someone-else&category=configurators&dynamic=false&weight=50');
+    expect(applyRules(demoService(), HOST, TCP, set(other), east, settings).endpoints.map((e) => e.weight)).toEqual([100, 100, 100, 100]);
+    // For one consumer (an address without a port): Dubbo applies it on that consumer only.
+    expect(legacy('override://10.20.153.10/org.apache.dubbo.demo.DemoService?category=configurators&dynamic=false&disabled=true')).toEqual({ rules: [], unsupported: [expect.objectContaining({ what: 'override://10.20.153.10' })] });
+    expect(legacy('override://0.0.0.0/org.apache.dubbo.demo.DemoService?category=configurators&enabled=false&disabled=true').rules).toEqual([]);
+  });
+
+  it('maps a route:// URL as its condition rule, and reports a script router', () => {
+    const rule = encodeURIComponent('application = bops => host = 10.20.0.1,10.20.0.3');
+    const route = legacy(`route://0.0.0.0/org.apache.dubbo.demo.DemoService?category=routers&dynamic=false&enabled=true&force=false&name=bops&priority=0&router=condition&rule=${rule}&runtime=false`);
+    const p = applyRules(demoService(), HOST, TCP, set(route), east, settings);
+    expect((p.virtualService!.tcp as { match?: unknown }[]).map((r) => r.match)).toEqual([[{ sourceLabels: { app: 'bops' } }], undefined]);
+    const script = legacy(`route://0.0.0.0/org.apache.dubbo.demo.DemoService?category=routers&router=script&type=javascript&rule=${encodeURIComponent('function route(invokers) { return invokers; }')}`);
+    expect(script).toEqual({ rules: [], unsupported: [expect.objectContaining({ what: 'route://, router=script', why: expect.stringContaining('inert') })] });
+  });
+});
+
 describe('fail-safe matchers (issue 17, item 5)', () => {
   const configurator = (match: string) =>
     parse('org.apache.dubbo.demo.DemoService.configurators', `configVersion: v3.0\nscope: service\nkey: org.apache.dubbo.demo.DemoService\nconfigs:\n- side: provider\n  match: ${match}\n  parameters: {disabled: true}\n`);
