@@ -32,8 +32,8 @@ export interface ChainRule {
   rule: ConditionRoute;
   /** How the scope joined it: the service's rule, the provider application's, the consumer application's. */
   role: 'service' | 'provider-application' | 'consumer-application';
+  /** The rule's when side, with the scope's implicit conditions; where the calls go is the rule's `to`. */
   when: Condition[];
-  then?: Condition[];
 }
 
 /** A tag in play and the providers that carry it; `tag` undefined: calls without a routed tag. */
@@ -55,13 +55,19 @@ interface ConsumerClass {
   method: MethodClass;
 }
 
+/** Where a route sends calls: a subset ('' for the route the class would take without conditions), with a relative weight. */
+export interface ChainDestination {
+  subset: string;
+  weight: number;
+}
+
 export interface ChainRoute {
   /** What the route matches; none: every call (the default route). */
   tag?: string;
   app?: string;
   method?: { exact: string } | { prefix: string };
-  /** A subset name, or undefined for the default route's destination. */
-  subset?: string;
+  /** One destination, or several weighted (v3.1 rules). */
+  to: ChainDestination[];
 }
 
 export interface ChainResult {
@@ -146,15 +152,18 @@ export function evaluateChain(rules: readonly ChainRule[], tags: readonly TagCla
   // other services names no class here).
   let candidates: ChainRule[] = [];
   for (const r of rules) {
-    if (r.then) {
-      const verdicts = everyone.map((e) => thenHolds(r.then!, e));
-      if (verdicts.includes(undefined)) {
-        result.inert.push({ rule: r, why: 'its provider side names a value the adapter cannot evaluate (a $ reference to the consumer, an invalid range, or a parameter it does not read)' });
-        continue;
-      }
-      const hits = verdicts.filter(Boolean).length;
-      if (hits === everyone.length || (hits === 0 && !r.rule.force)) continue;
+    let unknown = false;
+    const hits = r.rule.to.map((t) => {
+      const verdicts = everyone.map((e) => (t.match.length ? thenHolds(t.match, e) : true));
+      if (verdicts.includes(undefined)) unknown = true;
+      return verdicts.filter(Boolean).length;
+    });
+    if (unknown) {
+      result.inert.push({ rule: r, why: 'its provider side names a value the adapter cannot evaluate (a $ reference to the consumer, an invalid range, or a parameter it does not read)' });
+      continue;
     }
+    const chosen = hits.filter((h, j) => h > 0 && r.rule.to[j].weight > 0);
+    if (hits.length && chosen.every((h) => h === everyone.length) && (chosen.length > 0 || !r.rule.force)) continue;
     candidates.push(r);
   }
 
@@ -182,40 +191,60 @@ export function evaluateChain(rules: readonly ChainRule[], tags: readonly TagCla
   for (const r of candidates) when.set(r, classes.map((cls) => all(r.when.map((c) => conditionOnClass(c, cls, kind))) === true));
   result.active = candidates;
 
-  // Run the chain per class; equal provider sets share one subset.
+  // Run the chain per class. A class's calls may split (v3.1 weights): its state is a list of
+  // branches, each a share of its calls and the providers left to them.
+  type Branch = { share: number; providers: readonly CatalogEndpoint[] };
   const bySet = new Map<string, string>();
-  const dest = classes.map((cls, i) => {
-    let providers: readonly CatalogEndpoint[] = cls.tag.providers;
+  const dest = classes.map((cls, i): ChainDestination[] => {
+    let branches: Branch[] = [{ share: 1, providers: cls.tag.providers }];
     for (const r of result.active) {
-      if (providers.length === 0) break;
       if (!when.get(r)![i]) continue;
-      if (!r.then) {
-        providers = [];
-        continue;
+      branches = branches.flatMap((b): Branch[] => {
+        if (b.providers.length === 0) return [b];
+        if (r.rule.to.length === 0) return [{ share: b.share, providers: [] }];
+        const kept = r.rule.to
+          .map((t) => ({ weight: t.weight, providers: t.match.length ? b.providers.filter((e) => thenHolds(t.match, e) === true) : b.providers }))
+          .filter((d) => d.providers.length > 0);
+        const sum = kept.reduce((n, d) => n + d.weight, 0);
+        // None left: forced, no provider; else the list as it was (as also when every weight is 0).
+        if (kept.length === 0) return [r.rule.force ? { share: b.share, providers: [] } : b];
+        if (sum === 0) return [b];
+        return kept.filter((d) => d.weight > 0).map((d) => ({ share: (b.share * d.weight) / sum, providers: d.providers.length === b.providers.length ? b.providers : d.providers }));
+      });
+      // Branches left with the same providers are one.
+      const merged = new Map<string, Branch>();
+      for (const b of branches) {
+        const key = b.providers.map((e) => e.id).sort().join('\n');
+        const m = merged.get(key);
+        merged.set(key, m ? { share: m.share + b.share, providers: m.providers } : b);
       }
-      const kept = providers.filter((e) => thenHolds(r.then!, e) === true);
-      if ((kept.length || r.rule.force) && kept.length !== providers.length) providers = kept;
+      branches = [...merged.values()];
     }
-    if (providers === cls.tag.providers) return cls.tag.subset ?? '';
-    const setKey = providers.map((e) => e.id).sort().join('\n');
-    let subset = bySet.get(setKey);
-    if (!subset) {
-      const id = contentHash(`${idPrefix}\n${kind}\n${cls.tag.tag ?? ''}\n${cls.app ?? ''}\n${JSON.stringify(cls.method ?? null)}`, 10);
-      subset = `route-${id}`;
-      bySet.set(setKey, subset);
-      result.subsets.set(subset, ROUTE_LABEL_PREFIX + id);
-      for (const e of providers) result.labels.set(e.id, [...(result.labels.get(e.id) ?? []), ROUTE_LABEL_PREFIX + id]);
-    }
-    return subset;
+    const targets = branches.map((b, j) => {
+      if (b.providers === cls.tag.providers) return cls.tag.subset ?? '';
+      const setKey = b.providers.map((e) => e.id).sort().join('\n');
+      let subset = bySet.get(setKey);
+      if (!subset) {
+        const id = contentHash(`${idPrefix}\n${kind}\n${cls.tag.tag ?? ''}\n${cls.app ?? ''}\n${JSON.stringify(cls.method ?? null)}\n${j}`, 10);
+        subset = `route-${id}`;
+        bySet.set(setKey, subset);
+        result.subsets.set(subset, ROUTE_LABEL_PREFIX + id);
+        for (const e of b.providers) result.labels.set(e.id, [...(result.labels.get(e.id) ?? []), ROUTE_LABEL_PREFIX + id]);
+      }
+      return subset;
+    });
+    const weights = integerWeights(branches.map((b) => b.share));
+    return targets.map((subset, j) => ({ subset, weight: weights[j] })).sort((a, b) => (a.subset < b.subset ? -1 : a.subset > b.subset ? 1 : 0));
   });
+  const destKey = dest.map((d) => JSON.stringify(d));
 
   // One route per class in either order, then each route a later one makes redundant is
   // dropped, checked by replaying every class against the routes left.
   const covers = (r: ConsumerClass, c: ConsumerClass): boolean =>
     (r.tag.tag === undefined || r.tag === c.tag) && (r.app === OTHER || r.app === c.app) && (r.method === OTHER || (c.method !== OTHER && methodCovers(r.method, c.method)));
   const prune = (order: number[]) => {
-    const routes = order.map((i) => ({ cls: classes[i], subset: dest[i] }));
-    const correct = (list: typeof routes): boolean => classes.every((c, i) => list.find((r) => covers(r.cls, c))?.subset === dest[i]);
+    const routes = order.map((i) => ({ cls: classes[i], key: destKey[i], to: dest[i] }));
+    const correct = (list: typeof routes): boolean => classes.every((c, i) => list.find((r) => covers(r.cls, c))?.key === destKey[i]);
     for (let i = 0; i < routes.length - 1; ) {
       const without = [...routes.slice(0, i), ...routes.slice(i + 1)];
       if (correct(without)) routes.splice(i, 1);
@@ -226,13 +255,31 @@ export function evaluateChain(rules: readonly ChainRule[], tags: readonly TagCla
   const appFirst = prune(byApp);
   const methodFirst = byMethod ? prune(byMethod) : appFirst;
   const routes = methodFirst.length < appFirst.length ? methodFirst : appFirst;
-  result.routes = routes.map(({ cls, subset }) => ({
+  result.routes = routes.map(({ cls, to }) => ({
     ...(cls.tag.tag !== undefined ? { tag: cls.tag.tag } : {}),
     ...(cls.app !== OTHER ? { app: cls.app } : {}),
     ...(cls.method !== OTHER ? { method: cls.method } : {}),
-    ...(subset ? { subset } : {}),
+    to,
   }));
   return result;
+}
+
+/**
+ * Shares (summing to 1) as whole weights for Istio: out of 100 when that is exact, else out of
+ * 10,000 by largest remainder (an error of at most 0.01% of the calls).
+ */
+export function integerWeights(shares: readonly number[]): number[] {
+  if (shares.length === 1) return [100];
+  const exact = shares.map((x) => x * 100);
+  if (exact.every((x) => Math.abs(x - Math.round(x)) < 1e-9)) return exact.map(Math.round);
+  const scaled = shares.map((x) => x * 10_000);
+  const out = scaled.map(Math.floor);
+  let left = 10_000 - out.reduce((a, b) => a + b, 0);
+  for (const j of scaled.map((x, j) => [x - Math.floor(x), j]).sort((a, b) => b[0] - a[0]).map(([, j]) => j)) {
+    if (left-- <= 0) break;
+    out[j]++;
+  }
+  return out;
 }
 
 /**
@@ -261,6 +308,6 @@ function methodCovers(route: NonNullable<MethodClass>, cls: NonNullable<MethodCl
 }
 
 function withoutConditions(result: ChainResult, tags: readonly TagClass[]): ChainResult {
-  result.routes = tags.map((t) => ({ ...(t.tag !== undefined ? { tag: t.tag } : {}), ...(t.subset ? { subset: t.subset } : {}) }));
+  result.routes = tags.map((t) => ({ ...(t.tag !== undefined ? { tag: t.tag } : {}), to: [{ subset: t.subset ?? '', weight: 100 }] }));
   return result;
 }

@@ -66,8 +66,12 @@ export interface ConditionRoute {
   text: string;
   /** Empty: every consumer. */
   when: Condition[];
-  /** Undefined: the consumers the when side selects get no provider (Dubbo's blocklist form). */
-  then?: Condition[];
+  /**
+   * Where the calls the when side selects go: one destination (v2.7/v3.0: the then side), or
+   * several chosen at random by weight among those that keep a provider (v3.1). Empty: no
+   * provider (Dubbo's blocklist form). An empty `match` keeps every provider.
+   */
+  to: { match: Condition[]; weight: number }[];
 }
 
 export interface TrafficPolicy {

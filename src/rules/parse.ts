@@ -272,6 +272,59 @@ export function parseCondition(raw: string, at: string): { when: Condition[]; th
   };
 }
 
+/** A v2.7/v3.0 condition as a route: its then side the one destination (none: the blocklist form). */
+function conditionRoute(raw: string, at: string): Pick<ConditionRoute, 'when' | 'to'> {
+  const { when, then } = parseCondition(raw, at);
+  return { when, to: then ? [{ match: then, weight: 100 }] : [] };
+}
+
+/**
+ * Dubbo 3.3's condition rules v3.1 (MultiDestConditionRouter): each condition has `from.match`
+ * (the when side) and `to`, a list of `{match, weight}` (weight 100 when absent); the calls it
+ * selects go to one of the destinations that keep a provider, at random by weight. `to: []`
+ * leaves no provider. Dubbo 3.3's router reads no other field of a condition: `priority`,
+ * `force`, `trafficDisable` and `ratio` there are ignored as Dubbo ignores them, and reported.
+ */
+function parseConditionsV31(origin: RuleOrigin, doc: Record<string, unknown>, scope: RuleScope, unsupported: Unsupported[]): ConditionRoute[] {
+  const priority = Number(doc.priority ?? 0);
+  return (doc.conditions as unknown[]).map((raw, i): ConditionRoute => {
+    const at = `conditions[${i}]`;
+    const c = mapping(raw, at);
+    if (!c) return fail(`${at} is not a condition (from, to)`);
+    const from = mapping(c.from, `${at}.from`);
+    if (!from || !Array.isArray(c.to)) return fail(`${at} needs from and to, as Dubbo does ("Illegal route rule")`);
+    const whenText = from.match === undefined || from.match === null ? '' : from.match;
+    if (typeof whenText !== 'string') return fail(`${at}.from.match must be a string`);
+    for (const k of ['priority', 'force', 'trafficDisable', 'ratio']) {
+      if (c[k] !== undefined) unsupported.push({ origin, what: `${at}.${k}`, why: "Dubbo 3.3's condition router does not read it; ignored, as in Dubbo" });
+    }
+    const texts: string[] = [];
+    const to = c.to.map((rawTo, j) => {
+      const t = mapping(rawTo, `${at}.to[${j}]`) ?? {};
+      const text = t.match === undefined || t.match === null ? '' : t.match;
+      if (typeof text !== 'string') return fail(`${at}.to[${j}].match must be a string`);
+      const weight = t.weight === undefined || t.weight === null ? 100 : Number(t.weight);
+      if (!Number.isInteger(weight) || weight < 0 || weight > 1_000_000) return fail(`${at}.to[${j}].weight ${JSON.stringify(t.weight)} is not a whole number from 0 to 1000000`);
+      const cleaned = text.replaceAll('consumer.', '').replaceAll('provider.', '').trim();
+      texts.push(`${cleaned} (${weight})`);
+      return { match: cleaned === '' || cleaned === 'false' ? [] : parseConditions(cleaned, `${at}.to[${j}].match`), weight };
+    });
+    const cleanedWhen = whenText.replaceAll('consumer.', '').replaceAll('provider.', '').trim();
+    const text = `${cleanedWhen} => ${texts.join(' | ')}`.trim();
+    return {
+      kind: 'condition',
+      origin,
+      scope,
+      force: flag(doc.force),
+      priority: Number.isFinite(priority) ? priority : 0,
+      index: i,
+      text,
+      when: cleanedWhen === '' || cleanedWhen === 'true' ? [] : parseConditions(cleanedWhen, `${at}.from.match`),
+      to,
+    };
+  });
+}
+
 /** One side of a condition: "key = v1,v2 & key != v3". */
 export function parseConditions(side: string, at: string): Condition[] {
   const out: Condition[] = [];
@@ -293,17 +346,12 @@ function parseConditionRouter(origin: RuleOrigin, doc: Record<string, unknown>, 
   const scope = scopeOf(doc, nameKey);
   if (!enabled(doc.enabled)) return [];
   if (!Array.isArray(doc.conditions)) return fail('conditions must be a list');
-  // Dubbo 3.3's condition routes v3.1 (conditions as objects with from/to, weighted
-  // destinations, trafficDisable, ratio) are a different model, not evaluated yet: the document
-  // is accepted and inert, and says so, rather than refused with a parse error.
-  if (doc.configVersion === 'v3.1' || doc.conditions.some((c) => c !== null && typeof c === 'object')) {
-    unsupported.push({ origin, what: 'condition route v3.1 (conditions as objects)', why: 'not evaluated yet: the rule is inert, none of it is applied' });
-    return [];
-  }
+  // Dubbo reads v3.1 (conditions as objects) by configVersion.
+  if (doc.configVersion === 'v3.1') return parseConditionsV31(origin, doc, scope, unsupported);
   const priority = Number(doc.priority ?? 0);
   return doc.conditions.map((raw: unknown, i: number): ConditionRoute => {
     if (typeof raw !== 'string' || !raw.trim()) return fail(`conditions[${i}] is not a condition ("when => then")`);
-    return { kind: 'condition', origin, scope, force: flag(doc.force), priority: Number.isFinite(priority) ? priority : 0, index: i, text: raw.trim(), ...parseCondition(raw, `conditions[${i}]`) };
+    return { kind: 'condition', origin, scope, force: flag(doc.force), priority: Number.isFinite(priority) ? priority : 0, index: i, text: raw.trim(), ...conditionRoute(raw, `conditions[${i}]`) };
   });
 }
 
@@ -354,7 +402,7 @@ function parseLegacyUrl(origin: RuleOrigin, url: string): { rules: Rule[]; unsup
     }
     if (!params.rule?.trim()) return fail('route:// without a rule parameter');
     const priority = Number(params.priority ?? 0);
-    const route: ConditionRoute = { kind: 'condition', origin, scope, force: flag(params.force), priority: Number.isFinite(priority) ? priority : 0, index: 0, text: params.rule.trim(), ...parseCondition(params.rule, 'rule') };
+    const route: ConditionRoute = { kind: 'condition', origin, scope, force: flag(params.force), priority: Number.isFinite(priority) ? priority : 0, index: 0, text: params.rule.trim(), ...conditionRoute(params.rule, 'rule') };
     return { rules: [route], unsupported };
   }
 

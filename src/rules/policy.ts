@@ -99,7 +99,7 @@ const LABEL_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 export function ruleParamLabels(set: RuleSet, mapping: MappingConfig): LabelMapping[] {
   const keys = new Set<string>();
   for (const r of set.rules) {
-    if (r.kind === 'condition') for (const c of r.then ?? []) keys.add(c.key);
+    if (r.kind === 'condition') for (const t of r.to) for (const c of t.match) keys.add(c.key);
     else if (r.kind === 'configurator') for (const p of r.match.param) keys.add(p.key);
     else if (r.kind === 'tag') for (const t of r.tags) for (const m of t.match) keys.add(m.key);
   }
@@ -309,14 +309,21 @@ export function applyRules(svc: CatalogService, host: string, ports: readonly Se
     if (policy.connectionPool) effects.push('connection pool');
     if (policy.outlierDetection) effects.push('outlier detection');
     applied.push({ origin: policy.origin, kind: 'policy', effect: effects.join(', ') || 'nothing for this service' });
-    if (policy.split && [...chains.values()].some((c) => c.routes.at(-1)?.subset)) notes.push(`TrafficPolicy ${policy.name}: condition routes narrow the providers of every call, so the weighted split is not used`);
+    if (policy.split && [...chains.values()].some((c) => c.routes.at(-1)?.to.some((d) => d.subset))) notes.push(`TrafficPolicy ${policy.name}: condition routes narrow the providers of every call, so the weighted split is not used`);
   }
 
   const out: ServicePolicy = { endpoints, applied, notes };
-  const to = (r: ChainRoute) => (r.subset ? [{ destination: { host, subset: r.subset } }] : defaultRoute);
+  // One destination: its subset, or the default route. Several (v3.1 weights): each weighted,
+  // the class's own route then being the plain host (or untagged), since weights do not nest.
+  const base = untaggedRoute ? { host, subset: UNTAGGED } : { host };
+  const to = (r: ChainRoute) =>
+    r.to.length === 1
+      ? r.to[0].subset ? [{ destination: { host, subset: r.to[0].subset } }] : defaultRoute
+      : r.to.map((d) => ({ destination: d.subset ? { host, subset: d.subset } : base, weight: d.weight }));
+  const nameOf = (r: ChainRoute) => r.to.find((d) => d.subset)?.subset ?? 'default-route';
   const tcp = hasTcp ? chains.get('tcp')!.routes : [];
   const http = hasHttp ? chains.get('http')!.routes : [];
-  const routed = tcp.length > 1 || http.length > 1 || [...tcp, ...http].some((r) => r.subset) || defaultRoute.some((r) => (r.destination as { subset?: string }).subset) || Object.keys(routeExtras).length > 0;
+  const routed = tcp.length > 1 || http.length > 1 || [...tcp, ...http].some((r) => r.to.some((d) => d.subset)) || defaultRoute.some((r) => (r.destination as { subset?: string }).subset) || Object.keys(routeExtras).length > 0;
   if (routed) {
     const vs: Record<string, unknown> = { hosts: [host] };
     if (hasHttp) {
@@ -327,8 +334,8 @@ export function applyRules(svc: CatalogService, host: string, ports: readonly Se
         if (r.method) match.uri = 'exact' in r.method ? { exact: `/${svc.key.interface}/${r.method.exact}` } : { prefix: `/${svc.key.interface}/${r.method.prefix}` };
         if (r.app !== undefined) match.sourceLabels = { [s.consumerLabel]: r.app };
         const last = i === http.length - 1;
-        let name = last ? 'default' : (r.subset ?? 'default-route');
-        for (let n = 2; names.has(name); n++) name = `${r.subset ?? 'default-route'}-${n}`;
+        let name = last ? 'default' : nameOf(r);
+        for (let n = 2; names.has(name); n++) name = `${nameOf(r)}-${n}`;
         names.add(name);
         return { name, ...(Object.keys(match).length ? { match: [match] } : {}), route: to(r), ...routeExtras };
       });
@@ -368,14 +375,14 @@ function conditionChain(conditions: ConditionRoute[], svc: CatalogService, notes
       notes.push(`condition route ${r.origin.document} "${r.text}": keyed to version ${version}, but versions ${svc.versions.join(', ')} share this host and their consumers cannot be told apart; not applied`);
       continue;
     }
-    service.push({ rule: r, role: 'service', when: r.when, then: r.then });
+    service.push({ rule: r, role: 'service', when: r.when });
   }
   const apps = conditions.filter((c) => c.scope.kind === 'application').sort(order);
   const providerApps = new Set(svc.endpoints.map((e) => e.application));
   const provider = apps
     .filter((r) => providerApps.has((r.scope as { application: string }).application))
-    .map((r): ChainRule => ({ rule: r, role: 'provider-application', when: [{ key: 'application', negate: true, values: [(r.scope as { application: string }).application] }, ...r.when], then: r.then }));
-  const consumer = apps.map((r): ChainRule => ({ rule: r, role: 'consumer-application', when: [{ key: 'application', negate: false, values: [(r.scope as { application: string }).application] }, ...r.when], then: r.then }));
+    .map((r): ChainRule => ({ rule: r, role: 'provider-application', when: [{ key: 'application', negate: true, values: [(r.scope as { application: string }).application] }, ...r.when] }));
+  const consumer = apps.map((r): ChainRule => ({ rule: r, role: 'consumer-application', when: [{ key: 'application', negate: false, values: [(r.scope as { application: string }).application] }, ...r.when] }));
   return [...service, ...provider, ...consumer];
 }
 

@@ -1,6 +1,6 @@
 import { DubboProvider, testHosts } from '../support/dubbo-provider';
 import { metricValue } from '../support/daemon';
-import { outbound } from '../support/envoy-probe';
+import { EnvoyProbe, outbound } from '../support/envoy-probe';
 import { served } from '../support/expect-istio';
 import { freePort, waitFor } from '../support/net';
 import { IstiodStack } from '../support/stack';
@@ -50,6 +50,7 @@ describe('a real Dubbo estate in a real istiod', () => {
       // a multi-protocol provider's endpoints to the ports it serves (docs/istio.md).
       daemon: { render: { endpointMode: 'inline' }, protection: { massRemoval: { threshold: 0.5, minEndpoints: 4, holdMs: 600_000 } } },
       probe: { listeners: true },
+      rules: true,
     });
   });
   afterAll(async () => {
@@ -82,6 +83,29 @@ describe('a real Dubbo estate in a real istiod', () => {
     await waitFor('subset clusters', () => eps(20880, V1, 'untagged') !== undefined && eps(20880, V1, 'tag-gray') !== undefined, 60000);
     expect(eps(20880, V1, 'untagged')).toEqual(sorted([at(a, 'aD'), at(c, 'cD'), at(d, 'dD')]));
     expect(eps(20880, V1, 'tag-gray')).toEqual([at(b, 'bD')]);
+  });
+
+  it('routes a consumer application by a v3.1 rule keyed to one version: weighted among the real providers it names', async () => {
+    // Dubbo 3.3's form, keyed to version 1.0.0: bops's calls go 75/25 to greeting-c and greeting-d.
+    await stack.writer!.put(
+      '/dubbo/config/dubbo/dia.GreetingService:1.0.0.condition-router',
+      'configVersion: v3.1\nscope: service\nkey: dia.GreetingService:1.0.0\nforce: false\nconditions:\n  - from: {match: application=bops}\n    to:\n      - {match: application=greeting-c, weight: 75}\n      - {match: application=greeting-d, weight: 25}\n',
+    );
+    const bops = new EnvoyProbe(stack.istiod!.xdsAddress, 'sidecar~10.0.0.8~bops-1.default~default.svc.cluster.local', { app: 'bops' }).connect({ listeners: true });
+    try {
+      const vip = (host: string) => [...served(stack.daemon!).get('ServiceEntry')!.values()].map((m) => m.spec as { hosts: string[]; addresses: string[] }).find((x) => x.hosts[0] === host)!.addresses[0];
+      const target = (probe: EnvoyProbe, host: string) => probe.tcpTargets.get(`${vip(host)}_20880`)?.[0];
+      await waitFor('bops weighted on version 1.0.0', () => 'weighted' in (target(bops, V1) ?? {}), 60000);
+      const weighted = (target(bops, V1) as { weighted: { name: string; weight: number }[] }).weighted;
+      await waitFor('the route subsets in EDS', () => weighted.every((w) => bops.endpointsOf(w.name) !== undefined), 60000);
+      expect(Object.fromEntries(weighted.map((w) => [w.weight, bops.endpointsOf(w.name)!.map((e) => `${e.address}:${e.port}`)]))).toEqual({ 75: [at(c, 'cD')], 25: [at(d, 'dD')] });
+      // Version 2.0.0 is another service: the rule keyed to 1.0.0 leaves it alone, for bops too.
+      expect(target(bops, V2)).toEqual({ cluster: outbound(20880, V2) });
+      // Any other consumer keeps the default route (untagged providers).
+      expect(target(stack.probe!, V1)).toEqual({ cluster: outbound(20880, V1, 'untagged') });
+    } finally {
+      bops.close();
+    }
   });
 
   it('withdraws a crashed provider registered both ways within its session timeout, not held as a mass removal', async () => {

@@ -18,6 +18,8 @@ export interface IstiodStackOptions {
   convergeOn?: string;
   /** istiod's tlsSettings towards every view it dials (the views must listen with TLS). */
   istiodTls?: Record<string, unknown>;
+  /** Read rules from the same ZooKeeper, as its config center. */
+  rules?: boolean;
   /** How the probe subscribes beyond CDS and EDS (listeners: LDS too). */
   probe?: { listeners?: boolean; routes?: string[] };
 }
@@ -39,7 +41,8 @@ export class IstiodStack {
     this.zk = await new ZookeeperServer().start();
     this.writer = await ZkWriter.connect(this.zk.connect);
     await opts.seed?.(this.writer);
-    const started = await startDaemon({ sources: [zkSource(this.zk.connect)], ...opts.daemon });
+    const rules = opts.rules ? { rules: { sources: [{ name: 'zk-rules', type: 'zookeeper', zookeeper: { connect: this.zk.connect } }] } } : {};
+    const started = await startDaemon({ sources: [zkSource(this.zk.connect)], ...rules, ...opts.daemon });
     const daemon = (this.daemon = started.daemon);
     this.admin = started.admin;
     const dials = opts.istiodDials ?? ['default'];

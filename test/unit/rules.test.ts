@@ -88,28 +88,41 @@ describe('Dubbo governance rules', () => {
     expect(v1.applied).toEqual([]);
   });
 
-  it('accept a condition route v3.1 (Dubbo 3.3) as inert and say so, instead of refusing it', () => {
-    // The form of Dubbo 3.3's documentation: conditions as objects with from/to and weights.
-    const v31 = [
+  it('evaluate a condition route v3.1 (Dubbo 3.3): weighted destinations among those that keep a provider', () => {
+    // The form of Dubbo 3.3's documentation (conditions as objects with from/to and weights), on
+    // this service's parameters; priority and trafficDisable are fields Dubbo 3.3's router does not read.
+    const v31 = (to: string, force = false) => [
       'configVersion: v3.1',
       'scope: service',
       'key: org.apache.dubbo.demo.DemoService',
-      'force: false',
+      `force: ${force}`,
       'conditions:',
       '  - priority: 10',
-      '    from: {match: method=sayHello}',
+      '    from: {match: application=bops}',
       '    trafficDisable: false',
-      '    to:',
-      '      - {match: region=hangzhou, weight: 80}',
-      '      - {match: region=beijing, weight: 20}',
+      `    to: ${to}`,
       '',
     ].join('\n');
-    const doc = parse('org.apache.dubbo.demo.DemoService.condition-router', v31);
-    expect(doc.rules).toEqual([]);
-    expect(doc.unsupported).toEqual([expect.objectContaining({ what: 'condition route v3.1 (conditions as objects)', why: expect.stringContaining('inert') })]);
+    const doc = parse('org.apache.dubbo.demo.DemoService.condition-router', v31('[{match: env=blue, weight: 80}, {match: env=green, weight: 20}]'));
+    expect(doc.unsupported.map((u) => u.what)).toEqual(['conditions[0].priority', 'conditions[0].trafficDisable']);
     const p = applyRules(demoService(), HOST, TCP, set(doc), east, settings);
-    expect(ips(p.endpoints)).toEqual(['10.20.0.1', '10.20.0.2', '10.20.0.3', '10.20.0.4']);
-    expect(p.virtualService).toBeUndefined();
+    const tcp = p.virtualService!.tcp as { match?: unknown; route: { destination: { subset?: string }; weight?: number }[] }[];
+    expect(tcp[0].match).toEqual([{ sourceLabels: { app: 'bops' } }]);
+    const subsets = p.destinationRule!.subsets as { name: string; labels: Record<string, string> }[];
+    const members = (subset?: string) => p.endpoints.filter((e) => Object.entries(subsets.find((x) => x.name === subset)!.labels).every(([k, v]) => e.labels[k] === v)).map((e) => e.address.slice(-1)).join(',');
+    expect(tcp[0].route.map((r) => [members(r.destination.subset), r.weight]).sort()).toEqual([['1,3', 80], ['2', 20]]);
+    expect(tcp[1]).toEqual({ route: [{ destination: { host: HOST } }] });
+    // A destination that keeps no provider is not chosen: its weight goes to the others.
+    const one = applyRules(demoService(), HOST, TCP, set(parse('x.condition-router', v31('[{match: env=blue, weight: 80}, {match: env=nosuch, weight: 20}]'))), east, settings);
+    expect((one.virtualService!.tcp as { route: { weight?: number }[] }[])[0].route).toEqual([{ destination: { host: HOST, subset: expect.stringMatching(/^route-/) } }]);
+    // None keeps a provider: the list as it was, unless forced; to: [] leaves none.
+    expect(applyRules(demoService(), HOST, TCP, set(parse('x.condition-router', v31('[{match: env=nosuch}]'))), east, settings).virtualService).toBeUndefined();
+    expect(applyRules(demoService(), HOST, TCP, set(parse('x.condition-router', v31('[]'))), east, settings).virtualService).toBeDefined();
+  });
+
+  it('refuse a v3.1 condition without from or to, as Dubbo does', () => {
+    const r = parseRuleDocument(origin('x'), 'x.condition-router', 'configVersion: v3.1\nscope: service\nkey: a.B\nconditions:\n  - from: {match: application=x}\n');
+    expect(r).toEqual({ error: expect.stringContaining('conditions[0] needs from and to') });
   });
 
   it('express condition routes Istio can express, and report each it cannot', () => {
