@@ -91,6 +91,27 @@ export function ipInRange(expression: string, ip: string): Tristate {
   });
 }
 
+/**
+ * Dubbo's `NetUtils.matchIpExpression(pattern, host, port)`, as tag routes use it: `*`, a CIDR,
+ * or an IPv4 address whose octets may be `*` or `a-b`, with an optional `:port`. An IPv6
+ * address matches itself (with or without brackets and port); a host name or an IPv6 pattern
+ * would need what Dubbo does (DNS, its IPv6 rules): undefined.
+ */
+export function ipExpressionMatch(pattern: string, ip: string, port: number): Tristate {
+  const p = pattern.trim();
+  if (p === '*' || p === '*.*.*.*') return true;
+  if (p.includes('/')) return ipInRange(p, ip);
+  let host = p;
+  let patternPort: string | undefined;
+  const v6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(p);
+  if (v6) [, host, patternPort] = v6;
+  else if (!p.includes('::') && p.split(':').length === 2) [host, patternPort] = p.split(':');
+  if (patternPort !== undefined && patternPort !== String(port)) return false;
+  if (host === ip) return true;
+  if (host.includes(':') || ip.includes(':')) return host.includes('*') || host.includes('-') ? undefined : false;
+  return ipInRange(host, ip);
+}
+
 /** AND over three-valued results: false wins, then unknown. */
 export function all(results: Iterable<Tristate>): Tristate {
   let unknown = false;

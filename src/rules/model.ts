@@ -35,7 +35,7 @@ export interface Configurator {
   kind: 'configurator';
   origin: RuleOrigin;
   scope: RuleScope;
-  /** Provider addresses (ip or ip:port, Dubbo globs); empty or 0.0.0.0 means all. */
+  /** Provider addresses (ip, ip:port or 0.0.0.0:port, compared exactly as Dubbo does); empty: all. */
   addresses: string[];
   /** Service-scope rules: only providers of these applications; application-scope: only these services (interface names). */
   applications: string[];

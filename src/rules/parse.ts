@@ -183,13 +183,12 @@ function parseConfigurators(origin: RuleOrigin, doc: Record<string, unknown>, na
     const c = mapping(raw, at) ?? {};
     const note = (what: string, why: string) => unsupported.push({ origin, what: `${at}: ${what}`, why });
     if (!enabled(c.enabled)) return;
-    if (c.side === 'consumer') return note('side: consumer', 'consumer-side overrides change Dubbo consumers, not the providers the mesh routes to');
     const params = mapping(c.parameters, `${at}.parameters`) ?? {};
     const rule: Configurator = {
       kind: 'configurator',
       origin,
       scope,
-      addresses: strings(c.addresses, `${at}.addresses`).filter((a) => a !== '0.0.0.0' && a !== '*'),
+      addresses: strings(c.addresses, `${at}.addresses`).filter((a) => a !== '0.0.0.0'),
       applications: strings(c.applications, `${at}.applications`),
       services: strings(c.services, `${at}.services`),
       match: { param: [] },
@@ -217,6 +216,10 @@ function parseConfigurators(origin: RuleOrigin, doc: Record<string, unknown>, na
       if (!m) inert ??= `match.param ${p.key}: a regex`;
       else rule.match.param.push({ key: p.key, match: m });
     });
+    // Checked once the entry is known to be well formed. Dubbo 2.7 and later apply an entry only on
+    // the side it names (AbstractConfigurator.configure).
+    if (c.side === 'consumer') return note('side: consumer', 'consumer-side overrides change Dubbo consumers, not the providers the mesh routes to');
+    if (c.side !== 'provider') return note(`side: ${c.side === undefined || c.side === null ? '(none)' : String(c.side)}`, 'Dubbo applies a configurator entry only on the side it names (provider or consumer); without side: provider it changes no provider, so neither does the mesh');
     for (const [k, v] of Object.entries(params)) {
       if (k === 'weight') {
         const w = Number(v);
@@ -421,7 +424,7 @@ function parseLegacyUrl(origin: RuleOrigin, url: string): { rules: Rule[]; unsup
     kind: 'configurator',
     origin,
     scope,
-    addresses: port ? [`${host === '0.0.0.0' ? '*' : host}:${port}`] : [],
+    addresses: port ? [`${host}:${port}`] : [],
     applications: params.application && params.application !== '*' ? [params.application] : [],
     services: [],
     match: { param: [] },

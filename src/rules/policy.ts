@@ -12,7 +12,7 @@ import { contentHash } from '../common/hash';
 import type { ClusterConfig, LabelMapping, MappingConfig } from '../config/types';
 import type { CatalogEndpoint, CatalogService } from '../model/catalog';
 import { evaluateChain, type ChainRule, type ChainRoute, type PortKind, type TagClass } from './conditions';
-import { all, any, conditionValueMatch, globMatch, valueMatch, type Tristate } from './match';
+import { all, any, conditionValueMatch, ipExpressionMatch, valueMatch, type Tristate } from './match';
 import type { Condition, ConditionRoute, Configurator, ParamMatch, PassThrough, Rule, RuleOrigin, RuleScope, RuleSet, TagRule, TrafficPolicy } from './model';
 
 export interface RuleSettings {
@@ -48,17 +48,33 @@ export interface ServicePolicy {
 
 const UNTAGGED = 'untagged';
 
-export function inScope(scope: RuleScope, svc: Pick<CatalogService, 'key'>): boolean {
+/**
+ * Whether a rule's scope takes in this service. A TrafficPolicy key without a version means any
+ * version. A Dubbo rule's key is exact, as Dubbo reads it: a consumer of version 1.0.0 reads only
+ * the `{interface}:1.0.0:{group}` documents, so a Dubbo key without a version governs providers
+ * without one. Where versions share a service, endpoints are narrowed one by one.
+ */
+export function inScope(scope: RuleScope, svc: Pick<CatalogService, 'key' | 'versions'>, exactVersion = false): boolean {
   if (scope.kind === 'application') return true; // narrowed per endpoint
-  // A service of its own version (the default hosts) takes only its version's rules, and rules
-  // for any version; where versions share a service, endpoints are narrowed one by one.
-  const version = !scope.version || !svc.key.version || scope.version === svc.key.version;
-  return scope.interface === svc.key.interface && (scope.group ?? '') === svc.key.group && version;
+  if (scope.interface !== svc.key.interface || (scope.group ?? '') !== svc.key.group) return false;
+  if (!exactVersion) return !scope.version || !svc.key.version || scope.version === svc.key.version;
+  return svc.key.version ? (scope.version ?? '') === svc.key.version : svc.versions.includes(scope.version ?? '');
 }
 
+/** A Dubbo rule's scope on one provider: its application, or its exact version. */
 function endpointInScope(scope: RuleScope, e: CatalogEndpoint): boolean {
   if (scope.kind === 'application') return e.application === scope.application;
-  return !scope.version || scope.version === e.version;
+  return (scope.version ?? '') === e.version;
+}
+
+/**
+ * A configurator's v2.7 address on a provider, as Dubbo's AbstractConfigurator compares it: the
+ * provider's IP, or ip:port, or 0.0.0.0:port (any IP on that port); no pattern (a `*` matches
+ * nothing in Dubbo either).
+ */
+function configAddressMatches(addresses: string[], e: CatalogEndpoint): boolean {
+  const ip = e.address.includes(':') ? `[${e.address}]` : e.address;
+  return addresses.length === 0 || addresses.some((a) => a === e.address || a === ip || a === `${ip}:${e.port}` || a === `0.0.0.0:${e.port}` || a === '0.0.0.0:*');
 }
 
 /** A provider attribute a rule may name; undefined when the endpoint does not carry it. */
@@ -134,19 +150,20 @@ function paramsHold(params: ParamMatch[], e: CatalogEndpoint, mapping: MappingCo
   return all(params.map((p) => (readable(p.key, mapping) ? valueMatch(p.match, attribute(e, p.key, mapping)) : undefined)));
 }
 
-function addressMatches(addresses: string[], e: CatalogEndpoint): boolean {
-  return addresses.length === 0 || addresses.some((a) => globMatch(a, a.includes(':') && !a.startsWith('[') ? `${e.address}:${e.port}` : e.address));
+/** Tag route addresses, as Dubbo's TagStateRouter matches them (NetUtils.matchIpExpression, or 0.0.0.0:port). */
+function tagAddressMatches(addresses: string[], e: CatalogEndpoint): Tristate {
+  return any(addresses.map((a) => (a === `0.0.0.0:${e.port}` ? true : ipExpressionMatch(a, e.address, e.port))));
 }
 
 /** Whether a configurator applies to a provider; undefined when part of its match cannot be evaluated on it. */
 function configuratorApplies(c: Configurator, svc: CatalogService, e: CatalogEndpoint, mapping: MappingConfig): Tristate {
   if (!endpointInScope(c.scope, e)) return false;
-  if (!addressMatches(c.addresses, e)) return false;
-  if (c.applications.length && !c.applications.some((a) => globMatch(a, e.application))) return false;
-  if (c.services.length && !c.services.some((s) => globMatch(s, svc.key.interface) || globMatch(s, `${svc.key.group ? svc.key.group + '/' : ''}${svc.key.interface}`))) return false;
-  const m = c.match;
-  // Dubbo matches `service` against the provider URL's service key, group/interface:version.
+  if (!configAddressMatches(c.addresses, e)) return false;
+  // Dubbo compares the application, and the service key group/interface:version, exactly ("*": any).
   const serviceKey = `${svc.key.group ? svc.key.group + '/' : ''}${svc.key.interface}${e.version ? ':' + e.version : ''}`;
+  if (c.applications.length && !c.applications.some((a) => a === '*' || a === e.application)) return false;
+  if (c.services.length && !c.services.some((x) => x === '*' || x === serviceKey)) return false;
+  const m = c.match;
   return all([
     m.address ? valueMatch(m.address, e.address) : true,
     m.providerAddress ? valueMatch(m.providerAddress, `${e.address}:${e.port}`) : true,
@@ -222,7 +239,7 @@ export function applyRules(svc: CatalogService, host: string, ports: readonly Se
         endpoints = endpoints.map((e) => {
           if (e.application !== t.application || e.labels[s.tagLabel]) return e;
           // A match that cannot be evaluated on a provider leaves it untagged by this rule.
-          const hit = (tag.addresses.length > 0 && addressMatches(tag.addresses, e)) || (tag.match.length > 0 && paramsHold(tag.match, e, mapping) === true);
+          const hit = (tag.addresses.length > 0 && tagAddressMatches(tag.addresses, e) === true) || (tag.match.length > 0 && paramsHold(tag.match, e, mapping) === true);
           return hit ? (n++, withLabel(e, s.tagLabel, tag.name)) : e;
         });
         const unread = tag.match.find((m) => !readable(m.key, mapping));
@@ -370,9 +387,9 @@ function conditionChain(conditions: ConditionRoute[], svc: CatalogService, notes
   const order = (a: ConditionRoute, b: ConditionRoute) => b.priority - a.priority || (a.origin.document < b.origin.document ? -1 : a.origin.document > b.origin.document ? 1 : 0) || a.index - b.index;
   const service: ChainRule[] = [];
   for (const r of conditions.filter((c) => c.scope.kind === 'service').sort(order)) {
-    const version = (r.scope as { version?: string }).version;
-    if (version && svc.versions.some((v) => v !== version)) {
-      notes.push(`condition route ${r.origin.document} "${r.text}": keyed to version ${version}, but versions ${svc.versions.join(', ')} share this host and their consumers cannot be told apart; not applied`);
+    const version = (r.scope as { version?: string }).version ?? '';
+    if (svc.versions.some((v) => v !== version)) {
+      notes.push(`condition route ${r.origin.document} "${r.text}": keyed to ${version ? `version ${version}` : 'no version'}, but versions ${svc.versions.map((v) => v || '(none)').join(', ')} share this host and their consumers cannot be told apart; not applied`);
       continue;
     }
     service.push({ rule: r, role: 'service', when: r.when });
@@ -389,10 +406,10 @@ function conditionChain(conditions: ConditionRoute[], svc: CatalogService, notes
 function relevant(r: Rule, svc: CatalogService): boolean {
   switch (r.kind) {
     case 'configurator':
-      return inScope(r.scope, svc) && (r.scope.kind === 'service' || svc.endpoints.some((e) => e.application === (r.scope as { application: string }).application));
+      return inScope(r.scope, svc, true) && (r.scope.kind === 'service' || svc.endpoints.some((e) => e.application === (r.scope as { application: string }).application));
     case 'condition':
       // An application-scope condition rule also governs the calls its consumers make to any service.
-      return inScope(r.scope, svc);
+      return inScope(r.scope, svc, true);
     case 'tag':
       return svc.endpoints.some((e) => e.application === r.application);
     case 'policy':

@@ -10,7 +10,8 @@ jest.setTimeout(180_000);
 const DR = 'networking.istio.io/v1/DestinationRule';
 const VS = 'networking.istio.io/v1/VirtualService';
 const PROVIDERS = path.resolve(__dirname, '../../config/providers.yaml');
-const CONFIGURATOR = 'com.example.order.OrderService::payments.configurators';
+// The provider is version 1.0.0: its consumers read the rule keyed interface:1.0.0:group.
+const CONFIGURATOR = 'com.example.order.OrderService:1.0.0:payments.configurators';
 const policy = (blue: number) => `apiVersion: dubbo-istio-adapter.io/v1
 kind: TrafficPolicy
 metadata: {name: orders}
@@ -59,7 +60,7 @@ describe('rules from a real Nacos config center', () => {
 
   it('applies a Dubbo configurator from the dubbo group, and lifts it when the config is deleted', async () => {
     expect(addresses()).toContain('10.10.1.22');
-    await writer.publishConfig(CONFIGURATOR, 'dubbo', 'configVersion: v2.7\nscope: service\nkey: com.example.order.OrderService::payments\nconfigs:\n- addresses: [10.10.1.22]\n  side: provider\n  parameters: {disabled: true}\n');
+    await writer.publishConfig(CONFIGURATOR, 'dubbo', 'configVersion: v2.7\nscope: service\nkey: payments/com.example.order.OrderService:1.0.0\nconfigs:\n- addresses: [10.10.1.22]\n  side: provider\n  parameters: {disabled: true}\n');
     await waitFor('the disabled provider is gone', () => !addresses().includes('10.10.1.22'), 30000);
     await writer.removeConfig(CONFIGURATOR, 'dubbo');
     await waitFor('and back once the rule is deleted', () => addresses().includes('10.10.1.22'), 30000);

@@ -243,6 +243,43 @@ describe('condition routes as Dubbo chains them', () => {
   });
 });
 
+describe('keys, addresses and applications compared as Dubbo compares them (never wider)', () => {
+  const configurator = (key: string, item: string) => parse(`${key}.configurators`, `configVersion: v2.7\nscope: service\nkey: ${key}\nconfigs:\n- ${item}\n`);
+  function greeter() {
+    const cat = new Catalog(cfg.mapping, cfg.protection, ['s'], { rejected: () => {}, warning: () => {} }, 1000);
+    cat.setService('s', 'g', ['dubbo://10.30.0.1:20880/org.example.GreetingService?application=greeter&interface=org.example.GreetingService&version=1.0.0']);
+    cat.commit(1);
+    return cat.service('org.example.GreetingService:1.0.0')!;
+  }
+
+  it('a key without a version governs only providers without one, as a consumer reads {interface}:{version}:{group}', () => {
+    const unversioned = configurator('org.example.GreetingService', 'side: provider\n  parameters: {weight: 7}');
+    expect(applyRules(greeter(), HOST, TCP, set(unversioned), east, settings).endpoints.map((e) => e.weight)).toEqual([100]);
+    const versioned = configurator('org.example.GreetingService:1.0.0', 'side: provider\n  parameters: {weight: 7}');
+    expect(applyRules(greeter(), HOST, TCP, set(versioned), east, settings).endpoints.map((e) => e.weight)).toEqual([7]);
+  });
+
+  it('configurator addresses and applications are exact (Dubbo has no patterns there), and an entry without side changes nothing', () => {
+    const weights = (item: string) => applyRules(demoService(), HOST, TCP, set(configurator('org.apache.dubbo.demo.DemoService', item)), east, settings).endpoints.map((e) => e.weight);
+    expect(weights('side: provider\n  addresses: ["10.20.*"]\n  parameters: {weight: 7}')).toEqual([100, 100, 100, 100]);
+    expect(weights('side: provider\n  addresses: ["0.0.0.0:20880"]\n  parameters: {weight: 7}')).toEqual([7, 7, 7, 7]);
+    expect(weights('side: provider\n  applications: ["demo-*"]\n  parameters: {weight: 7}')).toEqual([100, 100, 100, 100]);
+    expect(weights('side: provider\n  applications: [demo-provider]\n  parameters: {weight: 7}')).toEqual([7, 7, 7, 7]);
+    const noSide = configurator('org.apache.dubbo.demo.DemoService', 'addresses: [10.20.0.1]\n  parameters: {disabled: true}');
+    expect(noSide.rules).toEqual([]);
+    expect(noSide.unsupported).toEqual([expect.objectContaining({ what: 'configs[0]: side: (none)' })]);
+  });
+
+  it('tag addresses are Dubbo IP expressions: ranges, * octets, CIDRs, an optional port', () => {
+    const tagged = (addresses: string) => applyRules(demoService(), HOST, TCP, set(parse('demo-provider.tag-router', `configVersion: v3.0\nkey: demo-provider\ntags:\n- name: gray\n  addresses: ${addresses}\n`)), east, settings).endpoints.filter((e) => e.labels['dubbo.tag'] === 'gray').map((e) => e.address.slice(-1));
+    expect(tagged('["10.20.0.1-2"]')).toEqual(['1', '2']);
+    expect(tagged('["10.20.0.*:20880"]')).toEqual(['1', '2', '3', '4']);
+    expect(tagged('["10.20.0.*:20881"]')).toEqual([]);
+    expect(tagged('["10.20.0.2/31"]')).toEqual(['2', '3']);
+    expect(tagged('["10.20.0.4"]')).toEqual(['4']);
+  });
+});
+
 describe('Dubbo 2.6 rule URLs (issue 17, item 7)', () => {
   /** A znode name under /dubbo/{interface}/configurators or /routers: the URL, encoded once more. */
   const legacy = (url: string) => {
