@@ -117,6 +117,23 @@ export class Metrics {
     buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [this.registry],
   });
+  readonly metadataCalls = new Counter({
+    name: 'dia_metadata_service_calls_total',
+    help: "Calls to providers' MetadataService (Dubbo 3 instances without a metadata report), by outcome",
+    labelNames: ['outcome'],
+    registers: [this.registry],
+  });
+  readonly metadataCallSeconds = new Histogram({
+    name: 'dia_metadata_service_call_seconds',
+    help: "Duration of calls to providers' MetadataService",
+    buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+  readonly metadataCached = new Gauge({
+    name: 'dia_metadata_service_cached_revisions',
+    help: 'Application revisions whose MetadataService answer (or failure) is kept',
+    registers: [this.registry],
+  });
   readonly connections = new Gauge({
     name: 'dia_xds_connections',
     help: 'Open xDS streams, by cluster view and protocol',

@@ -137,6 +137,10 @@ function semanticProblems(c: Config): string[] {
   else if (cidrsOverlap(range, parseCidr(ISTIO_AUTO_ALLOCATION) as { base: number; size: number })) {
     problems.push(`render/virtualAddresses/cidr: ${c.render.virtualAddresses.cidr} overlaps Istio's own auto-allocation range ${ISTIO_AUTO_ALLOCATION}`);
   }
+  c.metadataService.allowedCidrs.forEach((cidr, i) => {
+    const r = cidr === '::/0' ? undefined : parseCidr(cidr);
+    if (typeof r === 'string') problems.push(`metadataService/allowedCidrs/${i}: ${r}`);
+  });
   // The catalog keys services by version or not for both templates at once.
   if (/\{version\}/.test(c.mapping.hostTemplate) !== /\{version\}/.test(c.mapping.groupHostTemplate)) {
     problems.push('mapping: hostTemplate and groupHostTemplate must both contain {version}, or neither');

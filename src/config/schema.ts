@@ -458,6 +458,26 @@ export const configSchema = {
         documents: { type: 'array', default: [], items: { type: 'object' }, description: 'TrafficPolicy documents and Istio VirtualService/DestinationRule objects, as in the config center; checked at start.' },
       },
     },
+    metadataService: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description:
+        "Dubbo 3 instances on Dubbo's default metadata (dubbo.metadata.storage-type=local) write no metadata report: the adapter asks a provider's MetadataService for the metadata of its revision, once per application and revision (docs/dubbo3.md). The metadata report stays first when it has the revision.",
+      properties: {
+        enabled: { type: 'boolean', default: true, description: 'Call providers\' MetadataService (the adapter must reach the providers\' metadata port).' },
+        allowedCidrs: {
+          type: 'array',
+          items: { type: 'string', pattern: '^[0-9.]+/\\d{1,2}$|^::/0$' },
+          default: ['0.0.0.0/0', '::/0'],
+          description: 'Provider addresses the adapter may call (IPv4 CIDRs, or ::/0 for every IPv6 address); an instance elsewhere stays unresolved, with that reason.',
+        },
+        timeoutMs: { ...ms, minimum: 100, default: 3000, description: 'One call: connect, ask and read the answer.' },
+        concurrency: { type: 'integer', minimum: 1, maximum: 64, default: 4, description: 'Calls in flight at once, over every registry.' },
+        retryMs: { ...ms, minimum: 100, default: 15000, description: 'After every provider of a revision failed, ask again after this long.' },
+        maxBytes: { type: 'integer', minimum: 1024, maximum: 67108864, default: 4194304, description: 'Largest answer accepted.' },
+      },
+    },
     protection: {
       type: 'object',
       additionalProperties: false,

@@ -9,6 +9,16 @@ export interface Config {
   clusters: ClusterConfig[];
   protection: ProtectionConfig;
   rules: RulesConfig;
+  metadataService: MetadataServiceConfig;
+}
+
+export interface MetadataServiceConfig {
+  enabled: boolean;
+  allowedCidrs: string[];
+  timeoutMs: number;
+  concurrency: number;
+  retryMs: number;
+  maxBytes: number;
 }
 
 export interface RulesConfig {

@@ -13,7 +13,8 @@ import { XdsServer } from '../xds/server';
 import { INLINE_RULES, Pipeline, setInlineRules, type EffectiveRules } from './pipeline';
 import { readiness } from './readiness';
 import { FlushScheduler } from './scheduler';
-import { builderTelemetry, catalogTelemetry, invalidObjectTelemetry, noVirtualAddressTelemetry, registryTelemetry, ruleStoreTelemetry, sourceStateTelemetry } from './telemetry';
+import { builderTelemetry, catalogTelemetry, invalidObjectTelemetry, metadataFetchTelemetry, noVirtualAddressTelemetry, registryTelemetry, ruleStoreTelemetry, sourceStateTelemetry } from './telemetry';
+import { MetadataFetcher } from '../registry/metadata-service';
 
 /**
  * The imperative shell, wiring only: sources feed the catalog and the rule store; the scheduler
@@ -59,7 +60,9 @@ export class Daemon {
       dirty: () => this.scheduler.schedule(),
       health: (source, state) => sourceStateTelemetry(m, source, state, true),
     });
-    this.sources = config.sources.map((s) => createSource(s, registryTelemetry(m)));
+    // One fetcher for every registry: one MetadataService call per application and revision.
+    const metadata = config.metadataService.enabled ? new MetadataFetcher(config.metadataService, metadataFetchTelemetry(m)) : undefined;
+    this.sources = config.sources.map((s) => createSource(s, { ...registryTelemetry(m), metadata }));
     this.pipeline = new Pipeline(config, this.catalog, this.rules, {
       builder: (cluster) => builderTelemetry(m, cluster),
       invalid: (cluster, o, problems) => invalidObjectTelemetry(m, cluster, o, problems),

@@ -1,6 +1,7 @@
 import { cutText, log, LogBudget } from '../common/log';
 import type { Metrics } from '../common/metrics';
 import type { SourceState } from '../registry/types';
+import type { MetadataFetchObserver } from '../registry/metadata-service';
 import type { ZookeeperSourceHooks } from '../registry/zookeeper';
 import type { CatalogObserver } from '../model/catalog';
 import type { RuleStoreObserver } from '../rules/store';
@@ -64,6 +65,19 @@ export function registryTelemetry(m: Metrics): ZookeeperSourceHooks {
   return {
     missedEvents: (source, n) => m.missedEvents.inc({ source }, n),
     resynced: (source, reason) => m.sourceResyncs.inc({ source, reason }),
+  };
+}
+
+/** Calls to providers' MetadataService: outcomes, durations, and the revisions kept. */
+export function metadataFetchTelemetry(m: Metrics): MetadataFetchObserver {
+  const failedLog = new LogBudget('MetadataService call failed', ENTRY_LOG_LINES_PER_MINUTE);
+  return {
+    call: (ok, ms, reason) => {
+      m.metadataCalls.inc({ outcome: ok ? 'ok' : 'failed' });
+      m.metadataCallSeconds.observe(ms / 1000);
+      if (!ok && failedLog.allow()) log.warn('MetadataService call failed; another instance of the revision is asked, or the revision later', { reason: cutText(reason ?? '', 300) });
+    },
+    cached: (n) => m.metadataCached.set(n),
   };
 }
 

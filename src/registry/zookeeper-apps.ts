@@ -1,4 +1,5 @@
 import { sameList } from './base';
+import { metadataServiceTarget, type MetadataFetcher, type MetadataServiceTarget } from './metadata-service';
 import { documentName, REVISION_KEY, type SourceSink } from './types';
 import { readChildren, readData, type Client, type Watcher } from './zk-ops';
 
@@ -48,6 +49,7 @@ export class ZookeeperApplications {
   constructor(
     private readonly session: ZkSession,
     private readonly paths: ApplicationPaths,
+    private readonly fetcher?: MetadataFetcher,
   ) {}
 
   /** Full re-list; returns how many applications or documents differed from what was known. */
@@ -120,7 +122,10 @@ export class ZookeeperApplications {
     else {
       known.set(id, data);
       const revision = revisionIn(data);
-      if (revision) await this.readMetadata(client, gen, app, revision);
+      if (revision) {
+        await this.readMetadata(client, gen, app, revision);
+        if (!this.docs.has(documentName.metadata(app, revision))) await this.fetchMetadata(gen, app, revision);
+      }
     }
     if (publish && this.session.live(gen)) this.publish(app);
   }
@@ -144,6 +149,28 @@ export class ZookeeperApplications {
       this.metadataReads.set(path, read);
     }
     return read;
+  }
+
+  /**
+   * A revision without a metadata report, on Dubbo's default (storage-type local): asked of the
+   * MetadataService of its instances; asked again after retryMs while none answers and an
+   * instance still names it.
+   */
+  private async fetchMetadata(gen: number, app: string, revision: string): Promise<void> {
+    if (!this.fetcher) return;
+    const targets: MetadataServiceTarget[] = [];
+    for (const data of this.instances.get(app)?.values() ?? []) {
+      const t = localMetadataTarget(data, revision);
+      if (t) targets.push(t);
+    }
+    if (targets.length === 0) return;
+    const name = documentName.metadata(app, revision);
+    const r = await this.fetcher.get(app, revision, targets);
+    if (!this.session.live(gen) || this.docs.has(name)) return;
+    if (r.content !== undefined) return this.setDocument(name, r.content);
+    setTimeout(() => {
+      if (this.session.live(gen) && !this.docs.has(name)) this.guard(gen, this.fetchMetadata(gen, app, revision));
+    }, this.fetcher.retryMs).unref();
   }
 
   private async readMappings(client: Client, gen: number, all: boolean): Promise<void> {
@@ -210,6 +237,19 @@ export class ZookeeperApplications {
 
   private guard(gen: number, p: Promise<void>): void {
     p.catch((err) => this.session.onWatchError(err, gen));
+  }
+}
+
+/** Where an instance of `revision` on local metadata serves its MetadataService, if it is one. */
+function localMetadataTarget(data: string, revision: string): MetadataServiceTarget | undefined {
+  try {
+    const r = JSON.parse(data) as { address?: unknown; payload?: { metadata?: Record<string, string> } };
+    const m = r.payload?.metadata;
+    if (!m || typeof r.address !== 'string' || m[REVISION_KEY] !== revision || m['dubbo.metadata.storage-type'] !== 'local') return undefined;
+    const t = metadataServiceTarget(r.address, m);
+    return 'error' in t ? undefined : t;
+  } catch {
+    return undefined;
   }
 }
 

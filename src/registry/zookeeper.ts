@@ -3,6 +3,7 @@ import type { ZookeeperSourceConfig } from '../config/types';
 import { log } from '../common/log';
 import { counts, sameList, SourceBase } from './base';
 import type { RegistrySource, SourceSink, SourceStatus } from './types';
+import type { MetadataFetcher } from './metadata-service';
 import { ZookeeperApplications } from './zookeeper-apps';
 import { exists, getChildren, watchLiveness, type Client, type Watcher } from './zk-ops';
 
@@ -10,6 +11,8 @@ import { exists, getChildren, watchLiveness, type Client, type Watcher } from '.
 const NOT_INTERFACES = new Set(['config', 'mapping', 'metadata']);
 
 export interface ZookeeperSourceHooks {
+  /** Asks providers for the metadata of revisions without a metadata report (Dubbo's default). */
+  metadata?: MetadataFetcher;
   /** A re-list found a difference no watch had reported. */
   missedEvents?(source: string, count: number): void;
   resynced?(source: string, reason: string): void;
@@ -56,7 +59,7 @@ export class ZookeeperSource extends SourceBase implements RegistrySource {
         live: (gen: number) => gen === this.generation && !this.stopped,
         onWatchError: (err: unknown, gen: number) => this.onWatchError(err, gen),
       };
-      this.apps = new ZookeeperApplications(session, { services: `/${a.root}`, metadata: `${this.root}/metadata`, mapping: `${this.root}/mapping` });
+      this.apps = new ZookeeperApplications(session, { services: `/${a.root}`, metadata: `${this.root}/metadata`, mapping: `${this.root}/mapping` }, hooks.metadata);
     }
   }
 

@@ -19,6 +19,8 @@ const SESSION_MS = 4000;
  *   b: dubbo, 1.0.0, statically tagged "gray", interface-level only
  *   c: dubbo and tri, 1.0.0 and 2.0.0 (g1), interface-level only
  *   d: dubbo, 1.0.0, application-level only (register-mode instance, remote metadata)
+ *   e: dubbo, 1.0.0, application-level only on Dubbo's default metadata (local: no metadata
+ *      report; the adapter asks e's MetadataService)
  */
 describe('a real Dubbo estate in a real istiod', () => {
   const stack = new IstiodStack();
@@ -28,10 +30,11 @@ describe('a real Dubbo estate in a real istiod', () => {
   let b = '';
   let c = '';
   let d = '';
+  let e = '';
 
   beforeAll(async () => {
-    [a, b, c, d] = testHosts();
-    for (const k of ['aD', 'aT', 'bD', 'cD', 'cT', 'dD']) ports[k] = await freePort();
+    [a, b, c, d, e] = testHosts();
+    for (const k of ['aD', 'aT', 'bD', 'cD', 'cT', 'dD', 'eD']) ports[k] = await freePort();
     await stack.start({
       seed: async () => {
         const registry = `zookeeper://${stack.zk!.connect}?session=${SESSION_MS}`;
@@ -41,8 +44,9 @@ describe('a real Dubbo estate in a real istiod', () => {
           new DubboProvider({ registry, host: b, protocols: [`dubbo:${ports.bD}`], services: ['1.0.0'], tag: 'gray', registerMode: 'interface', application: 'greeting-gray' }).start(),
           new DubboProvider({ registry, host: c, protocols: both('c'), services: ['1.0.0', '2.0.0:g1'], registerMode: 'interface', application: 'greeting-c' }).start(),
           new DubboProvider({ registry, host: d, protocols: [`dubbo:${ports.dD}`], services: ['1.0.0'], registerMode: 'instance', metadata: 'remote', application: 'greeting-d' }).start(),
+          new DubboProvider({ registry, host: e, protocols: [`dubbo:${ports.eD}`], services: ['1.0.0'], registerMode: 'instance', application: 'greeting-e' }).start(),
         ]);
-        [providers.a, providers.b, providers.c, providers.d] = started;
+        [providers.a, providers.b, providers.c, providers.d, providers.e] = started;
       },
       // 4 of the source's 10 distinct endpoints are a's: under the threshold. Counted by registry
       // record, a's dual registration made it 8 of 14, and its crash was held as a mass removal.
@@ -63,15 +67,17 @@ describe('a real Dubbo estate in a real istiod', () => {
   const sorted = (xs: string[]) => [...xs].sort();
 
   it('puts every provider only in the clusters of the protocol, version and group it serves, at its own port, once', async () => {
-    await waitFor('the whole estate in EDS', () => eps(20880, V1)?.length === 4 && eps(50051, V2)?.length === 2, 60000);
-    expect(eps(20880, V1)).toEqual(sorted([at(a, 'aD'), at(b, 'bD'), at(c, 'cD'), at(d, 'dD')]));
+    await waitFor('the whole estate in EDS', () => eps(20880, V1)?.length === 5 && eps(50051, V2)?.length === 2, 60000);
+    expect(eps(20880, V1)).toEqual(sorted([at(a, 'aD'), at(b, 'bD'), at(c, 'cD'), at(d, 'dD'), at(e, 'eD')]));
     expect(eps(50051, V1)).toEqual(sorted([at(a, 'aT'), at(c, 'cT')]));
     expect(eps(20880, V2)).toEqual(sorted([at(a, 'aD'), at(c, 'cD')]));
     expect(eps(50051, V2)).toEqual(sorted([at(a, 'aT'), at(c, 'cT')]));
-    // a and d really are registered at application level: both applications were read, and nothing refused.
+    // a, d and e really are registered at application level: the applications were read, and nothing refused.
     const { sources } = (await (await fetch(`${stack.admin}/debug/sources?format=json`)).json()) as { sources: { details: { applicationLevel: { applications: number } } }[] };
-    expect(sources[0].details.applicationLevel.applications).toBe(2);
+    expect(sources[0].details.applicationLevel.applications).toBe(3);
     expect(await metricValue(stack.admin, 'dia_rejected_inputs_total', {})).toBe(0);
+    // e on Dubbo's default metadata: one MetadataService call for its revision.
+    expect(await metricValue(stack.admin, 'dia_metadata_service_calls_total', { outcome: 'ok' })).toBe(1);
   });
 
   it('gives each TCP service its own listener, whose default route leaves the tagged provider out', async () => {
@@ -81,7 +87,7 @@ describe('a real Dubbo estate in a real istiod', () => {
     expect(stack.probe!.tcpTargets.get(`${vip(V2)}_20880`)).toEqual([{ cluster: outbound(20880, V2) }]);
     expect(stack.probe!.tcpTargets.has('0.0.0.0_20880')).toBe(false);
     await waitFor('subset clusters', () => eps(20880, V1, 'untagged') !== undefined && eps(20880, V1, 'tag-gray') !== undefined, 60000);
-    expect(eps(20880, V1, 'untagged')).toEqual(sorted([at(a, 'aD'), at(c, 'cD'), at(d, 'dD')]));
+    expect(eps(20880, V1, 'untagged')).toEqual(sorted([at(a, 'aD'), at(c, 'cD'), at(d, 'dD'), at(e, 'eD')]));
     expect(eps(20880, V1, 'tag-gray')).toEqual([at(b, 'bD')]);
   });
 
@@ -115,6 +121,6 @@ describe('a real Dubbo estate in a real istiod', () => {
     await waitFor(`${a} gone from every cluster`, gone, 10 * SESSION_MS + 30_000);
     console.log(`crashed provider left istiod's EDS ${Date.now() - t0} ms after SIGKILL (session timeout ${SESSION_MS} ms)`);
     expect(await metricValue(stack.admin, 'dia_held_removals', {})).toBe(0);
-    expect(eps(20880, V1)).toEqual(sorted([at(b, 'bD'), at(c, 'cD'), at(d, 'dD')]));
+    expect(eps(20880, V1)).toEqual(sorted([at(b, 'bD'), at(c, 'cD'), at(d, 'dD'), at(e, 'eD')]));
   });
 });

@@ -6,17 +6,22 @@ import type { Config } from '../../src/config/types';
 
 /** A complete config from a partial one, through the real loader (schema defaults included). */
 export function testConfig(partial: Record<string, unknown> = {}): Config {
-  return parseConfig(yaml.dump({ sources: [{ name: 'test', type: 'file', file: { path: 'unused.yaml' } }], ...withEndpointMode(partial) }));
+  return parseConfig(yaml.dump({ sources: [{ name: 'test', type: 'file', file: { path: 'unused.yaml' } }], ...withTestDefaults(partial) }));
 }
 
 /**
  * The suites assert on WorkloadEntries, one object per provider, so they run the workloadentry
  * mode unless a test asks for another; inline mode has its own tests (and is the default).
+ * The MetadataService is only ever called on loopback and on the test hosts of the network
+ * guard (198.18.0.0/15): fixture instances at made-up addresses are never dialled.
  */
-export function withEndpointMode(partial: Record<string, unknown>): Record<string, unknown> {
+export function withTestDefaults(partial: Record<string, unknown>): Record<string, unknown> {
   const render = (partial.render ?? {}) as Record<string, unknown>;
-  return { ...partial, render: { endpointMode: 'workloadentry', ...render } };
+  const metadataService = (partial.metadataService ?? {}) as Record<string, unknown>;
+  return { ...partial, render: { endpointMode: 'workloadentry', ...render }, metadataService: { allowedCidrs: TEST_CIDRS, ...metadataService } };
 }
+
+export const TEST_CIDRS = ['127.0.0.0/8', '198.18.0.0/15'];
 
 export const FIXTURES = path.resolve(__dirname, '../fixtures');
 

@@ -2,7 +2,7 @@ import yaml from 'js-yaml';
 import { parseConfig } from '../../src/config/load';
 import type { Config } from '../../src/config/types';
 import { Daemon } from '../../src/daemon';
-import { withEndpointMode } from './config';
+import { withTestDefaults } from './config';
 import { IstiodLikeClient } from './xds-client';
 
 /** Starts the real daemon in-process on free ports, with fast debounce for tests. */
@@ -12,7 +12,7 @@ export async function startDaemon(partial: Record<string, unknown>): Promise<{ d
       admin: { port: 0 },
       clusters: [{ name: 'default', listener: { port: 0 } }],
       xds: { debounce: { quietMs: 20, maxDelayMs: 200 } },
-      ...withEndpointMode(partial),
+      ...withTestDefaults(partial),
     }),
   );
   const daemon = new Daemon(config);

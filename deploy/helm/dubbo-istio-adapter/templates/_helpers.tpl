@@ -50,5 +50,6 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- with .Values.xds }}{{ $_ := set $cfg "xds" . }}{{ end -}}
 {{- with .Values.protection }}{{ $_ := set $cfg "protection" . }}{{ end -}}
 {{- with .Values.rules }}{{ $_ := set $cfg "rules" . }}{{ end -}}
+{{- with .Values.metadataService }}{{ $_ := set $cfg "metadataService" . }}{{ end -}}
 {{- toYaml $cfg -}}
 {{- end -}}
