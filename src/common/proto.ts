@@ -19,6 +19,7 @@ function load(): protobuf.Root {
       'mcp/v1alpha1/resource.proto',
       'networking/v1alpha3/service_entry.proto',
       'networking/v1alpha3/traffic.proto',
+      'dubbo/metadata/metadata_service_v2.proto',
     ],
     { keepCase: false },
   );

@@ -11,6 +11,6 @@ export function createSource(cfg: SourceConfig, hooks: ZookeeperSourceHooks = {}
     case 'zookeeper':
       return new ZookeeperSource(cfg, hooks);
     case 'nacos':
-      return new NacosSource(cfg);
+      return new NacosSource(cfg, hooks.metadata);
   }
 }

@@ -11,7 +11,9 @@
  * after `retryMs`. Only addresses in `allowedCidrs` are ever dialled.
  */
 import net from 'node:net';
+import * as grpc from '@grpc/grpc-js';
 import { parseCidr } from '../common/cidr';
+import { protoRoot } from '../common/proto';
 import type { MetadataServiceConfig } from '../config/types';
 import { decodeResponse, encodeRequest, metadataInfoJson, readFrame } from './dubbo-codec';
 
@@ -51,9 +53,45 @@ export interface MetadataFetchObserver {
 
 let nextId = 1n;
 
-/** One getMetadataInfo call over Dubbo's protocol: the MetadataInfo JSON, or why not. */
+/** One getMetadataInfo call, over the protocol the instance names: the MetadataInfo JSON, or why not. */
 export function callMetadataService(t: MetadataServiceTarget, app: string, revision: string, timeoutMs: number, maxBytes: number): Promise<string | { error: string }> {
-  if (t.protocol !== 'dubbo') return Promise.resolve({ error: `a MetadataService over ${t.protocol} is not supported (only dubbo)` });
+  if (t.protocol === 'tri') return callTriple(t, app, revision, timeoutMs, maxBytes);
+  if (t.protocol !== 'dubbo') return Promise.resolve({ error: `a MetadataService over ${t.protocol} is not supported (dubbo and tri are)` });
+  return callDubbo(t, app, revision, timeoutMs, maxBytes);
+}
+
+const MetadataRequest = protoRoot.lookupType('org.apache.dubbo.metadata.MetadataRequest');
+const MetadataInfoV2 = protoRoot.lookupType('org.apache.dubbo.metadata.MetadataInfoV2');
+
+/**
+ * Dubbo 3.3's MetadataServiceV2 over Triple (gRPC-compatible, plaintext HTTP/2), which a provider
+ * with a tri protocol offers (meta-v 2.0.0): the service's group and version travel in Triple's
+ * tri-service-group and tri-service-version headers.
+ */
+function callTriple(t: MetadataServiceTarget, app: string, revision: string, timeoutMs: number, maxBytes: number): Promise<string | { error: string }> {
+  return new Promise((resolve) => {
+    const client = new grpc.Client(net.isIPv6(t.host) ? `[${t.host}]:${t.port}` : `${t.host}:${t.port}`, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': maxBytes });
+    const md = new grpc.Metadata();
+    md.set('tri-service-group', app);
+    md.set('tri-service-version', t.version);
+    client.makeUnaryRequest(
+      '/org.apache.dubbo.metadata.MetadataServiceV2/GetMetadataInfo',
+      (m: { revision: string }) => Buffer.from(MetadataRequest.encode(MetadataRequest.fromObject(m)).finish()),
+      (b: Buffer) => MetadataInfoV2.toObject(MetadataInfoV2.decode(b), { defaults: true }) as { app: string; version: string; services: Record<string, Record<string, unknown>> },
+      { revision },
+      md,
+      { deadline: Date.now() + timeoutMs },
+      (err, res) => {
+        client.close();
+        if (err || !res) return resolve({ error: err ? `${grpc.status[err.code] ?? err.code}: ${err.details.slice(0, 200)}` : 'no answer' });
+        resolve(metadataInfoJson({ app: res.app, revision: res.version, services: res.services }));
+      },
+    );
+  });
+}
+
+/** Over Dubbo's own protocol, Hessian 2 (MetadataService, version 1.0.0). */
+function callDubbo(t: MetadataServiceTarget, app: string, revision: string, timeoutMs: number, maxBytes: number): Promise<string | { error: string }> {
   const id = nextId++;
   return new Promise((resolve) => {
     let buf: Buffer = Buffer.alloc(0);

@@ -1,6 +1,7 @@
 import { log } from '../common/log';
 import type { NacosSourceConfig } from '../config/types';
 import { counts, sameList, SourceBase } from './base';
+import { metadataServiceTarget, type MetadataFetcher, type MetadataServiceTarget } from './metadata-service';
 import { CredentialsRefused, mapLimit, NacosClient } from './nacos-client';
 import { documentName, REVISION_KEY, type RegistrySource, type SourceSink, type SourceStatus } from './types';
 
@@ -36,7 +37,11 @@ export class NacosSource extends SourceBase implements RegistrySource {
   /** Mappings read since mappingsReadAtMs, present or not. */
   private readonly mappingsRead = new Set<string>();
 
-  constructor(private readonly cfg: NacosSourceConfig) {
+  constructor(
+    private readonly cfg: NacosSourceConfig,
+    /** Asks providers for the metadata of revisions without a metadata report (Dubbo's default). */
+    private readonly fetcher?: MetadataFetcher,
+  ) {
     super(cfg.name);
     this.client = new NacosClient(cfg.nacos);
   }
@@ -74,7 +79,7 @@ export class NacosSource extends SourceBase implements RegistrySource {
     const n = this.cfg.nacos;
     try {
       const seen = new Map<string, readonly string[]>();
-      const revisions = new Map<string, { namespace: string; app: string; revision: string }>();
+      const revisions = new Map<string, Revision>();
       for (const namespace of n.namespaces) {
         for (const group of n.groups) {
           const all = await this.listServices(namespace, group);
@@ -88,7 +93,14 @@ export class NacosSource extends SourceBase implements RegistrySource {
               if (hosts.length === 0) return;
               for (const h of hosts) {
                 const revision = h.metadata![REVISION_KEY];
-                revisions.set(documentName.metadata(service, revision), { namespace, app: service, revision });
+                const name = documentName.metadata(service, revision);
+                const r = revisions.get(name) ?? { namespace, app: service, revision, targets: [] };
+                revisions.set(name, r);
+                // On Dubbo's default metadata (no report), its MetadataService answers instead.
+                if (h.metadata!['dubbo.metadata.storage-type'] === 'local') {
+                  const t = metadataServiceTarget(h.ip, h.metadata!);
+                  if (!('error' in t)) r.targets.push(t);
+                }
               }
             }
             seen.set(key, hosts.map((h) => instanceEntry(service, h)).sort());
@@ -142,13 +154,17 @@ export class NacosSource extends SourceBase implements RegistrySource {
    * A revision's metadata is read until it is readable JSON, then kept; mappings are read again
    * every mappingRefreshMs. Documents no instance needs any more are forgotten.
    */
-  private async readDocuments(revisions: Map<string, { namespace: string; app: string; revision: string }>): Promise<Map<string, string | undefined>> {
+  private async readDocuments(revisions: Map<string, Revision>): Promise<Map<string, string | undefined>> {
     const n = this.cfg.nacos;
     const out = new Map<string, string | undefined>();
     const pending = [...revisions].filter(([name]) => !isJson(this.docs.get(name)));
     await mapLimit(pending, n.concurrency, async ([name, r]) => {
       const content = await this.client.getConfig(r.namespace, r.app, r.revision);
       if (content !== undefined) out.set(name, content);
+      else if (this.fetcher && r.targets.length) {
+        const fetched = await this.fetcher.get(r.app, r.revision, r.targets);
+        if (fetched.content !== undefined) out.set(name, fetched.content);
+      }
     });
     const ifaces = new Map<string, string>();
     for (const [name, r] of revisions) for (const iface of interfacesIn(out.get(name) ?? this.docs.get(name))) ifaces.set(documentName.mapping(iface), r.namespace);
@@ -193,6 +209,14 @@ function isJson(text: string | undefined): boolean {
 }
 
 /** Interface names a MetadataInfo lists, to read their mapping; src/dubbo judges the rest. */
+/** A revision instances name: where its metadata report would be, and the MetadataServices that can answer for it. */
+interface Revision {
+  namespace: string;
+  app: string;
+  revision: string;
+  targets: MetadataServiceTarget[];
+}
+
 function interfacesIn(metadata: string | undefined): string[] {
   try {
     const services = (JSON.parse(metadata ?? '') as { services?: Record<string, { name?: unknown }> }).services ?? {};

@@ -1,6 +1,6 @@
 import type { Daemon } from '../../src/daemon';
 import { DubboProvider, testHosts } from '../support/dubbo-provider';
-import { SE, startDaemon, zkSource } from '../support/daemon';
+import { metricValue, SE, startDaemon, zkSource } from '../support/daemon';
 import { freePort, waitFor } from '../support/net';
 import { IstiodLikeClient } from '../support/xds-client';
 import { NacosServer } from '../support/nacos-server';
@@ -41,16 +41,18 @@ describe.each(Object.keys(registries))('real Dubbo 3.3 providers in %s', (name) 
   let registry: Registry | undefined;
   let providers: DubboProvider[] = [];
   let daemon: Daemon;
+  let admin = '';
   let client: IstiodLikeClient;
   const ports: Record<string, number> = {};
   let a = '';
   let b = '';
   let c = '';
+  let d = '';
 
   beforeAll(async () => {
     const reg = (registry = await registries[name]());
-    for (const k of ['aDubbo', 'aTri', 'bDubbo', 'cDirect']) ports[k] = await freePort();
-    [a, b, c] = testHosts();
+    for (const k of ['aDubbo', 'aTri', 'bDubbo', 'cDirect', 'dDubbo']) ports[k] = await freePort();
+    [a, b, c, d] = testHosts();
     providers = await Promise.all([
       // Both protocols, two versions and a group, registered both ways (Dubbo 3's default).
       new DubboProvider({ registry: reg.url, host: a, protocols: [`dubbo:${ports.aDubbo}`, `tri:${ports.aTri}`], services: ['1.0.0', '2.0.0:g1'] }).start(),
@@ -60,10 +62,14 @@ describe.each(Object.keys(registries))('real Dubbo 3.3 providers in %s', (name) 
       // the marker, as its sidecar would; only the sidecar registration is served.
       new DubboProvider({ registry: reg.url, host: c, protocols: [`dubbo:${ports.cDirect}`], services: ['1.0.0'], registerMode: 'interface', application: 'greeting-meshed' }).start(),
       new DubboProvider({ registry: reg.url, host: c, protocols: ['dubbo:20882'], services: ['1.0.0'], registerMode: 'interface', application: 'greeting-meshed', meshed: true }).start(),
+      // Application-level only, on Dubbo's default metadata (local): no metadata report, so the
+      // adapter asks its MetadataService (as it does a's).
+      new DubboProvider({ registry: reg.url, host: d, protocols: [`dubbo:${ports.dDubbo}`], services: ['1.0.0'], registerMode: 'instance', application: 'greeting-local' }).start(),
     ]);
     // The default endpoint mode; a service with two protocols is rendered inline in either mode.
     const started = await startDaemon({ sources: [reg.source], render: { endpointMode: 'inline' } });
     daemon = started.daemon;
+    admin = started.admin;
     client = new IstiodLikeClient(started.xdsAddress).connect();
   });
 
@@ -89,16 +95,22 @@ describe.each(Object.keys(registries))('real Dubbo 3.3 providers in %s', (name) 
   };
 
   it('serves every provider at the address and ports Dubbo registered, per protocol, version and group', async () => {
-    await waitFor('the providers in the xDS snapshot', () => client.synced() && inline().length >= 6, 60000);
+    await waitFor('the providers in the xDS snapshot', () => client.synced() && inline().length >= 7, 60000);
     expect(endpoints()).toEqual({
       '1.0.0.dia.greetingservice': [
         `${a}:${ports.aDubbo} tcp-dubbo 1.0.0`,
         `${a}:${ports.aTri} grpc-tri 1.0.0`,
         `${b}:${ports.bDubbo} tcp-dubbo 1.0.0`,
         `${c}:20882 tcp-dubbo 1.0.0 meshed`,
+        `${d}:${ports.dDubbo} tcp-dubbo 1.0.0`,
       ].sort(),
       '2.0.0.g1.dia.greetingservice': [`${a}:${ports.aDubbo} tcp-dubbo 2.0.0`, `${a}:${ports.aTri} grpc-tri 2.0.0`].sort(),
     });
+    // Dubbo's default metadata is no rejected input any more: the instances of a (MetadataServiceV2
+    // over tri, as Dubbo 3.3 offers it beside a tri protocol) and d (over dubbo, Hessian 2) were
+    // resolved by their MetadataService, once per revision.
+    expect(await metricValue(admin, 'dia_rejected_inputs_total', { kind: 'provider' })).toBe(0);
+    expect(await metricValue(admin, 'dia_metadata_service_calls_total', { outcome: 'ok' })).toBeGreaterThanOrEqual(2);
   });
 
   it('isolates the statically tagged provider with no rule document: untagged traffic goes to untagged providers', async () => {

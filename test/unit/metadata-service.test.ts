@@ -145,7 +145,7 @@ describe('MetadataFetcher', () => {
     expect(most).toBe(CFG.concurrency);
   });
 
-  it('refuses a MetadataService over another protocol with a reason (Triple is not supported yet)', async () => {
-    expect(await callMetadataService({ host: '127.0.0.1', port: 1, protocol: 'tri', version: '1.0.0' }, 'a', 'r', 100, 1024)).toEqual({ error: 'a MetadataService over tri is not supported (only dubbo)' });
+  it('refuses a MetadataService over another protocol with a reason', async () => {
+    expect(await callMetadataService({ host: '127.0.0.1', port: 1, protocol: 'rest', version: '1.0.0' }, 'a', 'r', 100, 1024)).toEqual({ error: 'a MetadataService over rest is not supported (dubbo and tri are)' });
   });
 });
