@@ -5,7 +5,7 @@ import type { Registry } from 'prom-client';
 import { log } from '../common/log';
 import { toManifest } from '../istio/manifest';
 import { ISTIO_KINDS } from '../istio/types';
-import type { GuardStatus } from '../model/catalog';
+import type { GuardStatus, PendingDocument } from '../model/catalog';
 import type { SourceStatus } from '../registry/types';
 import type { ClusterSnapshot } from '../xds/snapshot';
 import type { ConnectionInfo } from '../xds/server';
@@ -24,6 +24,8 @@ export interface AdminView {
   connections(): ConnectionInfo[];
   sources(): SourceStatus[];
   guards(): GuardStatus[];
+  /** Dubbo 3 metadata being fetched from providers, and the instances waiting for it. */
+  pendingMetadata(): PendingDocument[];
   confirmRemovals(source: string): boolean;
   /** Rule documents, their state, and the effective rules per service in one view. */
   rules(cluster: string | null): unknown;
@@ -123,7 +125,7 @@ export class AdminServer {
       case '/debug/rules':
         return send(200, this.view.rules(q.get('cluster')));
       case '/debug/sources':
-        return send(200, { sources: this.view.sources(), heldRemovals: this.view.guards().map((g) => ({ ...g, sinceMs: undefined, since: new Date(g.sinceMs).toISOString(), releaseAt: g.releaseAtMs ? new Date(g.releaseAtMs).toISOString() : 'on confirmation only', releaseAtMs: undefined })) });
+        return send(200, { sources: this.view.sources(), pendingMetadata: this.view.pendingMetadata().map((p) => ({ ...p, sinceMs: undefined, since: new Date(p.sinceMs).toISOString() })), heldRemovals: this.view.guards().map((g) => ({ ...g, sinceMs: undefined, since: new Date(g.sinceMs).toISOString(), releaseAt: g.releaseAtMs ? new Date(g.releaseAtMs).toISOString() : 'on confirmation only', releaseAtMs: undefined })) });
       default:
         return send(404, 'not found: try /healthz /readyz /metrics /debug/snapshot /debug/connections /debug/sources /debug/rules\n');
     }

@@ -129,6 +129,12 @@ export class Metrics {
     buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [this.registry],
   });
+  readonly pendingInstances = new Gauge({
+    name: 'dia_pending_instances',
+    help: 'Dubbo 3 instances waiting for metadata asked of their providers (not served yet, not rejected), by source',
+    labelNames: ['source'],
+    registers: [this.registry],
+  });
   readonly metadataCached = new Gauge({
     name: 'dia_metadata_service_cached_revisions',
     help: 'Application revisions whose MetadataService answer (or failure) is kept',

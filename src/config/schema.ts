@@ -476,6 +476,7 @@ export const configSchema = {
         concurrency: { type: 'integer', minimum: 1, maximum: 64, default: 4, description: 'Calls in flight at once, over every registry.' },
         retryMs: { ...ms, minimum: 100, default: 15000, description: 'After every provider of a revision failed, ask again after this long.' },
         maxBytes: { type: 'integer', minimum: 1024, maximum: 67108864, default: 4194304, description: 'Largest answer accepted.' },
+        pendingDegradedMs: { ...ms, default: 60000, description: 'Instances waiting this long for their metadata make /readyz say degraded, with the reason (they are pending, not rejected, until then and after).' },
       },
     },
     protection: {

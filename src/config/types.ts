@@ -19,6 +19,7 @@ export interface MetadataServiceConfig {
   concurrency: number;
   retryMs: number;
   maxBytes: number;
+  pendingDegradedMs: number;
 }
 
 export interface RulesConfig {

@@ -154,6 +154,9 @@ export class Daemon {
     const held = new Map(this.catalog.guards().map((g) => [g.source, g.heldRemovals]));
     for (const s of this.config.sources) this.metrics.heldRemovals.set({ source: s.name }, held.get(s.name) ?? 0);
     for (const snap of this.pipeline.snapshots()) for (const [kind, t] of snap.types) this.metrics.snapshotResources.set({ cluster: snap.cluster, kind }, t.resources.size);
+    const pending = new Map<string, number>();
+    for (const p of this.catalog.pendingDocuments()) pending.set(p.source, (pending.get(p.source) ?? 0) + p.entries);
+    for (const s of this.config.sources) this.metrics.pendingInstances.set({ source: s.name }, pending.get(s.name) ?? 0);
   }
 
   private updateRuleDocumentGauge(): void {
@@ -181,6 +184,9 @@ export class Daemon {
       ruleSources: this.ruleSources.map((s) => ({ ...s.status(), syncedOnce: this.rulesSyncedOnce.get(s.name)! })),
       ruleDocuments: this.rules.status(),
       guards: this.catalog.guards(),
+      pendingMetadata: this.catalog.pendingDocuments(),
+      pendingDegradedMs: this.config.metadataService.pendingDegradedMs,
+      nowMs: Date.now(),
     });
   }
 
@@ -191,6 +197,7 @@ export class Daemon {
       connections: () => this.xds.connections(),
       sources: () => this.sources.map((s) => s.status()),
       guards: () => this.catalog.guards(),
+      pendingMetadata: () => this.catalog.pendingDocuments(),
       confirmRemovals: (source) => this.catalog.confirmRemovals(source),
       rules: (cluster) => ({
         sources: this.ruleSources.map((s) => s.status()),

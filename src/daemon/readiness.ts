@@ -1,5 +1,5 @@
 import type { Readiness } from '../admin/server';
-import type { GuardStatus } from '../model/catalog';
+import type { GuardStatus, PendingDocument } from '../model/catalog';
 import type { SourceState } from '../registry/types';
 import type { RuleDocumentStatus } from '../rules/store';
 
@@ -19,12 +19,17 @@ export interface ReadinessInput {
   ruleSources: SourceStanding[];
   ruleDocuments: RuleDocumentStatus[];
   guards: GuardStatus[];
+  /** Dubbo 3 metadata being fetched from providers, and how long instances may wait before it is worth saying. */
+  pendingMetadata: PendingDocument[];
+  pendingDegradedMs: number;
+  nowMs: number;
 }
 
 /**
  * Ready once the listeners are up and every registry and rule source has been read once and
  * published; degraded (still ready) while serving a stale source's last good state, a rejected
- * rule document's last good version, or holding back a mass removal. Pure: the daemon gathers the
+ * rule document's last good version, holding back a mass removal, or when Dubbo 3 instances have
+ * waited too long for metadata asked of their providers. Pure: the daemon gathers the
  * input, /readyz prints the result.
  */
 export function readiness(input: ReadinessInput): Readiness {
@@ -55,5 +60,10 @@ export function readiness(input: ReadinessInput): Readiness {
   for (const g of input.guards) {
     reasons.push(`source ${g.source}: ${g.heldRemovals} of ${g.publishedEndpoints} endpoints would be removed at once; held ${g.releaseAtMs ? `until ${new Date(g.releaseAtMs).toISOString()}` : 'until confirmed'} (POST /admin/confirm-removals?source=${g.source})`);
   }
+  const late = input.pendingMetadata.filter((p) => input.nowMs - p.sinceMs >= input.pendingDegradedMs);
+  for (const p of late.slice(0, 5)) {
+    reasons.push(`source ${p.source}: ${p.entries} instance(s) wait for ${p.document} for ${Math.round((input.nowMs - p.sinceMs) / 1000)} s (${p.reason}); they are not served until it is known`);
+  }
+  if (late.length > 5) reasons.push(`and ${late.length - 5} more revisions whose metadata is still being asked of providers (/debug/sources)`);
   return { ready, status: !ready ? 'not-ready' : reasons.length ? 'degraded' : 'ok', reasons };
 }

@@ -45,6 +45,15 @@ export interface GuardStatus {
   releaseAtMs?: number;
 }
 
+/** A document being fetched elsewhere, and how many entries wait for it. */
+export interface PendingDocument {
+  source: string;
+  document: string;
+  entries: number;
+  sinceMs: number;
+  reason: string;
+}
+
 export interface SourceHealth {
   state: SourceState;
   reason?: string;
@@ -82,6 +91,8 @@ interface SourceData {
   observed: Map<string, ParsedEntry[]>;
   /** Documents entries refer to (Dubbo 3 metadata, mapping), and which registry services use each. */
   docs: Map<string, string>;
+  /** Documents being fetched (or to be asked again): since when, and the last reason. */
+  pending: Map<string, { sinceMs: number; reason: string }>;
   dependents: Map<string, Set<string>>;
   published: Map<string, Published>;
   /**
@@ -144,6 +155,7 @@ export class Catalog implements SourceSink {
         health: { state: 'connecting', syncedOnce: false },
         observed: new Map(),
         docs: new Map(),
+        pending: new Map(),
         dependents: new Map(),
         published: new Map(),
         publishedRefs: new Map(),
@@ -210,12 +222,14 @@ export class Catalog implements SourceSink {
       let results: readonly Normalized[] = parsed.results;
       if (parsed.unresolved) {
         // A rolling upgrade registers the new revision before its metadata is readable, or
-        // metadata breaks: the instance keeps what it last exported rather than vanish.
+        // metadata breaks: the instance keeps what it last exported rather than vanish. While
+        // the metadata is being fetched the instance is pending: neither rejected nor warned of.
         const last = byInstance.get(parsed.instanceId!)?.results ?? [];
+        const pending = parsed.needs.some((n) => s.pending.has(n));
         if (last.some((r) => r.ok)) {
           results = last;
-          if (report) this.observer.warning(source, entry, `${parsed.unresolved}; keeping the services it last exported`);
-        } else if (report) this.observer.rejected(source, entry, parsed.unresolved);
+          if (report && !pending) this.observer.warning(source, entry, `${parsed.unresolved}; keeping the services it last exported`);
+        } else if (report && !pending) this.observer.rejected(source, entry, parsed.unresolved);
       }
       for (const r of report ? parsed.results : []) {
         if (!r.ok && !r.skipped) this.observer.rejected(source, entry, r.reason);
@@ -239,6 +253,28 @@ export class Catalog implements SourceSink {
       const entries = s.observed.get(service);
       if (entries) this.applyEntries(source, service, entries.map((p) => p.entry), (p) => p.parsed.needs.includes(name));
     }
+  }
+
+  pendingDocument(source: string, name: string, reason: string | undefined, nowMs = Date.now()): void {
+    const s = this.source(source);
+    if (reason === undefined) s.pending.delete(name);
+    else s.pending.set(name, { sinceMs: s.pending.get(name)?.sinceMs ?? nowMs, reason });
+  }
+
+  /**
+   * Documents being fetched that entries wait for, with how many entries (Dubbo 3 instances)
+   * wait and since when: for /debug/sources, a gauge and readiness.
+   */
+  pendingDocuments(): PendingDocument[] {
+    const out: PendingDocument[] = [];
+    for (const [source, s] of this.sources) {
+      for (const [document, p] of s.pending) {
+        let entries = 0;
+        for (const service of s.dependents.get(document) ?? []) for (const e of s.observed.get(service) ?? []) if (e.parsed.unresolved && e.parsed.needs.includes(document)) entries++;
+        if (entries) out.push({ source, document, entries, sinceMs: p.sinceMs, reason: p.reason });
+      }
+    }
+    return out;
   }
 
   /** Which documents the entries of a registry service need. */

@@ -31,6 +31,8 @@ export class NacosSource extends SourceBase implements RegistrySource {
   private running?: Promise<void>;
   private readonly client: NacosClient;
   private readonly known = new Map<string, readonly string[]>();
+  /** Metadata documents asked of providers and not answered yet. */
+  private readonly pending = new Set<string>();
   /** Documents handed to the sink; metadata of a revision never changes once readable. */
   private readonly docs = new Map<string, string>();
   private mappingsReadAtMs = 0;
@@ -162,8 +164,11 @@ export class NacosSource extends SourceBase implements RegistrySource {
       const content = await this.client.getConfig(r.namespace, r.app, r.revision);
       if (content !== undefined) out.set(name, content);
       else if (this.fetcher && r.targets.length) {
+        if (!this.pending.has(name)) this.sink?.pendingDocument(this.name, name, 'asking the MetadataService');
+        this.pending.add(name);
         const fetched = await this.fetcher.get(r.app, r.revision, r.targets);
         if (fetched.content !== undefined) out.set(name, fetched.content);
+        else this.sink?.pendingDocument(this.name, name, fetched.reason ?? 'the MetadataService did not answer');
       }
     });
     const ifaces = new Map<string, string>();
@@ -178,6 +183,12 @@ export class NacosSource extends SourceBase implements RegistrySource {
       this.mappingsRead.add(name);
     });
     for (const name of this.docs.keys()) if (!revisions.has(name) && !ifaces.has(name)) out.set(name, undefined);
+    // Pending no longer: answered (its document goes out first), or no instance names it.
+    for (const name of [...this.pending]) {
+      if (revisions.has(name) && out.get(name) === undefined && !isJson(this.docs.get(name))) continue;
+      this.pending.delete(name);
+      this.sink?.pendingDocument(this.name, name, undefined);
+    }
     return out;
   }
 

@@ -17,6 +17,11 @@ export interface SourceSink {
    * per source, however many entries need it. undefined forgets it.
    */
   setDocument(source: string, name: string, content: string | undefined): void;
+  /**
+   * A document entries need is being fetched elsewhere (a provider's MetadataService), or will
+   * be asked again: entries waiting for it are pending, not rejected. undefined: no longer.
+   */
+  pendingDocument(source: string, name: string, reason: string | undefined): void;
 }
 
 /**

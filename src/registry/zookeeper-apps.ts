@@ -39,6 +39,8 @@ export class ZookeeperApplications {
   private readonly published = new Map<string, readonly string[]>();
   /** Documents handed to the sink, by document name. */
   private readonly docs = new Map<string, string>();
+  /** Metadata documents asked of providers and not answered yet. */
+  private readonly pending = new Set<string>();
   private readonly mappings = new Set<string>();
   /** Metadata reads in flight or done in this session, by znode path. */
   private metadataReads = new Map<string, Promise<void>>();
@@ -165,9 +167,17 @@ export class ZookeeperApplications {
     }
     if (targets.length === 0) return;
     const name = documentName.metadata(app, revision);
+    const sink = () => this.session.sink();
+    if (!this.pending.has(name)) sink()?.pendingDocument(this.session.name, name, 'asking the MetadataService');
+    this.pending.add(name);
     const r = await this.fetcher.get(app, revision, targets);
     if (!this.session.live(gen) || this.docs.has(name)) return;
-    if (r.content !== undefined) return this.setDocument(name, r.content);
+    if (r.content !== undefined) {
+      this.setDocument(name, r.content);
+      this.pending.delete(name);
+      return sink()?.pendingDocument(this.session.name, name, undefined);
+    }
+    sink()?.pendingDocument(this.session.name, name, r.reason ?? 'the MetadataService did not answer');
     setTimeout(() => {
       if (this.session.live(gen) && !this.docs.has(name)) this.guard(gen, this.fetchMetadata(gen, app, revision));
     }, this.fetcher.retryMs).unref();
@@ -226,6 +236,11 @@ export class ZookeeperApplications {
       }
     }
     for (const name of [...this.docs.keys()]) if (name.startsWith('metadata/') && !named.has(name)) this.setDocument(name, undefined);
+    for (const name of [...this.pending]) {
+      if (named.has(name) && !this.docs.has(name)) continue;
+      this.pending.delete(name);
+      this.session.sink()?.pendingDocument(this.session.name, name, undefined);
+    }
   }
 
   /** Reads of one path are applied in the order they were issued, so an older answer never wins. */

@@ -4,46 +4,17 @@
  * bounded concurrency. Providers that answer garbage, answer slowly or refuse are servers on
  * loopback; a real Dubbo provider answers in test/e2e/dubbo-estate.test.ts.
  */
-import net from 'node:net';
-import { EncoderV2 } from 'hessian.js';
 import { decodeResponse, encodeRequest, HEADER_BYTES, metadataInfoJson, readFrame } from '../../src/registry/dubbo-codec';
 import { parseMetadataInfo } from '../../src/dubbo/instance';
 import { callMetadataService, MetadataFetcher, metadataServiceTarget, type MetadataServiceTarget } from '../../src/registry/metadata-service';
+import { dubboResponse, fakeMetadataService, metadataAnswer, metadataInfo } from '../support/metadata-provider';
 
-const CFG = { enabled: true, allowedCidrs: ['127.0.0.0/8'], timeoutMs: 500, concurrency: 2, retryMs: 1000, maxBytes: 65536 };
+const CFG = { enabled: true, allowedCidrs: ['127.0.0.0/8'], timeoutMs: 500, concurrency: 2, retryMs: 1000, maxBytes: 65536, pendingDegradedMs: 1000 };
 
-/** A response frame as a Dubbo provider writes it (DubboCodec.encodeResponseData). */
-function response(id: bigint, values: unknown[], status = 20): Buffer {
-  const e = new EncoderV2();
-  for (const v of values) e.write(v);
-  const body = e.get();
-  const h = Buffer.alloc(HEADER_BYTES);
-  h.writeUInt16BE(0xdabb, 0);
-  h[2] = 2;
-  h[3] = status;
-  h.writeBigInt64BE(id, 4);
-  h.writeInt32BE(body.length, 12);
-  return Buffer.concat([h, body]);
-}
-
-const SERVICE_INFO = { $class: 'org.apache.dubbo.metadata.MetadataInfo$ServiceInfo', $: { name: 'dia.GreetingService', group: '', version: '1.0.0', protocol: 'dubbo', port: 20880, path: 'dia.GreetingService', params: { $class: 'java.util.HashMap', $: { application: 'greeting-e', side: 'provider' } } } };
-const METADATA = { $class: 'org.apache.dubbo.metadata.MetadataInfo', $: { app: 'greeting-e', revision: 'r1', services: { $class: 'java.util.concurrent.ConcurrentSkipListMap', $: { 'dia.GreetingService:1.0.0:dubbo': SERVICE_INFO } } } };
-
-/** A provider on loopback that answers each request with `answer(request id)` (or nothing). */
-async function provider(answer: (id: bigint) => Buffer | undefined): Promise<{ port: number; requests: number; close: () => void }> {
-  const state = { port: 0, requests: 0, close: () => server.close() };
-  const server = net.createServer((s) => {
-    s.on('data', (b: Buffer) => {
-      state.requests++;
-      const out = answer(b.readBigInt64BE(4));
-      if (out) s.write(out);
-    });
-    s.on('error', () => {});
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  state.port = (server.address() as net.AddressInfo).port;
-  return state;
-}
+const SERVICE_INFO_APP = 'greeting-e';
+const METADATA = metadataInfo(SERVICE_INFO_APP, 'r1', ['dia.GreetingService:1.0.0']);
+const response = dubboResponse;
+const provider = fakeMetadataService;
 const target = (port: number, host = '127.0.0.1'): MetadataServiceTarget => ({ host, port, protocol: 'dubbo', version: '1.0.0' });
 
 describe('Dubbo codec', () => {
@@ -56,7 +27,7 @@ describe('Dubbo codec', () => {
   });
 
   it('reads a MetadataInfo answer into the metadata report\'s JSON shape', () => {
-    const r = readFrame(response(7n, [4, METADATA, { $class: 'java.util.HashMap', $: {} }]), 65536);
+    const r = readFrame(metadataAnswer(7n, METADATA), 65536);
     if (!r || 'error' in r) throw new Error('no frame');
     const value = decodeResponse(r.frame);
     if ('error' in value) throw new Error(value.error);
@@ -88,7 +59,7 @@ describe('Dubbo codec', () => {
 
 describe('MetadataFetcher', () => {
   it('calls once per application and revision, and asks the next instance when one fails', async () => {
-    const good = await provider((id) => response(id, [4, METADATA, { $class: 'java.util.HashMap', $: {} }]));
+    const good = await provider((id) => metadataAnswer(id, METADATA));
     const garbage = await provider(() => Buffer.from('garbage that is no Dubbo frame'));
     try {
       const f = new MetadataFetcher(CFG);

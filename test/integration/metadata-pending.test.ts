@@ -1,0 +1,86 @@
+/**
+ * Instances whose metadata is asked of a provider that misbehaves (issue 19): pending, not
+ * rejected; /readyz and the metrics say what happened; once the provider answers, the instances
+ * are served. A real ZooKeeper; the MetadataService is a stand-in on loopback that answers
+ * garbage, then nothing, then a real Dubbo answer frame (real Dubbo providers answer in
+ * dubbo-providers.test.ts and the e2e estate).
+ */
+import type { Daemon } from '../../src/daemon';
+import { metricValue, SE, startDaemon, zkSource } from '../support/daemon';
+import { fakeMetadataService, metadataAnswer, metadataInfo, type FakeMetadataService } from '../support/metadata-provider';
+import { waitFor } from '../support/net';
+import { IstiodLikeClient } from '../support/xds-client';
+import { ZkWriter } from '../support/zk-client';
+import { ZookeeperServer } from '../support/zookeeper-server';
+
+jest.setTimeout(120_000);
+
+const APP = 'inventory-provider';
+const REVISION = '5d1e0c3b9a8f7e6d5c4b3a2918070605';
+
+/** An instance record laid out as Dubbo 3.3's ZookeeperServiceDiscovery writes it, on local metadata. */
+function instance(address: string, metadataPort: number): string {
+  const metadata = {
+    'dubbo.endpoints': '[{"port":20880,"protocol":"dubbo"}]',
+    'dubbo.metadata-service.url-params': JSON.stringify({ 'prefer.serialization': 'hessian2,fastjson2', version: '1.0.0', dubbo: '2.0.2', release: '3.3.5', side: 'provider', port: String(metadataPort), protocol: 'dubbo' }),
+    'dubbo.metadata.revision': REVISION,
+    'dubbo.metadata.storage-type': 'local',
+    'meta-v': '1.0.0',
+    timestamp: '1764800000000',
+  };
+  return JSON.stringify({ name: APP, id: `${address}:20880`, address, port: 20880, sslPort: null, payload: { '@class': 'org.apache.dubbo.registry.zookeeper.ZookeeperInstance', id: `${address}:20880`, name: APP, metadata }, registrationTimeUTC: 1764800000500, serviceType: 'DYNAMIC', uriSpec: null });
+}
+
+describe('metadata asked of a provider that misbehaves', () => {
+  let zk: ZookeeperServer;
+  let writer: ZkWriter;
+  let daemon: Daemon;
+  let admin: string;
+  let client: IstiodLikeClient;
+  let provider: FakeMetadataService;
+
+  beforeAll(async () => {
+    zk = await new ZookeeperServer().start();
+    writer = await ZkWriter.connect(zk.connect);
+    provider = await fakeMetadataService(() => Buffer.from('garbage, not a Dubbo frame'));
+    await writer.put(`/services/${APP}/127.0.0.1:20880`, instance('127.0.0.1', provider.port));
+    const started = await startDaemon({ sources: [zkSource(zk.connect)], metadataService: { timeoutMs: 300, retryMs: 500, pendingDegradedMs: 300 }, render: { endpointMode: 'inline' } });
+    daemon = started.daemon;
+    admin = started.admin;
+    client = new IstiodLikeClient(started.xdsAddress).connect();
+  });
+
+  afterAll(async () => {
+    client?.close();
+    await daemon?.stop();
+    provider?.close();
+    await writer?.close();
+    await zk?.destroy();
+  });
+
+  const served = () => [...client.resources(SE).values()].some((o) => (o.spec.hosts as string[])[0] === '1.0.0.com.example.inventoryservice');
+
+  it('keeps the instance pending, not rejected, and says so in /readyz, /debug/sources and the metrics', async () => {
+    await waitFor('the failure is known', async () => (await metricValue(admin, 'dia_metadata_service_calls_total', { outcome: 'failed' })) >= 1, 30000);
+    // The provider now answers nothing at all: the next tries time out.
+    provider.answer = () => undefined;
+    await waitFor('/readyz degraded with the reason', async () => (await (await fetch(`${admin}/readyz`)).text()).includes(`wait for metadata/${APP}/${REVISION}`), 30000);
+    const readyz = await (await fetch(`${admin}/readyz`)).text();
+    expect(readyz).toMatch(/^degraded/);
+    expect(readyz).toMatch(/not a Dubbo frame|no answer within 300 ms/);
+    expect(await metricValue(admin, 'dia_pending_instances', { source: 'zk' })).toBe(1);
+    expect(await metricValue(admin, 'dia_rejected_inputs_total', {})).toBe(0);
+    const { pendingMetadata } = (await (await fetch(`${admin}/debug/sources?format=json`)).json()) as { pendingMetadata: { document: string; entries: number }[] };
+    expect(pendingMetadata).toEqual([expect.objectContaining({ document: `metadata/${APP}/${REVISION}`, entries: 1 })]);
+    expect(served()).toBe(false);
+  });
+
+  it('serves the instance once the provider answers, with nothing lost or left pending', async () => {
+    provider.answer = (id) => metadataAnswer(id, metadataInfo(APP, REVISION, ['com.example.InventoryService:1.0.0']));
+    await waitFor('the instance is served', () => served(), 30000);
+    await waitFor('nothing pending', async () => (await metricValue(admin, 'dia_pending_instances', { source: 'zk' })) === 0, 30000);
+    expect(await (await fetch(`${admin}/readyz`)).text()).toMatch(/^ok/);
+    expect(await metricValue(admin, 'dia_rejected_inputs_total', {})).toBe(0);
+    expect(await metricValue(admin, 'dia_metadata_service_calls_total', { outcome: 'ok' })).toBe(1);
+  });
+});
