@@ -7,7 +7,7 @@
  */
 import type { Daemon } from '../../src/daemon';
 import { metricValue, SE, startDaemon, zkSource } from '../support/daemon';
-import { fakeMetadataService, metadataAnswer, metadataInfo, type FakeMetadataService } from '../support/metadata-provider';
+import { fakeMetadataService, localMetadataInstance, metadataAnswer, metadataInfo, type FakeMetadataService } from '../support/metadata-provider';
 import { waitFor } from '../support/net';
 import { IstiodLikeClient } from '../support/xds-client';
 import { ZkWriter } from '../support/zk-client';
@@ -17,19 +17,6 @@ jest.setTimeout(120_000);
 
 const APP = 'inventory-provider';
 const REVISION = '5d1e0c3b9a8f7e6d5c4b3a2918070605';
-
-/** An instance record laid out as Dubbo 3.3's ZookeeperServiceDiscovery writes it, on local metadata. */
-function instance(address: string, metadataPort: number): string {
-  const metadata = {
-    'dubbo.endpoints': '[{"port":20880,"protocol":"dubbo"}]',
-    'dubbo.metadata-service.url-params': JSON.stringify({ 'prefer.serialization': 'hessian2,fastjson2', version: '1.0.0', dubbo: '2.0.2', release: '3.3.5', side: 'provider', port: String(metadataPort), protocol: 'dubbo' }),
-    'dubbo.metadata.revision': REVISION,
-    'dubbo.metadata.storage-type': 'local',
-    'meta-v': '1.0.0',
-    timestamp: '1764800000000',
-  };
-  return JSON.stringify({ name: APP, id: `${address}:20880`, address, port: 20880, sslPort: null, payload: { '@class': 'org.apache.dubbo.registry.zookeeper.ZookeeperInstance', id: `${address}:20880`, name: APP, metadata }, registrationTimeUTC: 1764800000500, serviceType: 'DYNAMIC', uriSpec: null });
-}
 
 describe('metadata asked of a provider that misbehaves', () => {
   let zk: ZookeeperServer;
@@ -43,7 +30,7 @@ describe('metadata asked of a provider that misbehaves', () => {
     zk = await new ZookeeperServer().start();
     writer = await ZkWriter.connect(zk.connect);
     provider = await fakeMetadataService(() => Buffer.from('garbage, not a Dubbo frame'));
-    await writer.put(`/services/${APP}/127.0.0.1:20880`, instance('127.0.0.1', provider.port));
+    await writer.put(`/services/${APP}/127.0.0.1:20880`, localMetadataInstance(APP, '127.0.0.1', 20880, REVISION, provider.port));
     const started = await startDaemon({ sources: [zkSource(zk.connect)], metadataService: { timeoutMs: 300, retryMs: 500, pendingDegradedMs: 300 }, render: { endpointMode: 'inline' } });
     daemon = started.daemon;
     admin = started.admin;
