@@ -4,12 +4,11 @@
  * Writes docs/performance.md (table) and docs/performance.json (all samples). Numbers are
  * medians with min and max over repeated runs, since these machines are noisy.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import yaml from 'js-yaml';
-import { parseConfig } from '../src/config/load';
+import { DaemonProcess } from '../test/support/daemon-process';
 import { EnvoyProbe, outbound } from '../test/support/envoy-probe';
 import { Istiod, provisionIstiod } from '../test/support/istiod';
 import { freePort, waitFor } from '../test/support/net';
@@ -58,59 +57,28 @@ async function lowerBound(connect: string, providers: number): Promise<number> {
   return ms;
 }
 
-class DaemonProcess {
-  proc?: ChildProcess;
-  admin = 0;
+/** The daemon process with the bench's config: a ZooKeeper source and one or more views. */
+class BenchDaemon extends DaemonProcess {
   xds = 0;
   /** Listener port of each cluster view, in order (shard views when shards > 1). */
   ports: number[] = [];
-  async start(connect: string, debounce: { quietMs: number; maxDelayMs: number }, opts: { shards?: number; endpointMode?: string; extra?: Record<string, unknown> } = {}): Promise<number> {
-    this.admin = await freePort();
+
+  async boot(connect: string, debounce: { quietMs: number; maxDelayMs: number }, opts: { shards?: number; endpointMode?: string; extra?: Record<string, unknown> } = {}): Promise<number> {
     const shards = opts.shards ?? 1;
     this.ports = [];
     for (let i = 0; i < shards; i++) this.ports.push(await freePort());
     this.xds = this.ports[0];
-    const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'dia-bench-')), 'adapter.yaml');
-    const cfg = {
-      logLevel: 'warn',
-      admin: { port: this.admin },
-      sources: [{ name: 'zk', type: 'zookeeper', zookeeper: { connect, resyncIntervalMs: 0 } }],
-      xds: { debounce },
-      ...(opts.endpointMode ? { render: { endpointMode: opts.endpointMode } } : {}),
-      clusters: this.ports.map((port, index) => ({ name: shards > 1 ? `shard-${index}` : 'default', listener: { port }, ...(shards > 1 ? { shard: { index, count: shards } } : {}) })),
-      protection: { massRemoval: { threshold: 1, minEndpoints: 1_000_000, holdMs: 0 } },
-      ...opts.extra,
-    };
-    parseConfig(yaml.dump(cfg)); // fail early on a bad bench config
-    writeFileSync(file, yaml.dump(cfg));
-    const t0 = performance.now();
-    this.proc = spawn(process.execPath, [path.join(ROOT, 'dist/cli.js'), 'run', '--config', file], { stdio: ['ignore', 'ignore', 'inherit'] });
-    return t0;
-  }
-  /** The process's peak resident set so far (VmHWM), where the kernel reports it. */
-  peakRssMb(): number | undefined {
-    try {
-      const kb = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${this.proc!.pid}/status`, 'utf8'))?.[1];
-      return kb ? Number(kb) / 1024 : undefined;
-    } catch {
-      return undefined;
-    }
-  }
-  /** A metric's value, summed over its label sets. */
-  async metric(name: string): Promise<number> {
-    const text = await (await fetch(`http://127.0.0.1:${this.admin}/metrics`)).text();
-    const lines = text.split('\n').filter((l) => l.startsWith(name + ' ') || l.startsWith(name + '{'));
-    return lines.length ? lines.reduce((n, l) => n + Number(l.split(' ').pop()), 0) : NaN;
-  }
-  async up(): Promise<void> {
-    await waitFor('daemon up', async () => (await fetch(`http://127.0.0.1:${this.admin}/healthz`).catch(() => undefined))?.ok, 60000, 5);
-  }
-  async stop(): Promise<void> {
-    const p = this.proc;
-    if (!p || p.exitCode !== null) return;
-    const done = new Promise((r) => p.once('exit', r));
-    p.kill('SIGTERM');
-    await done;
+    return this.start(
+      {
+        sources: [{ name: 'zk', type: 'zookeeper', zookeeper: { connect, resyncIntervalMs: 0 } }],
+        xds: { debounce },
+        ...(opts.endpointMode ? { render: { endpointMode: opts.endpointMode } } : {}),
+        clusters: this.ports.map((port, index) => ({ name: shards > 1 ? `shard-${index}` : 'default', listener: { port }, ...(shards > 1 ? { shard: { index, count: shards } } : {}) })),
+        protection: { massRemoval: { threshold: 1, minEndpoints: 1_000_000, holdMs: 0 } },
+        ...opts.extra,
+      },
+      'warn',
+    );
   }
 }
 
@@ -212,8 +180,8 @@ const zpath = (iface: string, url: string) => `/dubbo/${iface}/providers/${encod
  * change, and the latency until the client of the changed shard holds it.
  */
 async function benchShards(connect: string, writer: ZkWriter, estate: ReturnType<typeof generateEstate>, shards: number, changes: number): Promise<ShardResult> {
-  const d = new DaemonProcess();
-  await d.start(connect, { quietMs: 100, maxDelayMs: 1000 }, { shards });
+  const d = new BenchDaemon();
+  await d.boot(connect, { quietMs: 100, maxDelayMs: 1000 }, { shards });
   try {
     await d.up();
     const clients = d.ports.map(rawClient);
@@ -257,8 +225,8 @@ async function benchShards(connect: string, writer: ZkWriter, estate: ReturnType
  * istiod's cold start on the estate. istiod runs with its default debounce (100 ms).
  */
 async function benchIstiod(connect: string, writer: ZkWriter, estate: ReturnType<typeof generateEstate>, mode: string, changes: number): Promise<IngestResult> {
-  const d = new DaemonProcess();
-  await d.start(connect, { quietMs: 100, maxDelayMs: 1000 }, { endpointMode: mode });
+  const d = new BenchDaemon();
+  await d.boot(connect, { quietMs: 100, maxDelayMs: 1000 }, { endpointMode: mode });
   let istiod: Istiod | undefined;
   let probe: EnvoyProbe | undefined;
   try {
@@ -322,8 +290,8 @@ async function benchSize(size: Size, runs: number, changes: number, opts: { inge
     let heapMb = 0;
     for (let r = 0; r < runs; r++) {
       bound.push(await lowerBound(zk.connect, estate.providers));
-      const d = new DaemonProcess();
-      const t0 = await d.start(zk.connect, { quietMs: 100, maxDelayMs: 1000 });
+      const d = new BenchDaemon();
+      const t0 = await d.boot(zk.connect, { quietMs: 100, maxDelayMs: 1000 });
       await d.up();
       const c = rawClient(d.xds);
       const complete = firstArrival([c], (b) => endpointsIn(b) === estate.providers, 600_000);
@@ -341,8 +309,8 @@ async function benchSize(size: Size, runs: number, changes: number, opts: { inge
       ['debounce 0/0', { quietMs: 0, maxDelayMs: 0 }],
       ['debounce 100/1000 (default)', { quietMs: 100, maxDelayMs: 1000 }],
     ] as const) {
-      const d = new DaemonProcess();
-      await d.start(zk.connect, debounce);
+      const d = new BenchDaemon();
+      await d.boot(zk.connect, debounce);
       const clients: IstiodLikeClient[] = [];
       let expected = estate.providers;
       const connectClients = async (n: number) => {
@@ -444,8 +412,8 @@ async function benchMetadata(runs: number): Promise<MetadataResult> {
     }))));
     const instances = revisions * perRevision;
     const coldStart = async (): Promise<{ ms: number; calls: number }> => {
-      const d = new DaemonProcess();
-      const t0 = await d.start(zk.connect, { quietMs: 100, maxDelayMs: 1000 }, { extra: { metadataService: { allowedCidrs: ['127.0.0.0/8'] } } });
+      const d = new BenchDaemon();
+      const t0 = await d.boot(zk.connect, { quietMs: 100, maxDelayMs: 1000 }, { extra: { metadataService: { allowedCidrs: ['127.0.0.0/8'] } } });
       await d.up();
       const c = rawClient(d.xds);
       const at = (await firstArrival([c], (b) => endpointsIn(b) === instances, 120_000)).at;

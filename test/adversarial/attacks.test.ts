@@ -1,10 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
-import yaml from 'js-yaml';
 import { DiscoveryRequest, DiscoveryResponse } from '../../src/xds/proto';
+import { DaemonProcess } from '../support/daemon-process';
 import { freePort, sleep, waitFor } from '../support/net';
 import { IstiodLikeClient } from '../support/xds-client';
 import { ZkWriter } from '../support/zk-client';
@@ -12,7 +9,6 @@ import { ZookeeperServer } from '../support/zookeeper-server';
 
 jest.setTimeout(120_000);
 
-const ROOT = path.resolve(__dirname, '../..');
 const ADS = '/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources';
 const SE = 'networking.istio.io/v1/ServiceEntry';
 /** How much the daemon's resident memory may grow over one attack. */
@@ -23,54 +19,19 @@ const LOG_BOUND_BYTES = 256 * 1024;
 const provider = (ip: string, iface = 'com.example.Victim', extra = '') =>
   `dubbo://${ip}:20880/${iface}?application=victim&interface=${iface}&side=provider&timestamp=1700000000000${extra}`;
 
-/** The daemon as it runs in production: its own process (`node dist/cli.js run`), its log in a file. */
-class DaemonProcess {
-  readonly dir = mkdtempSync(path.join(os.tmpdir(), 'dia-adversarial-'));
-  readonly log = path.join(this.dir, 'daemon.log');
-  proc?: ChildProcess;
-  admin = 0;
+/** The daemon with a ZooKeeper registry and rule source, and an xDS port of its own. */
+class AttackedDaemon extends DaemonProcess {
   xds = 0;
 
-  async start(zk: string): Promise<void> {
-    this.admin = await freePort();
+  async boot(zk: string): Promise<void> {
     this.xds = await freePort();
-    const config = {
-      admin: { port: this.admin },
+    await this.start({
       sources: [{ name: 'zk', type: 'zookeeper', zookeeper: { connect: zk, sessionTimeoutMs: 4000, resyncIntervalMs: 0 } }],
       clusters: [{ name: 'default', listener: { port: this.xds } }],
       xds: { debounce: { quietMs: 20, maxDelayMs: 200 } },
       rules: { sources: [{ name: 'zk-rules', type: 'zookeeper', zookeeper: { connect: zk } }] },
-    };
-    writeFileSync(path.join(this.dir, 'adapter.yaml'), yaml.dump(config));
-    const out = openSync(this.log, 'a');
-    this.proc = spawn(process.execPath, [path.join(ROOT, 'dist/cli.js'), 'run', '--config', path.join(this.dir, 'adapter.yaml')], { stdio: ['ignore', out, out], env: { ...process.env, LOG_LEVEL: 'info' } });
-    await waitFor('daemon ready', async () => (await fetch(`http://127.0.0.1:${this.admin}/readyz`).catch(() => undefined))?.ok, 60000);
-  }
-
-  alive(): boolean {
-    return this.proc?.exitCode === null;
-  }
-
-  rssMb(): number {
-    return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${this.proc!.pid}/status`, 'utf8'))![1]) / 1024;
-  }
-
-  logBytes(): number {
-    return statSync(this.log).size;
-  }
-
-  async metrics(): Promise<string> {
-    return (await fetch(`http://127.0.0.1:${this.admin}/metrics`)).text();
-  }
-
-  async stop(): Promise<void> {
-    const p = this.proc;
-    if (p && p.exitCode === null) {
-      const exited = new Promise((r) => p.once('exit', r));
-      p.kill('SIGTERM');
-      await exited;
-    }
-    rmSync(this.dir, { recursive: true, force: true });
+    });
+    await this.ready();
   }
 }
 
@@ -104,7 +65,7 @@ function attacker(address: string) {
 describe('the daemon under attack', () => {
   let zk: ZookeeperServer;
   let writer: ZkWriter;
-  const daemon = new DaemonProcess();
+  const daemon = new AttackedDaemon();
   let good: IstiodLikeClient;
   let changes = 0;
   let before: { rss: number; log: number };
@@ -114,7 +75,7 @@ describe('the daemon under attack', () => {
     writer = await ZkWriter.connect(zk.connect);
     for (let i = 1; i <= 20; i++) await writer.register(provider(`10.66.0.${i}`), { ephemeral: false });
     await writer.mkdirp('/dubbo/config/dubbo-istio-adapter');
-    await daemon.start(zk.connect);
+    await daemon.boot(zk.connect);
     good = new IstiodLikeClient(`127.0.0.1:${daemon.xds}`).connect();
     await waitFor('the good client holds the estate', () => good.synced() && endpoints() === 20, 30000);
   });
