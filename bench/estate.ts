@@ -3,6 +3,8 @@
  * several interfaces each, with groups and versions, blue/green and zone labels, and 2 to 50
  * providers per interface, laid out as Dubbo writes them into ZooKeeper.
  */
+import { prng } from '../test/support/random';
+
 export interface Estate {
   /** znode paths to create, parents first */
   paths: string[];
@@ -12,18 +14,6 @@ export interface Estate {
 
 export const SIZES = { S: 1_000, M: 20_000, L: 200_000 } as const;
 export type Size = keyof typeof SIZES;
-
-/** mulberry32: small, fast, and the same sequence for the same seed on every machine. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function providerUrl(ip: string, port: number, iface: string, app: string, extra: Record<string, string>): string {
   const params = { anyhost: 'true', application: app, dubbo: '2.0.2', interface: iface, methods: 'get,put,list', pid: '4242', side: 'provider', timestamp: '1700000000000', ...extra };

@@ -6,6 +6,7 @@ import { Catalog } from '../../src/model/catalog';
 import { RuleStore } from '../../src/rules/store';
 import { documentName } from '../../src/registry/types';
 import { dubbo3Fixture, testConfig } from '../support/config';
+import { prng } from '../support/random';
 
 jest.setTimeout(300_000);
 
@@ -14,16 +15,6 @@ const ISTIO_VALIDATE = path.resolve(__dirname, '../../.cache/istiod/bin/istio-va
 const URLS = 100_000;
 const INSTANCES = 20_000;
 
-/** mulberry32: the same estate on every run. */
-function prng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const rnd = prng(20261204);
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)];
 const junk = () => pick(['', ' ', '%', '/', '..', '-', '_', '\u00e9', '\u4e2d', '$', '*', ':', '@', '#', '&', '=', 'x'.repeat(300), '\u0000']);

@@ -11,6 +11,7 @@ import { Catalog } from '../../src/model/catalog';
 import { parseRuleDocument, UNFORESEEN } from '../../src/rules/parse';
 import { applyRules } from '../../src/rules/policy';
 import { FIXTURES, testConfig } from '../support/config';
+import { prng } from '../support/random';
 
 jest.setTimeout(300_000);
 
@@ -39,15 +40,6 @@ const SEEDS: [string, string][] = [
   ['custom', 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: demo, annotations: {dubbo-istio-adapter.io/clusters: east}}\nspec:\n  hosts: [org.apache.dubbo.demo.demoservice]\n  tcp:\n  - route:\n    - destination: {host: org.apache.dubbo.demo.demoservice}\n'],
 ];
 
-function prng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const rnd = prng(17);
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)];
 
