@@ -14,7 +14,7 @@ export type ParsedDocument = { rules: Rule[]; unsupported: Unsupported[] } | { e
 /** Dubbo's rule suffixes in the config center, by kind. */
 export const DUBBO_RULE_SUFFIXES = ['.configurators', '.tag-router', '.condition-router'] as const;
 /** Rule kinds the mesh cannot run: read so that they are reported and counted, never skipped without a word. */
-export const REPORTED_RULE_SUFFIXES = ['.script-router'] as const;
+export const REPORTED_RULE_SUFFIXES = ['.script-router', '.MESHAPPRULE'] as const;
 
 export const ADAPTER_API_VERSION = 'dubbo-istio-adapter.io/v1';
 export const CLUSTERS_ANNOTATION = 'dubbo-istio-adapter.io/clusters';
@@ -38,8 +38,11 @@ const fail = (msg: string): never => {
 export function parseRuleDocument(origin: RuleOrigin, name: string, content: string): ParsedDocument {
   try {
     if (LEGACY_URL.test(name)) return parseLegacyUrl(origin, content);
-    if (REPORTED_RULE_SUFFIXES.some((s) => name.endsWith(s))) {
+    if (name.endsWith('.script-router')) {
       return { rules: [], unsupported: [{ origin, what: 'script router', why: 'a script router runs a script (JavaScript, Groovy...) inside each Dubbo consumer; the mesh cannot run it, so the rule is inert' }] };
+    }
+    if (name.endsWith('.MESHAPPRULE')) {
+      return { rules: [], unsupported: [{ origin, what: 'Dubbo mesh rule (MESHAPPRULE)', why: "Dubbo's own VirtualService/DestinationRule form is not translated; it is inert: write Istio objects in the adapter group, which are passed through (docs/rules.md)" }] };
     }
     const suffix = DUBBO_RULE_SUFFIXES.find((s) => name.endsWith(s));
     if (suffix) {

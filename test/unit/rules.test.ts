@@ -338,6 +338,9 @@ describe('fail-safe matchers (issue 17, item 5)', () => {
     // The form of Dubbo's docs ("script routing"): JavaScript run inside each consumer.
     const doc = parse('org.apache.dubbo.demo.DemoService.script-router', 'configVersion: v3.0\nkey: org.apache.dubbo.demo.DemoService\ntype: javascript\nenabled: true\nscript: |\n  (function route(invokers, invocation, context) { return invokers; } (invokers, invocation, context));\n');
     expect(doc).toEqual({ rules: [], unsupported: [expect.objectContaining({ what: 'script router', why: expect.stringContaining('inert') })] });
+    // Dubbo 3's mesh rules ({application}.MESHAPPRULE), Dubbo's own VirtualService form.
+    const mesh = parse('demo-provider.MESHAPPRULE', 'apiVersion: service.dubbo.apache.org/v1alpha1\nkind: VirtualService\nmetadata: {name: demo-route}\nspec:\n  hosts: [demo]\n');
+    expect(mesh).toEqual({ rules: [], unsupported: [expect.objectContaining({ what: 'Dubbo mesh rule (MESHAPPRULE)' })] });
   });
 
   it('refuses a malformed rule with its path instead of throwing (the parser never throws)', () => {
