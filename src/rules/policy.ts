@@ -11,7 +11,7 @@
 import { contentHash } from '../common/hash';
 import type { ClusterConfig, LabelMapping, MappingConfig } from '../config/types';
 import type { CatalogEndpoint, CatalogService } from '../model/catalog';
-import { evaluateChain, type ChainRule, type ChainRoute, type PortKind, type TagClass } from './conditions';
+import { evaluateChain, type ChainResult, type ChainRule, type ChainRoute, type PortKind, type TagClass } from './conditions';
 import { all, any, conditionValueMatch, ipExpressionMatch, valueMatch, type Tristate } from './match';
 import type { Condition, ConditionRoute, Configurator, ParamMatch, PassThrough, Rule, RuleOrigin, RuleScope, RuleSet, TagRule, TrafficPolicy } from './model';
 
@@ -190,25 +190,55 @@ function weighted(host: string, weights: Record<string, number>, subsets: Map<st
     .map(([value, weight]) => ({ destination: { host, subset: subsets.get(value)! }, weight }));
 }
 
+/** What the phases did to one service, and what they could not do: /debug/rules. */
+interface Report {
+  applied: AppliedRule[];
+  notes: string[];
+}
+
+type Subsets = Map<string, Record<string, string>>;
+type Route = Record<string, unknown>;
+
 /**
- * The rules of `set` that concern this service, applied for one view. `passThroughHosts` are the
- * hosts for which this view already gets an Istio object of that kind from the config center.
+ * The rules of `set` that concern this service, applied for one view: configurators, then the
+ * chain of tag and condition rules, then the adapter's TrafficPolicy, each a phase of its own;
+ * then the VirtualService and DestinationRule specs that express them.
  */
 export function applyRules(svc: CatalogService, host: string, ports: readonly ServicePort[], set: RuleSet, view: ClusterConfig, s: RuleSettings): ServicePolicy {
-  const applied: AppliedRule[] = [];
-  const notes: string[] = [];
-  const mapping = s.mapping;
+  const report: Report = { applied: [], notes: [] };
   const rules = set.rules.filter((r) => r.kind !== 'passthrough' && relevant(r, svc));
   const passThrough = set.rules.filter((r): r is PassThrough => r.kind === 'passthrough' && r.hosts.includes(host) && (r.clusters.length === 0 || r.clusters.includes(view.name)));
-  let endpoints = [...svc.endpoints];
+  const kinds: PortKind[] = [...(ports.some((p) => p.protocol === 'TCP') ? ['tcp' as const] : []), ...(ports.some((p) => p.protocol !== 'TCP') ? ['http' as const] : [])];
 
-  // 1. Configurators, application scope before service scope (service wins), in document order.
-  const configurators = rules.filter((r): r is Configurator => r.kind === 'configurator').sort((a, b) => (a.scope.kind === b.scope.kind ? 0 : a.scope.kind === 'application' ? -1 : 1));
-  for (const c of configurators) {
+  const configured = applyConfigurators(svc, rules.filter((r): r is Configurator => r.kind === 'configurator'), s.mapping, report);
+  const tagged = applyTags(configured, rules.filter((r): r is TagRule => r.kind === 'tag'), s, report);
+  const chained = applyConditions(svc, tagged.endpoints, tagged.classes, conditionChain(rules.filter((r): r is ConditionRoute => r.kind === 'condition'), svc, report.notes), kinds, s.mapping, report);
+  const untagged = tagged.subsets.has(UNTAGGED);
+  const policy = applyPolicy(rules.filter((r): r is TrafficPolicy => r.kind === 'policy'), host, view, chained.endpoints, untagged, kinds, chained.chains, report);
+
+  const subsets: Subsets = new Map([...tagged.subsets, ...chained.subsets, ...policy.subsets]);
+  const out: ServicePolicy = { endpoints: chained.endpoints, applied: report.applied, notes: report.notes };
+  const vs = virtualServiceSpec(svc, host, chained.chains, policy, untagged, s);
+  if (vs && passThrough.some((p) => p.objectKind === 'VirtualService')) report.notes.push(`a VirtualService passed through for ${host} replaces the generated one`);
+  else if (vs) out.virtualService = vs;
+  if (subsets.size || Object.keys(policy.trafficPolicy).length) {
+    const dr: Record<string, unknown> = { host };
+    if (Object.keys(policy.trafficPolicy).length) dr.trafficPolicy = policy.trafficPolicy;
+    if (subsets.size) dr.subsets = [...subsets].sort(([a], [b]) => (a < b ? -1 : 1)).map(([name, labels]) => ({ name, labels }));
+    if (passThrough.some((p) => p.objectKind === 'DestinationRule')) report.notes.push(`a DestinationRule passed through for ${host} replaces the generated one`);
+    else out.destinationRule = dr;
+  }
+  return out;
+}
+
+/** Configurators, application scope before service scope (service wins), in document order. */
+function applyConfigurators(svc: CatalogService, configurators: Configurator[], mapping: MappingConfig, report: Report): CatalogEndpoint[] {
+  let endpoints = [...svc.endpoints];
+  for (const c of [...configurators].sort((a, b) => (a.scope.kind === b.scope.kind ? 0 : a.scope.kind === 'application' ? -1 : 1))) {
     const verdicts = endpoints.map((e) => configuratorApplies(c, svc, e, mapping));
     if (verdicts.includes(undefined)) {
       const missing = c.match.param.find((p) => !readable(p.key, mapping))?.key;
-      notes.push(`configurator ${c.origin.document}: ${missing ? `provider parameter "${missing}" is not read (${UNREAD})` : 'its match cannot be evaluated on every provider (an IPv6 or malformed address range)'}; not applied`);
+      report.notes.push(`configurator ${c.origin.document}: ${missing ? `provider parameter "${missing}" is not read (${UNREAD})` : 'its match cannot be evaluated on every provider (an IPv6 or malformed address range)'}; not applied`);
       continue;
     }
     let n = 0;
@@ -218,18 +248,22 @@ export function applyRules(svc: CatalogService, host: string, ports: readonly Se
       if (c.disabled) return [];
       return [c.weight !== undefined ? { ...e, weight: c.weight } : e];
     });
-    if (n) applied.push({ origin: c.origin, kind: 'configurator', effect: `${c.disabled ? 'disabled' : `weight ${c.weight} on`} ${n} endpoint(s)` });
+    if (n) report.applied.push({ origin: c.origin, kind: 'configurator', effect: `${c.disabled ? 'disabled' : `weight ${c.weight} on`} ${n} endpoint(s)` });
   }
   // Dubbo's load balancer: weight 0 gets no traffic while another provider has weight.
-  if (endpoints.some((e) => e.weight > 0)) endpoints = endpoints.filter((e) => e.weight > 0);
+  return endpoints.some((e) => e.weight > 0) ? endpoints.filter((e) => e.weight > 0) : endpoints;
+}
 
-  const subsets = new Map<string, Record<string, string>>();
-  const hasTcp = ports.some((p) => p.protocol === 'TCP');
-  const hasHttp = ports.some((p) => p.protocol !== 'TCP');
-
-  // 2. Tag routes label their providers; a provider may also carry its tag itself.
-  const tagRules = rules.filter((r): r is TagRule => r.kind === 'tag');
-  const tagClasses: TagClass[] = [];
+/**
+ * Tag routes label their providers (a provider may also carry its tag itself); each tag in play
+ * is a class of calls with its providers, and calls without a routed tag go to untagged
+ * providers only, as Dubbo's tag router sends them: never to a tagged provider, even when no
+ * untagged one is left. The last class is always the calls without a tag.
+ */
+function applyTags(input: CatalogEndpoint[], tagRules: TagRule[], s: RuleSettings, report: Report): { endpoints: CatalogEndpoint[]; classes: TagClass[]; subsets: Subsets } {
+  let endpoints = input;
+  const classes: TagClass[] = [];
+  const subsets: Subsets = new Map();
   if (tagRules.length || endpoints.some((e) => e.labels[s.tagLabel])) {
     const tags = new Map<string, boolean>(); // name -> force
     for (const t of tagRules) {
@@ -239,141 +273,145 @@ export function applyRules(svc: CatalogService, host: string, ports: readonly Se
         endpoints = endpoints.map((e) => {
           if (e.application !== t.application || e.labels[s.tagLabel]) return e;
           // A match that cannot be evaluated on a provider leaves it untagged by this rule.
-          const hit = (tag.addresses.length > 0 && tagAddressMatches(tag.addresses, e) === true) || (tag.match.length > 0 && paramsHold(tag.match, e, mapping) === true);
+          const hit = (tag.addresses.length > 0 && tagAddressMatches(tag.addresses, e) === true) || (tag.match.length > 0 && paramsHold(tag.match, e, s.mapping) === true);
           return hit ? (n++, withLabel(e, s.tagLabel, tag.name)) : e;
         });
-        const unread = tag.match.find((m) => !readable(m.key, mapping));
-        if (unread) notes.push(`tag ${tag.name}: provider parameter "${unread.key}" is not read (${UNREAD}), so its match cannot select providers`);
-        applied.push({ origin: t.origin, kind: 'tag', effect: `tag ${tag.name} on ${n} endpoint(s)` });
+        const unread = tag.match.find((m) => !readable(m.key, s.mapping));
+        if (unread) report.notes.push(`tag ${tag.name}: provider parameter "${unread.key}" is not read (${UNREAD}), so its match cannot select providers`);
+        report.applied.push({ origin: t.origin, kind: 'tag', effect: `tag ${tag.name} on ${n} endpoint(s)` });
       }
     }
     for (const e of endpoints) if (e.labels[s.tagLabel] && e.labels[s.tagLabel] !== UNTAGGED && !tags.has(e.labels[s.tagLabel])) tags.set(e.labels[s.tagLabel], false);
-    if (tags.has(UNTAGGED)) notes.push(`a tag named "${UNTAGGED}" clashes with the subset of untagged providers`);
+    if (tags.has(UNTAGGED)) report.notes.push(`a tag named "${UNTAGGED}" clashes with the subset of untagged providers`);
     endpoints = endpoints.map((e) => (e.labels[s.tagLabel] ? e : withLabel(e, s.tagLabel, UNTAGGED)));
     for (const [name, force] of [...tags].sort(([a], [b]) => (a < b ? -1 : 1))) {
       const providers = endpoints.filter((e) => e.labels[s.tagLabel] === name);
       if (!providers.length && !force) {
-        notes.push(`tag ${name}: no provider carries it; not forced, so its requests fall back to untagged providers`);
+        report.notes.push(`tag ${name}: no provider carries it; not forced, so its requests fall back to untagged providers`);
         continue;
       }
       const subset = subsetName('tag', name);
       subsets.set(subset, { [s.tagLabel]: name });
-      tagClasses.push({ tag: name, providers, subset });
+      classes.push({ tag: name, providers, subset });
     }
     subsets.set(UNTAGGED, { [s.tagLabel]: UNTAGGED });
   }
-  // Where tags are in play, a request without a tag goes to untagged providers only, as Dubbo's
-  // tag router sends it: never to a tagged provider, even when no untagged one is left.
-  const untaggedRoute = subsets.has(UNTAGGED);
-  tagClasses.push({ providers: untaggedRoute ? endpoints.filter((e) => e.labels[s.tagLabel] === UNTAGGED) : endpoints });
-  if (untaggedRoute && !endpoints.some((e) => e.labels[s.tagLabel] === UNTAGGED)) notes.push('no untagged provider: requests without a tag find no provider, as in Dubbo');
+  const untagged = subsets.has(UNTAGGED);
+  classes.push({ providers: untagged ? endpoints.filter((e) => e.labels[s.tagLabel] === UNTAGGED) : endpoints });
+  if (untagged && !endpoints.some((e) => e.labels[s.tagLabel] === UNTAGGED)) report.notes.push('no untagged provider: requests without a tag find no provider, as in Dubbo');
+  return { endpoints, classes, subsets };
+}
 
-  // 3. Condition routes: the chain, per kind of port.
-  const chainRules = conditionChain(rules.filter((r): r is ConditionRoute => r.kind === 'condition'), svc, notes);
+/** Condition rules: the chain (conditions.ts) per kind of port, its subsets and the labels that select them. */
+function applyConditions(svc: CatalogService, input: CatalogEndpoint[], classes: TagClass[], chainRules: ChainRule[], kinds: PortKind[], mapping: MappingConfig, report: Report): { endpoints: CatalogEndpoint[]; chains: Map<PortKind, ChainResult>; subsets: Subsets } {
+  let endpoints = input;
+  const subsets: Subsets = new Map();
   const holds = (conds: Condition[], e: CatalogEndpoint) => conditionsHold(conds, e, mapping);
-  const chains = new Map<PortKind, ReturnType<typeof evaluateChain>>();
-  for (const kind of [...(hasTcp ? ['tcp' as const] : []), ...(hasHttp ? ['http' as const] : [])]) {
-    const chain = evaluateChain(chainRules, tagClasses, kind, holds, svc.id);
+  const chains = new Map<PortKind, ChainResult>();
+  for (const kind of kinds) {
+    const chain = evaluateChain(chainRules, classes, kind, holds, svc.id);
     chains.set(kind, chain);
-    for (const { rule, why } of chain.inert) notes.push(`condition route ${rule.rule.origin.document} "${rule.rule.text}": ${why}; not applied on ${kind === 'tcp' ? 'the TCP (dubbo://) port' : 'gRPC ports'}`);
+    for (const { rule, why } of chain.inert) report.notes.push(`condition route ${rule.rule.origin.document} "${rule.rule.text}": ${why}; not applied on ${kind === 'tcp' ? 'the TCP (dubbo://) port' : 'gRPC ports'}`);
     for (const [name, label] of chain.subsets) subsets.set(name, { [label]: 'true' });
     if (chain.labels.size) endpoints = endpoints.map((e) => chain.labels.get(e.id)?.reduce((x, l) => withLabel(x, l, 'true'), e) ?? e);
   }
   for (const r of chainRules) {
     const on = [...chains].filter(([, c]) => c.active.includes(r)).map(([k]) => k);
-    if (on.length) applied.push({ origin: r.rule.origin, kind: 'condition', effect: `${r.role === 'service' ? '' : `as the ${r.role.replace('-', ' ')}'s rule, `}in the chain on ${on.join(' and ')} ports` });
+    if (on.length) report.applied.push({ origin: r.rule.origin, kind: 'condition', effect: `${r.role === 'service' ? '' : `as the ${r.role.replace('-', ' ')}'s rule, `}in the chain on ${on.join(' and ')} ports` });
   }
+  return { endpoints, chains, subsets };
+}
 
-  // 4. The adapter's TrafficPolicy: the first by source and name wins a service.
-  const policies = rules.filter((r): r is TrafficPolicy => r.kind === 'policy').sort((a, b) => (a.origin.source + a.name < b.origin.source + b.name ? -1 : 1));
+/** What the TrafficPolicy in force makes of the default route and the traffic policy. */
+interface PolicyOutcome {
+  /** Where calls go that no rule narrows: the host (untagged providers where tags are in play), or a weighted split. */
+  defaultRoute: Route[];
+  trafficPolicy: Record<string, unknown>;
+  /** timeout and retries, on every gRPC/HTTP route. */
+  routeExtras: Record<string, unknown>;
+  subsets: Subsets;
+}
+
+/** The adapter's TrafficPolicy: the first by source and name wins a service. */
+function applyPolicy(candidates: TrafficPolicy[], host: string, view: ClusterConfig, endpoints: CatalogEndpoint[], untagged: boolean, kinds: PortKind[], chains: Map<PortKind, ChainResult>, report: Report): PolicyOutcome {
+  const out: PolicyOutcome = { defaultRoute: untagged ? [{ destination: { host, subset: UNTAGGED } }] : [{ destination: { host } }], trafficPolicy: {}, routeExtras: {}, subsets: new Map() };
+  const policies = [...candidates].sort((a, b) => (a.origin.source + a.name < b.origin.source + b.name ? -1 : 1));
   const policy = policies[0];
-  for (const other of policies.slice(1)) notes.push(`TrafficPolicy ${other.name} (${other.origin.document}) also targets this service; ${policy.name} wins`);
-  let defaultRoute: Record<string, unknown>[] = untaggedRoute ? [{ destination: { host, subset: UNTAGGED } }] : [{ destination: { host } }];
-  const trafficPolicy: Record<string, unknown> = {};
-  let routeExtras: Record<string, unknown> = {};
-  if (policy) {
-    const effects: string[] = [];
-    if (policy.split) {
-      const w = policy.split.clusters[view.name] ?? policy.split.weights;
-      if (Object.keys(w).length) {
-        const names = new Map<string, string>();
-        for (const value of Object.keys(w).sort()) {
-          const name = subsetName(policy.split.label.split('/').pop()!.replace(/[^a-z0-9-]/gi, '-'), value);
-          names.set(value, name);
-          subsets.set(name, { [policy.split.label]: value });
-          if (w[value] > 0 && !endpoints.some((e) => e.labels[policy.split!.label] === value)) notes.push(`split: no endpoint has ${policy.split.label}=${value} in view ${view.name}; its ${w[value]}% will fail`);
-        }
-        if (untaggedRoute) notes.push(`TrafficPolicy ${policy.name}: the weighted split replaces the route to untagged providers`);
-        defaultRoute = weighted(host, w, names);
-        effects.push(`split ${Object.entries(w).map(([k, v]) => `${k}=${v}`).join(' ')} on ${policy.split.label}`);
+  for (const other of policies.slice(1)) report.notes.push(`TrafficPolicy ${other.name} (${other.origin.document}) also targets this service; ${policy.name} wins`);
+  if (!policy) return out;
+  const effects: string[] = [];
+  if (policy.split) {
+    const w = policy.split.clusters[view.name] ?? policy.split.weights;
+    if (Object.keys(w).length) {
+      const names = new Map<string, string>();
+      for (const value of Object.keys(w).sort()) {
+        const name = subsetName(policy.split.label.split('/').pop()!.replace(/[^a-z0-9-]/gi, '-'), value);
+        names.set(value, name);
+        out.subsets.set(name, { [policy.split.label]: value });
+        if (w[value] > 0 && !endpoints.some((e) => e.labels[policy.split!.label] === value)) report.notes.push(`split: no endpoint has ${policy.split.label}=${value} in view ${view.name}; its ${w[value]}% will fail`);
       }
+      if (untagged) report.notes.push(`TrafficPolicy ${policy.name}: the weighted split replaces the route to untagged providers`);
+      out.defaultRoute = weighted(host, w, names);
+      effects.push(`split ${Object.entries(w).map(([k, v]) => `${k}=${v}`).join(' ')} on ${policy.split.label}`);
     }
-    const lb: Record<string, unknown> = { ...(policy.loadBalancer ?? {}) };
-    if (policy.zoneAffinity?.enabled) {
-      lb.localityLbSetting = { enabled: true, ...(policy.zoneAffinity.failoverPriority ? { failoverPriority: policy.zoneAffinity.failoverPriority } : {}) };
-      effects.push('zone affinity');
-    }
-    if (Object.keys(lb).length) trafficPolicy.loadBalancer = lb;
-    if (policy.connectionPool) trafficPolicy.connectionPool = policy.connectionPool;
-    // Istio only fails over between localities when it can tell a host is unhealthy.
-    if (policy.outlierDetection) trafficPolicy.outlierDetection = policy.outlierDetection;
-    else if (policy.zoneAffinity?.enabled) trafficPolicy.outlierDetection = { consecutive5xxErrors: 5, interval: '10s', baseEjectionTime: '30s' };
-    if (policy.timeout || policy.retries) {
-      routeExtras = { ...(policy.timeout ? { timeout: policy.timeout } : {}), ...(policy.retries ? { retries: policy.retries } : {}) };
-      if (hasTcp) notes.push(`TrafficPolicy ${policy.name}: timeout and retries apply to gRPC/HTTP ports only; the TCP (dubbo://) port has no request to time`);
-      if (hasHttp) effects.push('timeout/retries on gRPC');
-    }
-    if (policy.connectionPool) effects.push('connection pool');
-    if (policy.outlierDetection) effects.push('outlier detection');
-    applied.push({ origin: policy.origin, kind: 'policy', effect: effects.join(', ') || 'nothing for this service' });
-    if (policy.split && [...chains.values()].some((c) => c.routes.at(-1)?.to.some((d) => d.subset))) notes.push(`TrafficPolicy ${policy.name}: condition routes narrow the providers of every call, so the weighted split is not used`);
   }
+  const lb: Record<string, unknown> = { ...(policy.loadBalancer ?? {}) };
+  if (policy.zoneAffinity?.enabled) {
+    lb.localityLbSetting = { enabled: true, ...(policy.zoneAffinity.failoverPriority ? { failoverPriority: policy.zoneAffinity.failoverPriority } : {}) };
+    effects.push('zone affinity');
+  }
+  if (Object.keys(lb).length) out.trafficPolicy.loadBalancer = lb;
+  if (policy.connectionPool) out.trafficPolicy.connectionPool = policy.connectionPool;
+  // Istio only fails over between localities when it can tell a host is unhealthy.
+  if (policy.outlierDetection) out.trafficPolicy.outlierDetection = policy.outlierDetection;
+  else if (policy.zoneAffinity?.enabled) out.trafficPolicy.outlierDetection = { consecutive5xxErrors: 5, interval: '10s', baseEjectionTime: '30s' };
+  if (policy.timeout || policy.retries) {
+    out.routeExtras = { ...(policy.timeout ? { timeout: policy.timeout } : {}), ...(policy.retries ? { retries: policy.retries } : {}) };
+    if (kinds.includes('tcp')) report.notes.push(`TrafficPolicy ${policy.name}: timeout and retries apply to gRPC/HTTP ports only; the TCP (dubbo://) port has no request to time`);
+    if (kinds.includes('http')) effects.push('timeout/retries on gRPC');
+  }
+  if (policy.connectionPool) effects.push('connection pool');
+  if (policy.outlierDetection) effects.push('outlier detection');
+  report.applied.push({ origin: policy.origin, kind: 'policy', effect: effects.join(', ') || 'nothing for this service' });
+  if (policy.split && [...chains.values()].some((c) => c.routes.at(-1)?.to.some((d) => d.subset))) report.notes.push(`TrafficPolicy ${policy.name}: condition routes narrow the providers of every call, so the weighted split is not used`);
+  return out;
+}
 
-  const out: ServicePolicy = { endpoints, applied, notes };
+/** The VirtualService spec of the chain's routes per port kind, or undefined when every call takes the plain host. */
+function virtualServiceSpec(svc: CatalogService, host: string, chains: Map<PortKind, ChainResult>, policy: PolicyOutcome, untagged: boolean, s: RuleSettings): Record<string, unknown> | undefined {
   // One destination: its subset, or the default route. Several (v3.1 weights): each weighted,
   // the class's own route then being the plain host (or untagged), since weights do not nest.
-  const base = untaggedRoute ? { host, subset: UNTAGGED } : { host };
+  const base = untagged ? { host, subset: UNTAGGED } : { host };
   const to = (r: ChainRoute) =>
     r.to.length === 1
-      ? r.to[0].subset ? [{ destination: { host, subset: r.to[0].subset } }] : defaultRoute
+      ? r.to[0].subset ? [{ destination: { host, subset: r.to[0].subset } }] : policy.defaultRoute
       : r.to.map((d) => ({ destination: d.subset ? { host, subset: d.subset } : base, weight: d.weight }));
   const nameOf = (r: ChainRoute) => r.to.find((d) => d.subset)?.subset ?? 'default-route';
-  const tcp = hasTcp ? chains.get('tcp')!.routes : [];
-  const http = hasHttp ? chains.get('http')!.routes : [];
-  const routed = tcp.length > 1 || http.length > 1 || [...tcp, ...http].some((r) => r.to.some((d) => d.subset)) || defaultRoute.some((r) => (r.destination as { subset?: string }).subset) || Object.keys(routeExtras).length > 0;
-  if (routed) {
-    const vs: Record<string, unknown> = { hosts: [host] };
-    if (hasHttp) {
-      const names = new Set<string>();
-      vs.http = http.map((r, i) => {
-        const match: Record<string, unknown> = {};
-        if (r.tag !== undefined) match.headers = { [s.tagHeader]: { exact: r.tag } };
-        if (r.method) match.uri = 'exact' in r.method ? { exact: `/${svc.key.interface}/${r.method.exact}` } : { prefix: `/${svc.key.interface}/${r.method.prefix}` };
-        if (r.app !== undefined) match.sourceLabels = { [s.consumerLabel]: r.app };
-        const last = i === http.length - 1;
-        let name = last ? 'default' : nameOf(r);
-        for (let n = 2; names.has(name); n++) name = `${nameOf(r)}-${n}`;
-        names.add(name);
-        return { name, ...(Object.keys(match).length ? { match: [match] } : {}), route: to(r), ...routeExtras };
-      });
-    }
-    if (hasTcp) {
-      vs.tcp = tcp.map((r) => {
-        const labels = { ...(r.tag !== undefined ? { [s.tagLabel]: r.tag } : {}), ...(r.app !== undefined ? { [s.consumerLabel]: r.app } : {}) };
-        return { ...(Object.keys(labels).length ? { match: [{ sourceLabels: labels }] } : {}), route: to(r) };
-      });
-    }
-    if (passThrough.some((p) => p.objectKind === 'VirtualService')) notes.push(`a VirtualService passed through for ${host} replaces the generated one`);
-    else out.virtualService = vs;
+  const tcp = chains.get('tcp')?.routes ?? [];
+  const http = chains.get('http')?.routes ?? [];
+  const routed = tcp.length > 1 || http.length > 1 || [...tcp, ...http].some((r) => r.to.some((d) => d.subset)) || policy.defaultRoute.some((r) => (r.destination as { subset?: string }).subset) || Object.keys(policy.routeExtras).length > 0;
+  if (!routed) return undefined;
+  const vs: Record<string, unknown> = { hosts: [host] };
+  if (chains.has('http')) {
+    const names = new Set<string>();
+    vs.http = http.map((r, i) => {
+      const match: Record<string, unknown> = {};
+      if (r.tag !== undefined) match.headers = { [s.tagHeader]: { exact: r.tag } };
+      if (r.method) match.uri = 'exact' in r.method ? { exact: `/${svc.key.interface}/${r.method.exact}` } : { prefix: `/${svc.key.interface}/${r.method.prefix}` };
+      if (r.app !== undefined) match.sourceLabels = { [s.consumerLabel]: r.app };
+      let name = i === http.length - 1 ? 'default' : nameOf(r);
+      for (let n = 2; names.has(name); n++) name = `${nameOf(r)}-${n}`;
+      names.add(name);
+      return { name, ...(Object.keys(match).length ? { match: [match] } : {}), route: to(r), ...policy.routeExtras };
+    });
   }
-  if (subsets.size || Object.keys(trafficPolicy).length) {
-    const dr: Record<string, unknown> = { host };
-    if (Object.keys(trafficPolicy).length) dr.trafficPolicy = trafficPolicy;
-    if (subsets.size) dr.subsets = [...subsets].sort(([a], [b]) => (a < b ? -1 : 1)).map(([name, labels]) => ({ name, labels }));
-    if (passThrough.some((p) => p.objectKind === 'DestinationRule')) notes.push(`a DestinationRule passed through for ${host} replaces the generated one`);
-    else out.destinationRule = dr;
+  if (chains.has('tcp')) {
+    vs.tcp = tcp.map((r) => {
+      const labels = { ...(r.tag !== undefined ? { [s.tagLabel]: r.tag } : {}), ...(r.app !== undefined ? { [s.consumerLabel]: r.app } : {}) };
+      return { ...(Object.keys(labels).length ? { match: [{ sourceLabels: labels }] } : {}), route: to(r) };
+    });
   }
-  return out;
+  return vs;
 }
 
 /**
