@@ -24,8 +24,8 @@ import { all, any, conditionValueMatch, type Tristate } from './match';
 import type { Condition, ConditionRoute } from './model';
 
 export const ROUTE_LABEL_PREFIX = 'route.dubbo.apache.org/';
-/** More consumer classes than this on one port: the condition rules there are inert (reported). */
-export const MAX_CONSUMER_CLASSES = 256;
+/** More consumer classes than this on one port: the condition rules there are inert (reported). Routes are pruned in cubic time in the classes, so the bound keeps a rule change cheap. */
+export const MAX_CONSUMER_CLASSES = 64;
 
 /** A condition rule as it takes part in the chain: where it came from, and its sides with the scope's implicit conditions. */
 export interface ChainRule {

@@ -218,6 +218,14 @@ describe('condition routes as Dubbo chains them', () => {
     expect(p.notes).toEqual([]);
   });
 
+  it('makes the rules inert, and says so, when they would name more kinds of consumer than the bound', () => {
+    const many = Array.from({ length: 70 }, (_, i) => rule(['=> env = blue'], '', `consumer-${i}`, 'application'));
+    const p = applyRules(demoService(), HOST, TCP, set(...many), east, settings);
+    expect(p.virtualService).toBeUndefined();
+    expect(p.notes).toHaveLength(70);
+    expect(p.notes[0]).toContain('71 kinds of consumer to tell apart (at most 64)');
+  });
+
   it('splits gRPC calls by method, exact before prefix, and chains them with application routes', () => {
     const doc = rule(['method = sayHello* => env = blue', 'method = sayHelloAsync => host = 10.20.0.3', 'application = bops => env != canary']);
     const g = applyRules(demoService('tri', 50051), HOST, GRPC, set(doc), east, settings);
