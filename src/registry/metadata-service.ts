@@ -21,6 +21,8 @@ const METADATA_SERVICE = 'org.apache.dubbo.metadata.MetadataService';
 const URL_PARAMS_KEY = 'dubbo.metadata-service.url-params';
 /** At most this many revisions' answers are kept (an estate has far fewer live revisions). */
 const MAX_CACHED = 10_000;
+/** Instances asked per attempt at a revision; the next attempt asks the next ones. */
+const TRIES_PER_ATTEMPT = 3;
 
 /** Where an instance serves its MetadataService. */
 export interface MetadataServiceTarget {
@@ -137,6 +139,8 @@ interface Known {
 
 export class MetadataFetcher {
   private readonly known = new Map<string, Known>();
+  /** Failed attempts per revision: where the next attempt starts among its instances. */
+  private readonly attempts = new Map<string, number>();
   private readonly inFlight = new Map<string, Promise<Known>>();
   private readonly allowed: ({ base: number; size: number } | 'ipv6')[];
   private running = 0;
@@ -169,10 +173,13 @@ export class MetadataFetcher {
     if (k?.content || (k?.retryAtMs !== undefined && nowMs < k.retryAtMs)) return k;
     let p = this.inFlight.get(key);
     if (!p) {
-      p = this.ask(app, revision, targets).finally(() => this.inFlight.delete(key));
+      p = this.ask(app, revision, targets, this.attempts.get(key) ?? 0).finally(() => this.inFlight.delete(key));
       this.inFlight.set(key, p);
     }
     const r = await p;
+    if (r.content === undefined) this.attempts.set(key, (this.attempts.get(key) ?? 0) + 1);
+    else this.attempts.delete(key);
+    if (this.attempts.size > MAX_CACHED) this.attempts.delete(this.attempts.keys().next().value!);
     this.known.set(key, r);
     if (this.known.size > MAX_CACHED) this.known.delete(this.known.keys().next().value!);
     this.observer?.cached(this.known.size);
@@ -184,9 +191,15 @@ export class MetadataFetcher {
     return this.cfg.retryMs;
   }
 
-  private async ask(app: string, revision: string, targets: readonly MetadataServiceTarget[]): Promise<Known> {
+  /**
+   * Asks up to TRIES_PER_ATTEMPT instances, starting where the last attempt stopped: a revision
+   * with many dead instances costs a few timeouts per attempt, never one per instance.
+   */
+  private async ask(app: string, revision: string, targets: readonly MetadataServiceTarget[], attempt: number): Promise<Known> {
     const reasons: string[] = [];
-    for (const t of targets) {
+    const n = Math.min(TRIES_PER_ATTEMPT, targets.length);
+    for (let k = 0; k < n; k++) {
+      const t = targets[(attempt * TRIES_PER_ATTEMPT + k) % targets.length];
       if (!this.allows(t.host)) {
         reasons.push(`${t.host}: not in metadataService.allowedCidrs`);
         continue;

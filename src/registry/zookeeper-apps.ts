@@ -30,8 +30,9 @@ export const applicationService = (app: string): string => `app:${app}`;
  * Dubbo 3 application-level discovery in ZooKeeper. Instances are znodes whose data is the
  * instance record; the services an instance exports are in the MetadataInfo of its revision,
  * and the mapping names the applications of each interface. All three are watched. An
- * application's instances are handed to the sink only after the metadata they name was read
- * once, so a healthy start reports no "metadata missing".
+ * application's instances are handed to the sink only after the metadata report was read for
+ * the revisions they name, so a healthy start reports no "metadata missing"; a revision asked of
+ * providers instead (no report) leaves its instances pending meanwhile.
  */
 export class ZookeeperApplications {
   /** application -> instance id -> znode data */
@@ -126,7 +127,9 @@ export class ZookeeperApplications {
       const revision = revisionIn(data);
       if (revision) {
         await this.readMetadata(client, gen, app, revision);
-        if (!this.docs.has(documentName.metadata(app, revision))) await this.fetchMetadata(gen, app, revision);
+        // Not awaited: the instance is published pending (fetchMetadata says so before its first
+        // wait), and a provider that never answers holds up no other instance nor the sync.
+        if (!this.docs.has(documentName.metadata(app, revision))) this.guard(gen, this.fetchMetadata(gen, app, revision));
       }
     }
     if (publish && this.session.live(gen)) this.publish(app);

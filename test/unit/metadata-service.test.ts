@@ -116,6 +116,16 @@ describe('MetadataFetcher', () => {
     expect(most).toBe(CFG.concurrency);
   });
 
+  it('asks at most three instances per attempt, and the next ones at the next attempt', async () => {
+    const asked: number[] = [];
+    const f = new MetadataFetcher(CFG, undefined, async (t) => (asked.push(t.port), { error: 'refused' }));
+    const targets = Array.from({ length: 10 }, (_, i) => target(i + 1));
+    await f.get('app', 'r4', targets, 0);
+    expect(asked).toEqual([1, 2, 3]);
+    await f.get('app', 'r4', targets, Date.now() + CFG.retryMs);
+    expect(asked).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+
   it('refuses a MetadataService over another protocol with a reason', async () => {
     expect(await callMetadataService({ host: '127.0.0.1', port: 1, protocol: 'rest', version: '1.0.0' }, 'a', 'r', 100, 1024)).toEqual({ error: 'a MetadataService over rest is not supported (dubbo and tri are)' });
   });
