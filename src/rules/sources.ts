@@ -52,6 +52,8 @@ export class ZookeeperRuleSource implements RuleSource {
   private gen = 0;
   private stopped = false;
   private stopLiveness?: () => void;
+  private recoverTimer?: NodeJS.Timeout;
+  private recovering = false;
   private state: SourceState = 'connecting';
   private reason?: string;
   private readonly known = new Map<string, string>();
@@ -79,6 +81,7 @@ export class ZookeeperRuleSource implements RuleSource {
   async stop(): Promise<void> {
     this.stopped = true;
     this.gen++;
+    clearTimeout(this.recoverTimer);
     this.stopLiveness?.();
     this.client?.close();
   }
@@ -87,6 +90,28 @@ export class ZookeeperRuleSource implements RuleSource {
     this.state = state;
     this.reason = reason;
     this.sink?.health(this.name, state, reason);
+    this.scheduleRecovery();
+  }
+
+  /**
+   * Until the source is synced again, the full read is tried again every session timeout (one
+   * attempt at a time): a read lost while the server was paused, or an event that never came,
+   * cannot leave the rules stale for good.
+   */
+  private scheduleRecovery(): void {
+    clearTimeout(this.recoverTimer);
+    if (this.stopped || this.state === 'synced') return;
+    this.recoverTimer = setTimeout(() => {
+      const client = this.client;
+      if (!client || this.stopped || this.state === 'synced') return;
+      if (this.recovering) return this.scheduleRecovery();
+      this.recovering = true;
+      void this.resync(client, this.gen).finally(() => {
+        this.recovering = false;
+        this.scheduleRecovery();
+      });
+    }, this.cfg.zookeeper.sessionTimeoutMs);
+    this.recoverTimer.unref();
   }
 
   private connect(): void {

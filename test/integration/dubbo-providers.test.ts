@@ -109,8 +109,11 @@ describe.each(Object.keys(registries))('real Dubbo 3.3 providers in %s', (name) 
     // Dubbo's default metadata is no rejected input any more: the instances of a (MetadataServiceV2
     // over tri, as Dubbo 3.3 offers it beside a tri protocol) and d (over dubbo, Hessian 2) were
     // resolved by their MetadataService, once per revision.
+    // (a's endpoints are served from its interface-level registration meanwhile: on a busy machine
+    // its first call may time out, and the revision is asked again after retryMs.)
     expect(await metricValue(admin, 'dia_rejected_inputs_total', { kind: 'provider' })).toBe(0);
-    expect(await metricValue(admin, 'dia_metadata_service_calls_total', { outcome: 'ok' })).toBeGreaterThanOrEqual(2);
+    await waitFor('both revisions resolved', async () => (await metricValue(admin, 'dia_metadata_service_calls_total', { outcome: 'ok' })) >= 2, 60000);
+    expect(await metricValue(admin, 'dia_rejected_inputs_total', { kind: 'provider' })).toBe(0);
   });
 
   it('isolates the statically tagged provider with no rule document: untagged traffic goes to untagged providers', async () => {
