@@ -1,5 +1,14 @@
 /** IPv4 ranges, for the virtual addresses of services. Pure. */
 
+/** An IPv4 address as a number, or undefined when it is not one. */
+export function ipv4Number(s: string): number | undefined {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
+  if (!m) return undefined;
+  const o = m.slice(1).map(Number);
+  if (o.some((x) => x > 255)) return undefined;
+  return ((o[0] << 24) | (o[1] << 16) | (o[2] << 8) | o[3]) >>> 0;
+}
+
 /** [first, size] of an IPv4 CIDR, or a reason it is not one. */
 export function parseCidr(cidr: string): { base: number; size: number } | string {
   const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(cidr);

@@ -12,7 +12,7 @@
  */
 import net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
-import { parseCidr } from '../common/cidr';
+import { ipv4Number, parseCidr } from '../common/cidr';
 import { protoRoot } from '../common/proto';
 import type { MetadataServiceConfig } from '../config/types';
 import { decodeResponse, encodeRequest, metadataInfoJson, readFrame } from './dubbo-codec';
@@ -45,6 +45,16 @@ export function metadataServiceTarget(host: string, metadata: Readonly<Record<st
   const port = Number(p.port);
   if (!Number.isInteger(port) || port < 1 || port > 65535) return { error: `${URL_PARAMS_KEY} names no port` };
   return { host, port, protocol: typeof p.protocol === 'string' && p.protocol ? p.protocol : 'dubbo', version: typeof p.version === 'string' && p.version ? p.version : '1.0.0' };
+}
+
+/**
+ * The MetadataService of an instance on Dubbo's default metadata (storage-type local: no
+ * report), or undefined when the instance reports its metadata or names no usable service.
+ */
+export function localMetadataServiceTarget(host: string, metadata: Readonly<Record<string, string>>): MetadataServiceTarget | undefined {
+  if (metadata['dubbo.metadata.storage-type'] !== 'local') return undefined;
+  const t = metadataServiceTarget(host, metadata);
+  return 'error' in t ? undefined : t;
 }
 
 export interface MetadataFetchObserver {
@@ -157,9 +167,8 @@ export class MetadataFetcher {
   /** Whether the adapter may dial this address. */
   allows(host: string): boolean {
     if (net.isIPv6(host)) return this.allowed.includes('ipv6');
-    if (!net.isIPv4(host)) return false;
-    const ip = host.split('.').reduce((n, o) => n * 256 + Number(o), 0);
-    return this.allowed.some((r) => r !== 'ipv6' && ip >= r.base && ip < r.base + r.size);
+    const ip = net.isIPv4(host) ? ipv4Number(host) : undefined;
+    return ip !== undefined && this.allowed.some((r) => r !== 'ipv6' && ip >= r.base && ip < r.base + r.size);
   }
 
   /**

@@ -1,7 +1,7 @@
 import { log } from '../common/log';
 import type { NacosSourceConfig } from '../config/types';
 import { counts, sameList, SourceBase } from './base';
-import { metadataServiceTarget, type MetadataFetcher, type MetadataServiceTarget } from './metadata-service';
+import { localMetadataServiceTarget, type MetadataFetcher, type MetadataServiceTarget } from './metadata-service';
 import { CredentialsRefused, mapLimit, NacosClient } from './nacos-client';
 import { documentName, REVISION_KEY, type RegistrySource, type SourceSink, type SourceStatus } from './types';
 
@@ -99,10 +99,8 @@ export class NacosSource extends SourceBase implements RegistrySource {
                 const r = revisions.get(name) ?? { namespace, app: service, revision, targets: [] };
                 revisions.set(name, r);
                 // On Dubbo's default metadata (no report), its MetadataService answers instead.
-                if (h.metadata!['dubbo.metadata.storage-type'] === 'local') {
-                  const t = metadataServiceTarget(h.ip, h.metadata!);
-                  if (!('error' in t)) r.targets.push(t);
-                }
+                const t = localMetadataServiceTarget(h.ip, h.metadata!);
+                if (t) r.targets.push(t);
               }
             }
             seen.set(key, hosts.map((h) => instanceEntry(service, h)).sort());

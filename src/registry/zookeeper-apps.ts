@@ -1,5 +1,5 @@
 import { sameList } from './base';
-import { metadataServiceTarget, type MetadataFetcher, type MetadataServiceTarget } from './metadata-service';
+import { localMetadataServiceTarget, type MetadataFetcher, type MetadataServiceTarget } from './metadata-service';
 import { documentName, REVISION_KEY, type SourceSink } from './types';
 import { readChildren, readData, type Client, type Watcher } from './zk-ops';
 
@@ -263,9 +263,8 @@ function localMetadataTarget(data: string, revision: string): MetadataServiceTar
   try {
     const r = JSON.parse(data) as { address?: unknown; payload?: { metadata?: Record<string, string> } };
     const m = r.payload?.metadata;
-    if (!m || typeof r.address !== 'string' || m[REVISION_KEY] !== revision || m['dubbo.metadata.storage-type'] !== 'local') return undefined;
-    const t = metadataServiceTarget(r.address, m);
-    return 'error' in t ? undefined : t;
+    if (!m || typeof r.address !== 'string' || m[REVISION_KEY] !== revision) return undefined;
+    return localMetadataServiceTarget(r.address, m);
   } catch {
     return undefined;
   }

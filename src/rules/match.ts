@@ -6,6 +6,7 @@
  * the consumer's URL, a regex, an IPv6 CIDR...). Callers make the rule part that asked inert,
  * never broader.
  */
+import { ipv4Number } from '../common/cidr';
 
 /** A v3.0 StringMatch or AddressMatch, in the forms the adapter evaluates. */
 export type ValueMatch =
@@ -56,24 +57,16 @@ export function valueMatch(m: ValueMatch, value: string | undefined): Tristate {
   return m.cidr === value || ipInRange(m.cidr, value);
 }
 
-function ipv4(s: string): number | undefined {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
-  if (!m) return undefined;
-  const o = m.slice(1).map(Number);
-  if (o.some((x) => x > 255)) return undefined;
-  return ((o[0] << 24) | (o[1] << 16) | (o[2] << 8) | o[3]) >>> 0;
-}
-
 /**
  * Dubbo's `NetUtils.matchIpExpression` for IPv4: a CIDR (host bits ignored, as Java's CIDRUtils
  * masks them), or four octets each a number, `*` or `a-b`. Anything else (IPv6, a host name)
  * cannot be evaluated here.
  */
 export function ipInRange(expression: string, ip: string): Tristate {
-  const addr = ipv4(ip);
+  const addr = ipv4Number(ip);
   if (expression.includes('/')) {
     const [base, bitsText] = expression.split('/');
-    const b = ipv4(base);
+    const b = ipv4Number(base);
     const bits = /^\d{1,2}$/.test(bitsText) ? Number(bitsText) : NaN;
     if (b === undefined || !(bits >= 0 && bits <= 32)) return undefined;
     if (addr === undefined) return ip.includes(':') ? undefined : false;
