@@ -268,14 +268,24 @@ function parseTagRouter(origin: RuleOrigin, doc: Record<string, unknown>, nameKe
  * "key = v1,v2 & key != v3".
  */
 export function parseCondition(raw: string, at: string): { when: Condition[]; then?: Condition[] } {
-  const rule = raw.replaceAll('consumer.', '').replaceAll('provider.', '');
-  const arrow = rule.indexOf('=>');
-  const when = arrow < 0 ? '' : rule.slice(0, arrow).trim();
-  const then = (arrow < 0 ? rule : rule.slice(arrow + 2)).trim();
-  return {
-    when: when === '' || when === 'true' ? [] : parseConditions(when, `${at} (when)`),
-    ...(then === '' || then === 'false' ? {} : { then: parseConditions(then, `${at} (then)`) }),
-  };
+  const arrow = raw.indexOf('=>');
+  const then = thenSide(arrow < 0 ? raw : raw.slice(arrow + 2), `${at} (then)`);
+  return { when: whenSide(arrow < 0 ? '' : raw.slice(0, arrow), `${at} (when)`), ...(then ? { then } : {}) };
+}
+
+/** Dubbo removes "consumer." and "provider." everywhere in a condition before reading it. */
+const unprefixed = (text: string): string => text.replaceAll('consumer.', '').replaceAll('provider.', '').trim();
+
+/** A when side: empty or "true" matches every consumer. */
+function whenSide(text: string, at: string): Condition[] {
+  const t = unprefixed(text);
+  return t === '' || t === 'true' ? [] : parseConditions(t, at);
+}
+
+/** A then side: empty or "false" is undefined (in v3.0, no provider; in a v3.1 destination, every provider). */
+function thenSide(text: string, at: string): Condition[] | undefined {
+  const t = unprefixed(text);
+  return t === '' || t === 'false' ? undefined : parseConditions(t, at);
 }
 
 /** A v2.7/v3.0 condition as a route: its then side the one destination (none: the blocklist form). */
@@ -311,12 +321,10 @@ function parseConditionsV31(origin: RuleOrigin, doc: Record<string, unknown>, sc
       if (typeof text !== 'string') return fail(`${at}.to[${j}].match must be a string`);
       const weight = t.weight === undefined || t.weight === null ? 100 : Number(t.weight);
       if (!Number.isInteger(weight) || weight < 0 || weight > 1_000_000) return fail(`${at}.to[${j}].weight ${JSON.stringify(t.weight)} is not a whole number from 0 to 1000000`);
-      const cleaned = text.replaceAll('consumer.', '').replaceAll('provider.', '').trim();
-      texts.push(`${cleaned} (${weight})`);
-      return { match: cleaned === '' || cleaned === 'false' ? [] : parseConditions(cleaned, `${at}.to[${j}].match`), weight };
+      texts.push(`${unprefixed(text)} (${weight})`);
+      return { match: thenSide(text, `${at}.to[${j}].match`) ?? [], weight };
     });
-    const cleanedWhen = whenText.replaceAll('consumer.', '').replaceAll('provider.', '').trim();
-    const text = `${cleanedWhen} => ${texts.join(' | ')}`.trim();
+    const text = `${unprefixed(whenText)} => ${texts.join(' | ')}`.trim();
     return {
       kind: 'condition',
       origin,
@@ -325,7 +333,7 @@ function parseConditionsV31(origin: RuleOrigin, doc: Record<string, unknown>, sc
       priority: Number.isFinite(priority) ? priority : 0,
       index: i,
       text,
-      when: cleanedWhen === '' || cleanedWhen === 'true' ? [] : parseConditions(cleanedWhen, `${at}.from.match`),
+      when: whenSide(whenText, `${at}.from.match`),
       to,
     };
   });
