@@ -140,6 +140,31 @@ export class Metrics {
     help: 'Application revisions whose MetadataService answer (or failure) is kept',
     registers: [this.registry],
   });
+  readonly nacosPushes = new Counter({
+    name: 'dia_nacos_pushes_total',
+    help: 'Pushes received from Nacos over gRPC, by source and kind (instances: an instance list; services: services appearing or going)',
+    labelNames: ['source', 'kind'],
+    registers: [this.registry],
+  });
+  readonly nacosSubscriptions = new Gauge({
+    name: 'dia_nacos_subscriptions',
+    help: 'Nacos services subscribed over gRPC, by source',
+    labelNames: ['source'],
+    registers: [this.registry],
+  });
+  readonly nacosReconnects = new Counter({
+    name: 'dia_nacos_reconnects_total',
+    help: 'gRPC connections to Nacos set up again after one was lost, by source',
+    labelNames: ['source'],
+    registers: [this.registry],
+  });
+  readonly nacosPushApply = new Histogram({
+    name: 'dia_nacos_push_apply_seconds',
+    help: 'From a Nacos push received to its instances handed to the catalog (the rest of the way to istiod is dia_push_latency_seconds)',
+    labelNames: ['source'],
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
   readonly connections = new Gauge({
     name: 'dia_xds_connections',
     help: 'Open xDS streams, by cluster view and protocol',

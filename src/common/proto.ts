@@ -7,27 +7,24 @@ import protobuf from 'protobufjs';
  */
 const PROTO_ROOT = path.resolve(__dirname, '../../proto');
 
-function load(): protobuf.Root {
+function load(files: string[]): protobuf.Root {
   const root = new protobuf.Root();
   root.resolvePath = (_origin, target) => {
     const local = path.join(PROTO_ROOT, target);
     return target.startsWith('google/protobuf/') ? target : local;
   };
-  root.loadSync(
-    [
-      'envoy/service/discovery/v3/discovery.proto',
-      'mcp/v1alpha1/resource.proto',
-      'networking/v1alpha3/service_entry.proto',
-      'networking/v1alpha3/traffic.proto',
-      'dubbo/metadata/metadata_service_v2.proto',
-    ],
-    { keepCase: false },
-  );
+  root.loadSync(files, { keepCase: false });
   root.resolveAll();
   return root;
 }
 
-export const protoRoot = load();
+export const protoRoot = load(['envoy/service/discovery/v3/discovery.proto', 'mcp/v1alpha1/resource.proto', 'networking/v1alpha3/service_entry.proto', 'networking/v1alpha3/traffic.proto', 'dubbo/metadata/metadata_service_v2.proto']);
+
+/**
+ * Nacos's client protocol, in a root of its own: it has no package, and its top-level Metadata
+ * would otherwise sit in the same root as MCP's Metadata.
+ */
+export const nacosProtoRoot = load(['nacos/nacos_grpc_service.proto']);
 
 /** The Istio spec message of a kind (v1alpha3 package, whatever GVK version istiod asked for). */
 export function specType(kind: string): protobuf.Type {

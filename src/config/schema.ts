@@ -47,7 +47,14 @@ const nacosBlock = {
     servicePrefix: { type: 'string', default: 'providers:', description: 'Interface-level services are those whose name starts with this (consumers:* are not read).' },
     applications: { type: 'boolean', default: true, description: 'Also read Dubbo 3 application-level instances: other services whose instances carry dubbo.metadata.revision; metadata and mapping come from Nacos config. See docs/dubbo3.md.' },
     mappingRefreshMs: { ...ms, default: 60000, description: 'How often the service-name mapping (config group "mapping") of each interface is read again.' },
-    pollMs: { type: 'integer', minimum: 200, default: 5000, description: 'How often every service and its instances are listed.' },
+    transport: {
+      enum: ['grpc', 'http'],
+      default: 'grpc',
+      description: 'grpc: subscribe over Nacos 2/3 gRPC and apply what Nacos pushes (falls back to http, logged, when the gRPC port refuses and HTTP answers). http: poll the v1 HTTP API (Nacos 1.x, or a closed gRPC port). See docs/nacos.md.',
+    },
+    grpcPortOffset: { type: 'integer', minimum: -65535, maximum: 65535, default: 1000, description: 'The gRPC port of each server is its HTTP port plus this (Nacos: 1000).' },
+    pollMs: { type: 'integer', minimum: 200, default: 5000, description: 'http: how often every service and its instances are listed. grpc: how often the service list is read when fuzzy watch is not available (Nacos 2, or more services than the server lets one pattern watch).' },
+    resyncMs: { ...ms, default: 300000, description: 'grpc: a full re-list and re-subscription this often, applying only the real difference (a safety net under the pushes); 0 turns it off.' },
     concurrency: { type: 'integer', minimum: 1, maximum: 256, default: 8, description: 'Requests in flight at once.' },
     timeoutMs: { type: 'integer', minimum: 100, default: 5000, description: 'Timeout of one request.' },
     auth: {

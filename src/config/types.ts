@@ -73,7 +73,12 @@ export interface NacosSourceConfig {
     applications: boolean;
     /** How often the service-name mapping of each interface is read again. */
     mappingRefreshMs: number;
+    /** grpc: subscriptions and pushes (Nacos 2/3); http: polling the v1 API. */
+    transport: 'grpc' | 'http';
+    grpcPortOffset: number;
     pollMs: number;
+    /** grpc: full re-list and re-subscription this often. */
+    resyncMs: number;
     concurrency: number;
     timeoutMs: number;
     auth?: { username: string; password?: string; passwordEnv?: string; accessKey?: string; secretKey?: string; secretKeyEnv?: string };

@@ -3,6 +3,7 @@ import type { Metrics } from '../common/metrics';
 import type { SourceState } from '../registry/types';
 import type { MetadataFetchObserver } from '../registry/metadata-service';
 import type { ZookeeperSourceHooks } from '../registry/zookeeper';
+import type { NacosSourceHooks } from '../registry/nacos';
 import type { CatalogObserver } from '../model/catalog';
 import type { RuleStoreObserver } from '../rules/store';
 import type { BuilderObserver } from '../xds/snapshot';
@@ -61,10 +62,14 @@ export function builderTelemetry(m: Metrics, cluster: string): BuilderObserver {
   };
 }
 
-export function registryTelemetry(m: Metrics): ZookeeperSourceHooks {
+export function registryTelemetry(m: Metrics): ZookeeperSourceHooks & NacosSourceHooks {
   return {
     missedEvents: (source, n) => m.missedEvents.inc({ source }, n),
     resynced: (source, reason) => m.sourceResyncs.inc({ source, reason }),
+    nacosPush: (source, kind) => m.nacosPushes.inc({ source, kind }),
+    nacosSubscriptions: (source, n) => m.nacosSubscriptions.set({ source }, n),
+    nacosReconnect: (source) => m.nacosReconnects.inc({ source }),
+    nacosPushApplied: (source, seconds) => m.nacosPushApply.observe({ source }, seconds),
   };
 }
 

@@ -81,6 +81,16 @@ export class NacosClient {
     return this.request('GET', `${path}?${q}`, undefined, json, signed.headers);
   }
 
+  /**
+   * What a gRPC request carries in its headers for the same credentials: the access token, and
+   * the access-key signature fields of the equivalent HTTP request (path /ns/ or /cs/).
+   */
+  async requestHeaders(path: string, query: Record<string, string>): Promise<Record<string, string>> {
+    const token = await this.accessToken();
+    const signed = this.signed(path, query);
+    return { ...signed.query, ...signed.headers, ...(token ? { accessToken: token } : {}) };
+  }
+
   /** Access-key signature of one request (accessKeySignature), when an access key is configured. */
   private signed(path: string, query: Record<string, string>): { query: Record<string, string>; headers: Record<string, string> } {
     const a = this.cfg.auth;

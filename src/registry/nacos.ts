@@ -3,34 +3,76 @@ import type { NacosSourceConfig } from '../config/types';
 import { counts, sameList, SourceBase } from './base';
 import { localMetadataServiceTarget, type MetadataFetcher, type MetadataServiceTarget } from './metadata-service';
 import { CredentialsRefused, mapLimit, NacosClient } from './nacos-client';
+import { NACOS_ERROR, NacosGrpcError } from './nacos-grpc';
+import { NacosNamingWatcher, type HeadersOf, type NacosHost, type NamingEvents } from './nacos-push';
 import { documentName, REVISION_KEY, type RegistrySource, type SourceSink, type SourceStatus } from './types';
-
-type NacosHost = { ip: string; port: number; weight: number; healthy: boolean; enabled: boolean; clusterName?: string; metadata?: Record<string, string> };
 
 /** Dubbo's interface-level and governance names; any other service may be an application. */
 const DUBBO_CATEGORY = /^(providers|consumers|configurators|routers):/;
 
+/** What a Nacos source reports, for metrics (src/daemon/telemetry.ts). */
+export interface NacosSourceHooks {
+  /** Asks providers for the metadata of revisions without a metadata report (Dubbo's default). */
+  metadata?: MetadataFetcher;
+  /** A push from Nacos over gRPC: an instance list, or services appearing or going. */
+  nacosPush?(source: string, kind: 'instances' | 'services'): void;
+  nacosSubscriptions?(source: string, n: number): void;
+  nacosReconnect?(source: string): void;
+  /** From a push received to its instances handed on (documents read first if needed). */
+  nacosPushApplied?(source: string, seconds: number): void;
+}
+
+/** A service as the transport last reported it, already reduced to what Dubbo would read. */
+interface ServiceState {
+  namespace: string;
+  service: string;
+  entries: readonly string[];
+  /** Application-level services: the instances, whose revisions name the documents to read. */
+  appHosts?: readonly NacosHost[];
+}
+
 /**
- * Watches Dubbo's interface-level services in Nacos through Nacos's HTTP open API (v1, which
- * Nacos 2.x serves and 3.x keeps for client compatibility). Nacos has no "children" watch, so
- * the source lists the services of each configured namespace and group, and the instances of
- * each, every pollMs. An instance goes on as a JSON entry; src/dubbo turns it into a URL.
+ * Watches Dubbo's services in Nacos: interface-level (`providers:{interface}:{version}:{group}`)
+ * and Dubbo 3 application-level instances (service name = application, metadata with a
+ * revision), whose MetadataInfo comes from Nacos config (dataId = application, group =
+ * revision) or from the providers' MetadataService, and the mapping of their interfaces
+ * (dataId = interface, group = mapping). An instance goes on as a JSON entry; src/dubbo turns
+ * it into a URL.
  *
- * Dubbo 3 application-level instances (service name = application, metadata with a revision) are
- * read too, with the MetadataInfo of each revision from Nacos config (dataId = application,
- * group = revision) and the mapping of its interfaces (dataId = interface, group = mapping).
+ * Two transports feed the same state:
+ * - grpc (Nacos 2.x, 3.x; default): one connection per namespace, every service subscribed and
+ *   the instance lists Nacos pushes applied as they come (./nacos-push.ts);
+ * - http (Nacos 1.x, or a closed gRPC port): every service and its instances listed every
+ *   pollMs over the v1 open API. grpc falls back to it, logged, when the gRPC port refuses and
+ *   HTTP answers.
+ * Either way only the difference is handed on, and a lost connection or a failed poll leaves
+ * the last state served (stale), never empty. Config (documents) is read over HTTP.
  *
- * Why not the `nacos` npm client: its naming client speaks the v1 HTTP API with UDP push,
- * which Nacos 2.x and later no longer push over, so it ends up polling per subscribed service
- * anyway, without a way to list services or to tell "empty" from "unreachable". Polling the
- * same API ourselves gives us both, with bounded concurrency. See docs/nacos.md.
+ * Why not the `nacos` npm client: it speaks only the v1 HTTP API and expects UDP pushes that
+ * Nacos 2.x and later no longer send, and it cannot list services or tell "empty" from
+ * "unreachable". See docs/nacos.md.
  */
 export class NacosSource extends SourceBase implements RegistrySource {
   private timer?: NodeJS.Timeout;
   private stopped = false;
   private running?: Promise<void>;
   private readonly client: NacosClient;
+  private transport: 'grpc' | 'http';
+  /** Why grpc fell back to http, when it did. */
+  private fallback?: string;
+  private watchers: NacosNamingWatcher[] = [];
+  /** Namespaces (gRPC) listed and subscribed on their current connection. */
+  private readonly syncedNamespaces = new Set<string>();
+  private readonly subscriptions = new Map<string, number>();
+  /** The transport's latest state, by registry service key; `known` is what the sink has. */
+  private readonly latest = new Map<string, ServiceState>();
+  private readonly dirty = new Set<string>();
+  /** When the oldest push not yet handed on arrived, per service (gRPC). */
+  private readonly pushedAt = new Map<string, number>();
   private readonly known = new Map<string, readonly string[]>();
+  private queuedFlush?: Promise<void>;
+  private flushChain: Promise<void> = Promise.resolve();
+  private retryFlush?: NodeJS.Timeout;
   /** Metadata documents asked of providers and not answered yet. */
   private readonly pending = new Set<string>();
   /** Documents handed to the sink; metadata of a revision never changes once readable. */
@@ -41,32 +83,41 @@ export class NacosSource extends SourceBase implements RegistrySource {
 
   constructor(
     private readonly cfg: NacosSourceConfig,
-    /** Asks providers for the metadata of revisions without a metadata report (Dubbo's default). */
-    private readonly fetcher?: MetadataFetcher,
+    private readonly hooks: NacosSourceHooks = {},
   ) {
     super(cfg.name);
     this.client = new NacosClient(cfg.nacos);
+    this.transport = cfg.nacos.transport;
+  }
+
+  private get fetcher(): MetadataFetcher | undefined {
+    return this.hooks.metadata;
   }
 
   async start(sink: SourceSink): Promise<void> {
     this.sink = sink;
     this.setState('connecting');
-    void this.resync('start');
+    if (this.transport === 'http') void this.resync('start');
+    else this.startGrpc();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    clearTimeout(this.retryFlush);
+    for (const w of this.watchers) w.stop();
     await this.running?.catch(() => undefined);
+    await this.flushChain.catch(() => undefined);
     this.client.close();
   }
 
-  /** One full listing; concurrent calls share it. */
+  /** One full listing (http), or a re-list and re-subscription of every namespace (grpc). */
   resync(reason: string): Promise<void> {
+    if (this.transport === 'grpc') return Promise.all(this.watchers.map((w) => w.sync('resync'))).then(() => undefined);
     if (!this.running) {
       this.running = this.poll(reason).finally(() => {
         this.running = undefined;
-        if (!this.stopped) {
+        if (!this.stopped && this.transport === 'http') {
           clearTimeout(this.timer);
           this.timer = setTimeout(() => void this.resync('poll'), this.cfg.nacos.pollMs);
           this.timer.unref();
@@ -76,52 +127,175 @@ export class NacosSource extends SourceBase implements RegistrySource {
     return this.running;
   }
 
+  private wanted = (service: string): boolean => service.startsWith(this.cfg.nacos.servicePrefix) || (this.cfg.nacos.applications && !DUBBO_CATEGORY.test(service));
+
+  private startGrpc(): void {
+    const n = this.cfg.nacos;
+    const events: NamingEvents = {
+      service: (namespace, group, service, hosts) => {
+        const key = serviceKeyOf(namespace, group, service);
+        if (!this.pushedAt.has(key)) this.pushedAt.set(key, Date.now());
+        this.setLatest(key, namespace, service, hosts);
+        void this.flushSoon();
+      },
+      synced: (namespace) => {
+        this.syncedNamespaces.add(namespace);
+        void this.flushSoon();
+      },
+      unavailable: (namespace, reason, refused) => {
+        this.syncedNamespaces.delete(namespace);
+        if (this.stopped) return;
+        if (this.lastSyncMs) this.setState('stale', `Nacos gRPC connection lost: ${reason}; keeping the last known providers`);
+        else this.setState('connecting', `connecting to Nacos over gRPC: ${reason}`);
+        if (refused && !this.watchers.some((w) => w.everConnected)) void this.tryHttpFallback(reason);
+      },
+      failed: (namespace, err) => {
+        if (err instanceof CredentialsRefused || (err instanceof NacosGrpcError && err.errorCode === NACOS_ERROR.NO_RIGHT)) {
+          this.syncedNamespaces.delete(namespace);
+          this.setState('failed', `Nacos refused our credentials: ${err.message}; keeping the last known providers`);
+        }
+      },
+      push: (kind) => this.hooks.nacosPush?.(this.name, kind),
+      subscriptions: (namespace, count) => {
+        this.subscriptions.set(namespace, count);
+        this.hooks.nacosSubscriptions?.(this.name, [...this.subscriptions.values()].reduce((a, b) => a + b, 0));
+      },
+      reconnected: () => this.hooks.nacosReconnect?.(this.name),
+    };
+    const headers: HeadersOf = (_type, body) => this.client.requestHeaders('/ns/', { serviceName: String(body.serviceName ?? ''), groupName: String(body.groupName ?? '') });
+    this.watchers = n.namespaces.map((ns) => new NacosNamingWatcher(n, ns, events, headers, this.wanted, this.name));
+    for (const w of this.watchers) w.start();
+  }
+
+  /** The gRPC port refuses: if HTTP answers, poll over HTTP from now on (Nacos 1.x, or a closed port). */
+  private async tryHttpFallback(reason: string): Promise<void> {
+    if (this.running || this.transport === 'http') return;
+    this.transport = 'http';
+    const ok = await this.poll('grpc refused').then(() => this.state === 'synced');
+    if (this.watchers.some((w) => w.everConnected) || this.stopped) {
+      this.transport = 'grpc';
+      return;
+    }
+    if (!ok) {
+      this.transport = 'grpc'; // neither answers: Nacos is down; gRPC keeps trying
+      return;
+    }
+    this.fallback = reason;
+    for (const w of this.watchers) w.stop();
+    this.watchers = [];
+    log.warn('the Nacos gRPC port refuses but its HTTP API answers: polling over HTTP (transport: http) from now on', { source: this.name, reason, pollMs: this.cfg.nacos.pollMs });
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.resync('poll'), this.cfg.nacos.pollMs);
+    this.timer.unref();
+  }
+
+  private setLatest(key: string, namespace: string, service: string, hosts: readonly NacosHost[] | undefined): void {
+    let state: ServiceState | undefined;
+    if (hosts) {
+      if (service.startsWith(this.cfg.nacos.servicePrefix)) state = { namespace, service, entries: hosts.map((h) => instanceEntry(service, h)).sort() };
+      else {
+        // Not Dubbo unless its instances name a metadata revision (e.g. a Spring Cloud service).
+        const appHosts = hosts.filter((h) => typeof h.metadata?.[REVISION_KEY] === 'string');
+        if (appHosts.length) state = { namespace, service, entries: appHosts.map((h) => instanceEntry(service, h)).sort(), appHosts };
+      }
+    }
+    if (state) this.latest.set(key, state);
+    else this.latest.delete(key);
+    this.dirty.add(key);
+  }
+
+  /** Hands on what changed, after the documents it needs; one at a time, later calls coalesce. */
+  private flush(): Promise<void> {
+    if (this.queuedFlush) return this.queuedFlush;
+    const run = this.flushChain
+      .catch(() => undefined)
+      .then(() => {
+        this.queuedFlush = undefined;
+        return this.handOn();
+      });
+    this.queuedFlush = run;
+    this.flushChain = run;
+    return run;
+  }
+
+  /** A flush for pushes: a failed document read is retried shortly, the instances wait for it. */
+  private flushSoon(): Promise<void> {
+    return this.flush().catch((err) => {
+      if (this.stopped) return;
+      log.warn('Nacos config could not be read for pushed instances; trying again', { source: this.name, error: (err as Error).message });
+      clearTimeout(this.retryFlush);
+      this.retryFlush = setTimeout(() => void this.flushSoon(), Math.min(this.cfg.nacos.pollMs, 2000));
+      this.retryFlush.unref();
+    });
+  }
+
+  private async handOn(): Promise<void> {
+    const revisions = new Map<string, Revision>();
+    for (const s of this.latest.values()) {
+      for (const h of s.appHosts ?? []) {
+        const revision = h.metadata![REVISION_KEY];
+        const name = documentName.metadata(s.service, revision);
+        const r = revisions.get(name) ?? { namespace: s.namespace, app: s.service, revision, targets: [] };
+        revisions.set(name, r);
+        // On Dubbo's default metadata (no report), its MetadataService answers instead.
+        const t = localMetadataServiceTarget(h.ip, h.metadata!);
+        if (t) r.targets.push(t);
+      }
+    }
+    const docs = await this.readDocuments(revisions);
+    if (this.stopped) return;
+    // Documents first, so the instances that name them are normalized with them.
+    for (const [name, content] of docs) this.setDocument(name, content);
+    const now = Date.now();
+    for (const key of [...this.dirty]) {
+      this.dirty.delete(key);
+      const at = this.pushedAt.get(key);
+      this.pushedAt.delete(key);
+      const entries = this.latest.get(key)?.entries;
+      if (sameList(this.known.get(key), entries)) continue;
+      if (entries) {
+        this.known.set(key, entries);
+        this.sink?.setService(this.name, key, entries);
+      } else {
+        this.known.delete(key);
+        this.sink?.removeService(this.name, key);
+      }
+      if (at !== undefined) this.hooks.nacosPushApplied?.(this.name, (now - at) / 1000);
+    }
+    if (this.transport === 'grpc' && this.watchers.length && this.syncedNamespaces.size === this.watchers.length && this.state !== 'synced') {
+      this.lastSyncMs = Date.now();
+      this.setState('synced');
+    }
+  }
+
   private async poll(reason: string): Promise<void> {
     const started = Date.now();
     const n = this.cfg.nacos;
     try {
-      const seen = new Map<string, readonly string[]>();
-      const revisions = new Map<string, Revision>();
+      const seen = new Map<string, { namespace: string; service: string; hosts: NacosHost[] }>();
       for (const namespace of n.namespaces) {
         for (const group of n.groups) {
-          const all = await this.listServices(namespace, group);
-          const services = all.filter((s) => s.startsWith(n.servicePrefix) || (n.applications && !DUBBO_CATEGORY.test(s)));
+          const services = (await this.listServices(namespace, group)).filter(this.wanted);
           await mapLimit(services, n.concurrency, async (service) => {
-            const key = `${namespace || 'public'}/${group}/${service}`;
-            let hosts = await this.listInstances(namespace, group, service);
-            if (!service.startsWith(n.servicePrefix)) {
-              // Not Dubbo unless its instances name a metadata revision (e.g. a Spring Cloud service).
-              hosts = hosts.filter((h) => typeof h.metadata?.[REVISION_KEY] === 'string');
-              if (hosts.length === 0) return;
-              for (const h of hosts) {
-                const revision = h.metadata![REVISION_KEY];
-                const name = documentName.metadata(service, revision);
-                const r = revisions.get(name) ?? { namespace, app: service, revision, targets: [] };
-                revisions.set(name, r);
-                // On Dubbo's default metadata (no report), its MetadataService answers instead.
-                const t = localMetadataServiceTarget(h.ip, h.metadata!);
-                if (t) r.targets.push(t);
-              }
-            }
-            seen.set(key, hosts.map((h) => instanceEntry(service, h)).sort());
+            seen.set(serviceKeyOf(namespace, group, service), { namespace, service, hosts: await this.listInstances(namespace, group, service) });
           });
         }
       }
-      const docs = await this.readDocuments(revisions);
+      // Applied only after every list call succeeded: a failed poll changes nothing.
+      const before = new Map(this.latest);
+      this.latest.clear();
+      this.dirty.clear();
+      for (const [key, s] of seen) this.setLatest(key, s.namespace, s.service, s.hosts);
+      for (const key of before.keys()) if (!this.latest.has(key)) this.dirty.add(key);
+      try {
+        await this.flush();
+      } catch (err) {
+        // Documents unreadable: the next poll starts from what the sink has.
+        this.latest.clear();
+        for (const [k, v] of before) this.latest.set(k, v);
+        throw err;
+      }
       if (this.stopped) return;
-      // Applied only after every read succeeded: a failed poll changes nothing. Documents first,
-      // so the instances that name them are normalized with them.
-      for (const [name, content] of docs) this.setDocument(name, content);
-      for (const [key, entries] of seen) {
-        if (sameList(this.known.get(key), entries)) continue;
-        this.known.set(key, entries);
-        this.sink?.setService(this.name, key, entries);
-      }
-      for (const key of [...this.known.keys()]) {
-        if (seen.has(key)) continue;
-        this.known.delete(key);
-        this.sink?.removeService(this.name, key);
-      }
       this.lastSyncMs = Date.now();
       this.setState('synced');
       log.debug('nacos poll complete', { source: this.name, reason, services: seen.size, ms: Date.now() - started });
@@ -198,8 +372,21 @@ export class NacosSource extends SourceBase implements RegistrySource {
   }
 
   status(): SourceStatus {
-    return this.statusOf('nacos', counts(this.known), { serverAddr: this.cfg.nacos.serverAddr, namespaces: this.cfg.nacos.namespaces, groups: this.cfg.nacos.groups });
+    const n = this.cfg.nacos;
+    return this.statusOf('nacos', counts(this.known), {
+      serverAddr: n.serverAddr,
+      namespaces: n.namespaces,
+      groups: n.groups,
+      transport: this.transport,
+      ...(this.fallback ? { fallback: `gRPC refused: ${this.fallback}` } : {}),
+      ...(this.watchers.length ? { grpc: this.watchers.map((w) => w.details()) } : {}),
+    });
   }
+}
+
+/** The registry service key of a Nacos service: namespace ("" public), group, name. */
+function serviceKeyOf(namespace: string, group: string, service: string): string {
+  return `${namespace || 'public'}/${group}/${service}`;
 }
 
 
