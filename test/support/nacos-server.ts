@@ -22,7 +22,7 @@ export class NacosServer {
   port = 0;
   private proc?: ChildProcess;
 
-  constructor(private readonly opts: { auth?: { adminPassword: string } } = {}) {}
+  constructor(private readonly opts: { auth?: { adminPassword: string }; properties?: Record<string, string> } = {}) {}
 
   get address(): string {
     return `127.0.0.1:${this.port}`;
@@ -55,6 +55,7 @@ export class NacosServer {
         '-Dnacos.inetutils.ip-address=127.0.0.1',
         `-Dnacos.core.auth.enabled=${auth}`,
         `-Dnacos.core.auth.admin.enabled=${auth}`,
+        ...Object.entries(this.opts.properties ?? {}).map(([k, v]) => `-D${k}=${v}`),
         // The rebuild resolves two Hessian jars; Nacos needs 4.x first on the class path.
         '-cp',
         [path.join(HOME, 'classes'), ...hessianFirst()].join(path.delimiter),

@@ -1,0 +1,176 @@
+import yaml from 'js-yaml';
+import type { Daemon } from '../../src/daemon';
+import { metricValue, startDaemon, WE } from '../support/daemon';
+import { dubboMetadata, NacosServer, NacosWriter } from '../support/nacos-server';
+import { freePort, sleep, waitFor } from '../support/net';
+import { TcpProxy } from '../support/tcp-proxy';
+import { IstiodLikeClient } from '../support/xds-client';
+
+jest.setTimeout(180_000);
+
+/*
+ * The Nacos source over gRPC (transport: grpc) against a real Nacos 3.1: pushes, fuzzy watch,
+ * its refusal, a cut connection, and the fallback to HTTP. Polling is set to ten minutes and the
+ * safety-net re-list off wherever a test shows that a change came by push.
+ */
+const svc = (iface: string, version = '', group = '') => `providers:${iface}:${version}:${group}`;
+const addresses = (c: IstiodLikeClient) => [...c.resources(WE).values()].map((w) => `${w.spec.address}:${(w.spec.ports as Record<string, number>)['tcp-dubbo']}`).sort();
+const NO_POLL = { pollMs: 600_000, resyncMs: 0 };
+
+async function sources(admin: string): Promise<{ state: string; reason?: string; details: Record<string, unknown> }[]> {
+  const text = await (await fetch(`${admin}/debug/sources`)).text();
+  return (yaml.load(text) as { sources: { state: string; reason?: string; details: Record<string, unknown> }[] }).sources;
+}
+
+describe('Nacos over gRPC: pushes and fuzzy watch', () => {
+  let nacos: NacosServer;
+  let writer: NacosWriter;
+  let daemon: Daemon;
+  let admin: string;
+  let client: IstiodLikeClient;
+
+  beforeAll(async () => {
+    nacos = await new NacosServer().start();
+    writer = new NacosWriter(nacos.base);
+    await writer.register({ service: svc('com.example.Push'), ip: '10.41.0.1', port: 20880, metadata: dubboMetadata('com.example.Push') });
+    const started = await startDaemon({ sources: [{ name: 'nacos', type: 'nacos', nacos: { serverAddr: nacos.address, ...NO_POLL } }] });
+    daemon = started.daemon;
+    admin = started.admin;
+    client = new IstiodLikeClient(started.xdsAddress).connect();
+    await waitFor('initial sync', () => client.synced() && addresses(client).length === 1, 30000);
+  });
+
+  afterAll(async () => {
+    client?.close();
+    await daemon?.stop();
+    await nacos?.destroy();
+  });
+
+  it('watches the group with fuzzy watch and subscribes to its services', async () => {
+    const [s] = await sources(admin);
+    expect(s.state).toBe('synced');
+    expect(s.details.transport).toBe('grpc');
+    expect(s.details.grpc).toEqual([expect.objectContaining({ namespace: 'public', connected: true, subscriptions: 1, fuzzyWatch: ['DEFAULT_GROUP'] })]);
+    expect(await metricValue(admin, 'dia_nacos_subscriptions', { source: 'nacos' })).toBe(1);
+  });
+
+  it('carries a new service, an instance change and a deregistration by push, with no poll', async () => {
+    const pushes = await metricValue(admin, 'dia_nacos_pushes_total', { source: 'nacos' });
+    const t0 = Date.now();
+    await writer.register({ service: svc('com.example.New'), ip: '10.41.1.1', port: 20880, metadata: dubboMetadata('com.example.New') });
+    await waitFor('a new service, found by fuzzy watch', () => addresses(client).includes('10.41.1.1:20880'), 20000, 20);
+    const newService = Date.now() - t0;
+
+    const t1 = Date.now();
+    await writer.register({ service: svc('com.example.Push'), ip: '10.41.0.2', port: 20880, metadata: dubboMetadata('com.example.Push') });
+    await waitFor('a second instance, pushed', () => addresses(client).includes('10.41.0.2:20880'), 20000, 20);
+    const instance = Date.now() - t1;
+
+    await writer.deregister({ service: svc('com.example.Push'), ip: '10.41.0.1', port: 20880 });
+    await waitFor('a deregistration, pushed', () => !addresses(client).includes('10.41.0.1:20880'), 20000, 20);
+    expect(await metricValue(admin, 'dia_nacos_pushes_total', { source: 'nacos' })).toBeGreaterThan(pushes);
+    expect(await metricValue(admin, 'dia_nacos_push_apply_seconds_count', { source: 'nacos' })).toBeGreaterThan(0);
+    // Nacos delays a push by up to about a second to batch changes; polling is ten minutes away.
+    console.log(`Nacos gRPC: new service reached the xDS client in ${newService} ms, a new instance in ${instance} ms`);
+  });
+});
+
+describe('Nacos over gRPC: fuzzy watch refused', () => {
+  it('finds new services by listing them every pollMs when Nacos refuses the fuzzy watch', async () => {
+    // More services than one pattern may match (here 1) make Nacos refuse the watch, as on a
+    // large estate with the default limit of 500; Nacos 2 has no fuzzy watch at all.
+    const nacos = await new NacosServer({ properties: { 'nacos.naming.fuzzy.watch.max.pattern.match.service.count': '1' } }).start();
+    const writer = new NacosWriter(nacos.base);
+    await writer.register({ service: svc('com.example.One'), ip: '10.42.0.1', port: 20880, metadata: dubboMetadata('com.example.One') });
+    await writer.register({ service: svc('com.example.Two'), ip: '10.42.0.2', port: 20880, metadata: dubboMetadata('com.example.Two') });
+    const started = await startDaemon({ sources: [{ name: 'nacos', type: 'nacos', nacos: { serverAddr: nacos.address, pollMs: 500, resyncMs: 0 } }] });
+    const client = new IstiodLikeClient(started.xdsAddress).connect();
+    try {
+      await waitFor('initial sync', () => client.synced() && addresses(client).length === 2, 30000);
+      const [s] = await sources(started.admin);
+      expect(s.details.grpc).toEqual([expect.objectContaining({ fuzzyWatch: [], listed: { DEFAULT_GROUP: expect.stringMatching(/more services than the server lets one fuzzy watch pattern match/) } })]);
+      await writer.register({ service: svc('com.example.Three'), ip: '10.42.0.3', port: 20880, metadata: dubboMetadata('com.example.Three') });
+      await waitFor('a new service, found by the service list', () => addresses(client).includes('10.42.0.3:20880'), 20000);
+      // Its instances come by push once subscribed.
+      await writer.register({ service: svc('com.example.Three'), ip: '10.42.0.4', port: 20880, metadata: dubboMetadata('com.example.Three') });
+      await waitFor('an instance of it', () => addresses(client).includes('10.42.0.4:20880'), 20000);
+    } finally {
+      client.close();
+      await started.daemon.stop();
+      await nacos.destroy();
+    }
+  });
+});
+
+describe('Nacos over gRPC: a cut connection and the fallback to HTTP', () => {
+  let nacos: NacosServer;
+  let writer: NacosWriter;
+
+  beforeAll(async () => {
+    nacos = await new NacosServer().start();
+    writer = new NacosWriter(nacos.base);
+    await writer.register({ service: svc('com.example.Cut'), ip: '10.43.0.1', port: 20880, metadata: dubboMetadata('com.example.Cut') });
+  });
+
+  afterAll(async () => {
+    await nacos?.destroy();
+  });
+
+  it('keeps the last state while the gRPC connection is cut, then resubscribes and applies only the difference', async () => {
+    // The gRPC port is reached through a relay; HTTP (config) directly.
+    const relay = await new TcpProxy(nacos.port + 1000).start();
+    const started = await startDaemon({ sources: [{ name: 'nacos', type: 'nacos', nacos: { serverAddr: nacos.address, grpcPortOffset: relay.port - nacos.port, ...NO_POLL } }] });
+    const client = new IstiodLikeClient(started.xdsAddress).connect();
+    try {
+      await waitFor('initial sync', () => client.synced() && addresses(client).includes('10.43.0.1:20880'), 30000);
+      await relay.cut();
+      await waitFor('stale', async () => (await sources(started.admin))[0].state === 'stale', 20000);
+      await writer.register({ service: svc('com.example.Cut'), ip: '10.43.0.2', port: 20880, metadata: dubboMetadata('com.example.Cut') });
+      await writer.deregister({ service: svc('com.example.Cut'), ip: '10.43.0.1', port: 20880 });
+      await sleep(1500);
+      expect(addresses(client)).toContain('10.43.0.1:20880'); // the last state stays served
+      const reconnects = await metricValue(started.admin, 'dia_nacos_reconnects_total', { source: 'nacos' });
+      await relay.heal();
+      await waitFor('resubscribed: the change made while cut', () => addresses(client).join() === '10.43.0.2:20880', 40000);
+      expect((await sources(started.admin))[0].state).toBe('synced');
+      expect(await metricValue(started.admin, 'dia_nacos_reconnects_total', { source: 'nacos' })).toBe(reconnects + 1);
+    } finally {
+      client.close();
+      await started.daemon.stop();
+      await relay.stop();
+    }
+  });
+
+  it('falls back to polling over HTTP, logged, when the gRPC port refuses and HTTP answers', async () => {
+    const closed = await freePort(); // nothing listens there
+    const started = await startDaemon({ sources: [{ name: 'nacos', type: 'nacos', nacos: { serverAddr: nacos.address, grpcPortOffset: closed - nacos.port, pollMs: 300 } }] });
+    const client = new IstiodLikeClient(started.xdsAddress).connect();
+    try {
+      await waitFor('synced over HTTP', () => client.synced() && addresses(client).length > 0, 30000);
+      const [s] = await sources(started.admin);
+      expect(s.state).toBe('synced');
+      expect(s.details).toMatchObject({ transport: 'http', fallback: expect.stringContaining(`gRPC refused`) });
+      await writer.register({ service: svc('com.example.Polled'), ip: '10.43.1.1', port: 20880, metadata: dubboMetadata('com.example.Polled') });
+      await waitFor('a registration, polled', () => addresses(client).includes('10.43.1.1:20880'), 20000);
+    } finally {
+      client.close();
+      await started.daemon.stop();
+    }
+  });
+
+  it('polls over HTTP when told to (transport: http)', async () => {
+    const started = await startDaemon({ sources: [{ name: 'nacos', type: 'nacos', nacos: { serverAddr: nacos.address, transport: 'http', pollMs: 300 } }] });
+    const client = new IstiodLikeClient(started.xdsAddress).connect();
+    try {
+      await waitFor('synced over HTTP', () => client.synced() && addresses(client).length > 0, 30000);
+      const [s] = await sources(started.admin);
+      expect(s.details).toMatchObject({ transport: 'http' });
+      expect(s.details.grpc).toBeUndefined();
+      await writer.register({ service: svc('com.example.Polled2'), ip: '10.43.2.1', port: 20880, metadata: dubboMetadata('com.example.Polled2') });
+      await waitFor('a registration, polled', () => addresses(client).includes('10.43.2.1:20880'), 20000);
+    } finally {
+      client.close();
+      await started.daemon.stop();
+    }
+  });
+});
