@@ -230,6 +230,10 @@ export class NacosSource extends SourceBase implements RegistrySource {
   }
 
   private async handOn(): Promise<void> {
+    // What changed until now, and the documents it needs: a service that changes while the
+    // documents are read waits for the next round, which reads what it needs.
+    const keys = [...this.dirty];
+    this.dirty.clear();
     const revisions = new Map<string, Revision>();
     for (const s of this.latest.values()) {
       for (const h of s.appHosts ?? []) {
@@ -242,13 +246,18 @@ export class NacosSource extends SourceBase implements RegistrySource {
         if (t) r.targets.push(t);
       }
     }
-    const docs = await this.readDocuments(revisions);
+    let docs: Map<string, string | undefined>;
+    try {
+      docs = await this.readDocuments(revisions);
+    } catch (err) {
+      for (const k of keys) this.dirty.add(k);
+      throw err;
+    }
     if (this.stopped) return;
     // Documents first, so the instances that name them are normalized with them.
     for (const [name, content] of docs) this.setDocument(name, content);
     const now = Date.now();
-    for (const key of [...this.dirty]) {
-      this.dirty.delete(key);
+    for (const key of keys) {
       const at = this.pushedAt.get(key);
       this.pushedAt.delete(key);
       const entries = this.latest.get(key)?.entries;
