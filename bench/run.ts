@@ -12,30 +12,15 @@ import { DaemonProcess } from '../test/support/daemon-process';
 import { EnvoyProbe, outbound } from '../test/support/envoy-probe';
 import { Istiod, provisionIstiod } from '../test/support/istiod';
 import { freePort, waitFor } from '../test/support/net';
-import { countEndpoints, findEndpoint, IstiodLikeClient } from '../test/support/xds-client';
+import { endpointsIn, firstArrival, holds, lacks, pct, rawClient, SE, stat, type Stat } from './measure';
+import { IstiodLikeClient } from '../test/support/xds-client';
 import { ZkWriter } from '../test/support/zk-client';
 import { provisionZookeeper, ZookeeperServer } from '../test/support/zookeeper-server';
 import { fakeMetadataService, localMetadataInstance, metadataAnswer, metadataInfo, metadataReportJson } from '../test/support/metadata-provider';
 import { generateEstate, providerUrl, SIZES, type Size } from './estate';
 
 const ROOT = path.resolve(__dirname, '..');
-/** The default endpoint mode, inline: each ServiceEntry carries its endpoints. */
-const SE = 'networking.istio.io/v1/ServiceEntry';
 
-interface Stat {
-  median: number;
-  min: number;
-  max: number;
-  n: number;
-}
-const stat = (xs: number[]): Stat => {
-  const s = [...xs].sort((a, b) => a - b);
-  return { median: s[Math.floor((s.length - 1) / 2)], min: s[0], max: s[s.length - 1], n: s.length };
-};
-const pct = (xs: number[], p: number): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
-};
 
 /**
  * The lower bound: bench/lower-bound.mjs, a bare script with the same ZooKeeper client, timed from
@@ -118,57 +103,11 @@ interface IngestResult {
   failed?: string;
 }
 
-/** A client that keeps each response's bytes and ACKs it; the bench decodes only what it checks. */
-const rawClient = (port: number): IstiodLikeClient => {
-  const c = new IstiodLikeClient(`127.0.0.1:${port}`);
-  c.decode = false;
-  return c.connect();
-};
-
-const counted = new WeakMap<Buffer, number>();
-/** Endpoints in a ServiceEntry response, decoded once per response. */
-const endpointsIn = (b: Buffer | undefined): number => {
-  if (!b) return 0;
-  let n = counted.get(b);
-  if (n === undefined) counted.set(b, (n = countEndpoints(b)));
-  return n;
-};
 
 /** Until the clients' last ServiceEntry responses together hold `n` endpoints. */
 const allEndpoints = (clients: IstiodLikeClient[], n: number, what: string) =>
   waitFor(what, () => clients.every((c) => c.synced()) && clients.reduce((k, c) => k + endpointsIn(c.lastBody(SE)), 0) === n, 600_000, 20);
 
-/**
- * The arrival time of the first ServiceEntry response, on any of the clients, that `match`
- * accepts, and the client that got it. Call it before making the change, so none slips past;
- * the time is taken when the response arrives, before anything decodes it.
- */
-function firstArrival(clients: IstiodLikeClient[], match: (body: Buffer) => boolean, timeoutMs = 120_000): Promise<{ at: number; client: IstiodLikeClient }> {
-  return new Promise((resolve, reject) => {
-    const listeners = clients.map((client) => {
-      const f = (r: { typeUrl: string; body: Buffer; at: number }): void => {
-        if (r.typeUrl !== SE || !match(r.body)) return;
-        done();
-        resolve({ at: r.at, client });
-      };
-      client.arrivals.add(f);
-      return f;
-    });
-    const done = (): void => {
-      clearTimeout(timer);
-      clients.forEach((c, i) => c.arrivals.delete(listeners[i]));
-    };
-    const timer = setTimeout(() => {
-      done();
-      reject(new Error(`no matching response within ${timeoutMs} ms`));
-    }, timeoutMs);
-  });
-}
-const holds = (ip: string, weight?: number) => (b: Buffer): boolean => {
-  const e = findEndpoint(b, ip);
-  return !!e && (weight === undefined || e.weight === weight);
-};
-const lacks = (ip: string) => (b: Buffer): boolean => !findEndpoint(b, ip);
 
 /** One bench interface's host, as the default mapping names it (no group). */
 const hostOf = (iface: string) => iface.toLowerCase();

@@ -158,6 +158,12 @@ export class Metrics {
     labelNames: ['source'],
     registers: [this.registry],
   });
+  readonly nacosRequests = new Counter({
+    name: 'dia_nacos_requests_total',
+    help: 'Requests sent to Nacos, by source and transport (grpc, http; health checks and config reads included)',
+    labelNames: ['source', 'transport'],
+    registers: [this.registry],
+  });
   readonly nacosPushApply = new Histogram({
     name: 'dia_nacos_push_apply_seconds',
     help: 'From a Nacos push received to its instances handed to the catalog (the rest of the way to istiod is dia_push_latency_seconds)',

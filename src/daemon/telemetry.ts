@@ -69,6 +69,7 @@ export function registryTelemetry(m: Metrics): ZookeeperSourceHooks & NacosSourc
     nacosPush: (source, kind) => m.nacosPushes.inc({ source, kind }),
     nacosSubscriptions: (source, n) => m.nacosSubscriptions.set({ source }, n),
     nacosReconnect: (source) => m.nacosReconnects.inc({ source }),
+    nacosRequest: (source, transport) => m.nacosRequests.inc({ source, transport }),
     nacosPushApplied: (source, seconds) => m.nacosPushApply.observe({ source }, seconds),
   };
 }

@@ -22,7 +22,11 @@ export class NacosClient {
   /** Nacos 3 has no v1 config listing (410 Gone); it lists through its v3 admin API. */
   private listV3?: boolean;
 
-  constructor(private readonly cfg: NacosSourceConfig['nacos']) {
+  constructor(
+    private readonly cfg: NacosSourceConfig['nacos'],
+    /** Every request sent (for a count of what the source asks of Nacos). */
+    private readonly onRequest?: () => void,
+  ) {
     const scheme = cfg.tls ? 'https' : 'http';
     this.base = cfg.serverAddr.split(',').map((a) => `${scheme}://${a.trim()}${cfg.contextPath}`);
     this.agent = cfg.tls
@@ -123,6 +127,7 @@ export class NacosClient {
     for (let attempt = 0; attempt < this.base.length; attempt++) {
       const base = this.base[(this.next + attempt) % this.base.length];
       try {
+        this.onRequest?.();
         const res = await send(this.agent, method, base + path, body, this.cfg.timeoutMs, headers, json);
         this.next = (this.next + attempt) % this.base.length;
         return res;

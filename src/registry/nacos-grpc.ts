@@ -43,6 +43,8 @@ export interface NacosGrpcOptions {
   onConnected(): void;
   /** Lost: requests fail until onConnected. */
   onDisconnected(reason: string): void;
+  /** Every unary request sent, health checks included. */
+  onRequest?(): void;
   /** Every connection attempt that failed, with whether the port refused. */
   onConnectFailed?(reason: string, refused: boolean): void;
 }
@@ -105,6 +107,7 @@ export class NacosGrpcConnection {
     const live = this.live;
     if (!live) throw new Error('not connected to Nacos over gRPC');
     const headers = await this.opts.headers(type, body);
+    this.opts.onRequest?.();
     const answer = await new Promise<Buffer>((resolve, reject) => {
       live.client.makeUnaryRequest('/Request/request', (b: Buffer) => b, (b: Buffer) => b, encode(type, body, headers), new grpc.Metadata(), { deadline: Date.now() + this.opts.timeoutMs }, (err, value) => (err || !value ? reject(err ?? new Error('no answer')) : resolve(value)));
     });

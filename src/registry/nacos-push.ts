@@ -18,6 +18,7 @@ export interface NamingEvents {
   push(kind: 'instances' | 'services'): void;
   subscriptions(namespace: string, n: number): void;
   reconnected(): void;
+  request(): void;
 }
 
 /** The parts of the HTTP client a gRPC connection shares: credentials. */
@@ -78,6 +79,7 @@ export class NacosNamingWatcher {
       maxMessageBytes: 64 * 1024 * 1024,
       headers,
       onPush: (type, body) => this.onPush(type, body),
+      onRequest: () => events.request(),
       onConnected: () => {
         if (this.conn.everConnected && this.subscribed.size) events.reconnected();
         // The server forgot this client's subscriptions and watches with the old connection:

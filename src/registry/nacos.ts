@@ -18,6 +18,8 @@ export interface NacosSourceHooks {
   nacosPush?(source: string, kind: 'instances' | 'services'): void;
   nacosSubscriptions?(source: string, n: number): void;
   nacosReconnect?(source: string): void;
+  /** A request sent to Nacos, by transport (health checks and config reads included). */
+  nacosRequest?(source: string, transport: 'grpc' | 'http'): void;
   /** From a push received to its instances handed on (documents read first if needed). */
   nacosPushApplied?(source: string, seconds: number): void;
 }
@@ -86,7 +88,7 @@ export class NacosSource extends SourceBase implements RegistrySource {
     private readonly hooks: NacosSourceHooks = {},
   ) {
     super(cfg.name);
-    this.client = new NacosClient(cfg.nacos);
+    this.client = new NacosClient(cfg.nacos, () => hooks.nacosRequest?.(cfg.name, 'http'));
     this.transport = cfg.nacos.transport;
   }
 
@@ -161,6 +163,7 @@ export class NacosSource extends SourceBase implements RegistrySource {
         this.hooks.nacosSubscriptions?.(this.name, [...this.subscriptions.values()].reduce((a, b) => a + b, 0));
       },
       reconnected: () => this.hooks.nacosReconnect?.(this.name),
+      request: () => this.hooks.nacosRequest?.(this.name, 'grpc'),
     };
     const headers: HeadersOf = (_type, body) => this.client.requestHeaders('/ns/', { serviceName: String(body.serviceName ?? ''), groupName: String(body.groupName ?? '') });
     this.watchers = n.namespaces.map((ns) => new NacosNamingWatcher(n, ns, events, headers, this.wanted, this.name));
