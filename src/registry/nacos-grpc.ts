@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
-import { cutText, log } from '../common/log';
+import { cutText, log, LogBudget } from '../common/log';
 import { nacosProtoRoot } from '../common/proto';
 
 /**
@@ -61,6 +61,8 @@ export const NACOS_ERROR = { UN_REGISTER: 301, NO_HANDLER: 302, NO_RIGHT: 403, F
 
 const Payload = nacosProtoRoot.lookupType('Payload');
 const HEALTH_CHECK_MS = 5000;
+/** A server that sends junk must not fill the log: lines about bad pushes per minute. */
+const badPushLog = new LogBudget('bad Nacos push', 20);
 const SETUP_ACK_WAIT_MS = 3000;
 const BACKOFF_MS = { first: 500, max: 30_000 };
 /** What we say we are: Nacos keeps it per connection and shows it in its console. */
@@ -166,7 +168,10 @@ export class NacosGrpcConnection {
       stream.write(encode('ConnectionSetupRequest', { clientVersion: CLIENT_VERSION, tenant: this.opts.namespace, labels: { source: 'sdk', module: this.opts.module }, abilityTable: {} }, {}));
       // As Nacos's client: wait for the server's abilities where it negotiates them, else give
       // the server a moment to register the connection before the first request.
-      await Promise.race([acked ?? new Promise((r) => setTimeout(r, 100)), new Promise((r) => setTimeout(r, SETUP_ACK_WAIT_MS))]);
+      let timer: NodeJS.Timeout | undefined;
+      const waited = new Promise((r) => (timer = setTimeout(r, acked ? SETUP_ACK_WAIT_MS : 100)));
+      await (acked ? Promise.race([acked, waited]) : waited);
+      clearTimeout(timer);
       if (this.closed) throw new Error('closed');
       this.live = live;
       this.everConnected = true;
@@ -200,7 +205,7 @@ export class NacosGrpcConnection {
     try {
       msg = decode(bytes);
     } catch (err) {
-      log.warn('Nacos sent a message that is not a Nacos payload; ignored', { source: this.opts.name, error: (err as Error).message });
+      if (badPushLog.allow()) log.warn('Nacos sent a message that is not a Nacos payload; ignored', { source: this.opts.name, error: cutText((err as Error).message, 200) });
       return;
     }
     const { type, body } = msg;
@@ -213,22 +218,23 @@ export class NacosGrpcConnection {
         answer = 'ClientDetectionResponse';
         break;
       case 'ConnectResetRequest':
-        this.respond(live, 'ConnectResetResponse', body.requestId);
-        this.lost(live, 'Nacos asked this client to connect again');
+        // Answered first (once written), then a new connection, as Nacos's client does.
+        this.respond(live, 'ConnectResetResponse', body.requestId, () => this.lost(live, 'Nacos asked this client to connect again'));
         return;
       default:
         try {
           answer = this.opts.onPush(type, body);
         } catch (err) {
-          log.warn('a Nacos push could not be applied', { source: this.opts.name, type, error: (err as Error).message });
+          if (badPushLog.allow()) log.warn('a Nacos push could not be applied', { source: this.opts.name, type: cutText(type, 100), error: cutText((err as Error).message, 200) });
         }
     }
     if (answer) this.respond(live, answer, body.requestId);
     else if (!live.stream.destroyed) live.stream.write(encode('ErrorResponse', { resultCode: 500, errorCode: NACOS_ERROR.NO_HANDLER, message: `not handled: ${cutText(type, 100)}`, requestId: body.requestId ?? '' }, {}));
   }
 
-  private respond(live: Live, type: string, requestId: unknown): void {
-    if (!live.stream.destroyed) live.stream.write(encode(type, { resultCode: 200, errorCode: 0, requestId: requestId ?? '' }, {}));
+  private respond(live: Live, type: string, requestId: unknown, then?: () => void): void {
+    if (live.stream.destroyed) return then?.();
+    live.stream.write(encode(type, { resultCode: 200, errorCode: 0, requestId: requestId ?? '' }, {}), then);
   }
 
   private lost(live: Live, reason: string): void {
