@@ -277,3 +277,94 @@ function splitGrouped(g: string): [string, string] {
   const i = g.indexOf('@@');
   return [g.slice(0, i), g.slice(i + 2)];
 }
+
+/**
+ * Config items of one namespace listened to over gRPC (Nacos 2/3): Nacos pushes a
+ * ConfigChangeNotifyRequest when one of them changes, and `changed` says so, so that its reader
+ * reads it now rather than at its next poll. Which items exist is still found by listing them.
+ * After a reconnection everything is listened to again (Nacos forgets listeners with their
+ * connection) and `changed` is called once, as anything may have changed meanwhile.
+ */
+export class NacosConfigListener {
+  private readonly conn: NacosGrpcConnection;
+  /** "group\u0000dataId" -> md5 the server was told. */
+  private told = new Map<string, string>();
+  private wanted = new Map<string, string>();
+  private sending?: Promise<void>;
+
+  constructor(
+    cfg: NacosSourceConfig['nacos'],
+    private readonly namespace: string,
+    headers: HeadersOf,
+    private readonly changed: (why: string) => void,
+    name: string,
+  ) {
+    this.conn = new NacosGrpcConnection({
+      name,
+      servers: cfg.serverAddr.split(',').map((s) => s.trim()),
+      portOffset: cfg.grpcPortOffset,
+      module: 'config',
+      namespace,
+      timeoutMs: cfg.timeoutMs,
+      tls: cfg.tls,
+      maxMessageBytes: 16 * 1024 * 1024,
+      headers,
+      onPush: (type, body) => {
+        if (type !== 'ConfigChangeNotifyRequest') return undefined;
+        this.changed(`${String(body.group ?? '')}/${String(body.dataId ?? '')} changed`);
+        return 'ConfigChangeNotifyResponse';
+      },
+      onConnected: () => {
+        this.told = new Map();
+        void this.send();
+        this.changed('config connection set up');
+      },
+      onDisconnected: () => undefined,
+    });
+  }
+
+  get connected(): boolean {
+    return this.conn.connected;
+  }
+
+  start(): void {
+    this.conn.start();
+  }
+
+  stop(): void {
+    this.conn.close();
+  }
+
+  /** The items to listen to, with the digest of the content last read. */
+  listen(items: { group: string; dataId: string; md5: string }[]): void {
+    this.wanted = new Map(items.map((i) => [`${i.group}\u0000${i.dataId}`, i.md5]));
+    void this.send();
+  }
+
+  /** Tells the server what changed in the listened set; one batch at a time. */
+  private async send(): Promise<void> {
+    if (this.sending || !this.conn.connected) return;
+    this.sending = (async () => {
+      while (this.conn.connected) {
+        const add = [...this.wanted].filter(([k, md5]) => this.told.get(k) !== md5);
+        const drop = [...this.told.keys()].filter((k) => !this.wanted.has(k));
+        if (!add.length && !drop.length) return;
+        const context = ([k, md5]: [string, string]) => ({ group: k.split('\u0000')[0], dataId: k.split('\u0000')[1], md5, tenant: this.namespace });
+        if (drop.length) {
+          await this.conn.request('ConfigBatchListenRequest', { listen: false, configListenContexts: drop.map((k) => context([k, ''])), module: 'config' });
+          for (const k of drop) this.told.delete(k);
+        }
+        if (add.length) {
+          const r = await this.conn.request<{ changedConfigs?: unknown[] }>('ConfigBatchListenRequest', { listen: true, configListenContexts: add.map(context), module: 'config' });
+          for (const [k, md5] of add) this.told.set(k, md5);
+          // Changed between our read and the listen: read again now.
+          if (Array.isArray(r.changedConfigs) && r.changedConfigs.length) this.changed('changed while being listened to');
+        }
+      }
+    })()
+      .catch((err) => {
+        log.debug('nacos config listen failed; the next poll reads changes', { namespace: this.namespace, error: (err as Error).message });
+      })
+      .finally(() => (this.sending = undefined));
+  }
+}

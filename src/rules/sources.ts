@@ -2,6 +2,7 @@ import zookeeper from 'node-zookeeper-client';
 import { log } from '../common/log';
 import type { NacosSourceConfig, RulesConfig, ZookeeperSourceConfig } from '../config/types';
 import { configMd5, mapLimit, NacosClient } from '../registry/nacos-client';
+import { NacosConfigListener } from '../registry/nacos-push';
 import type { SourceState } from '../registry/types';
 import { readChildren, readData, watchLiveness, type Client, type Watcher } from '../registry/zk-ops';
 import { DUBBO_RULE_SUFFIXES, LEGACY_URL, REPORTED_RULE_SUFFIXES } from './parse';
@@ -273,7 +274,10 @@ export class ZookeeperRuleSource implements RuleSource {
 /**
  * Nacos config: the same rule keys as dataIds in the Dubbo group, and adapter documents in the
  * adapter group, of every configured namespace, listed and read every pollMs (only items whose
- * digest changed are read again). A failed poll changes nothing.
+ * digest changed are read again). A failed poll changes nothing. With transport grpc (the
+ * default) the items read are also listened to over Nacos's gRPC protocol, and a change Nacos
+ * pushes starts a poll at once: a rule change takes effect in well under a second rather than
+ * at the next poll; new items are still found by the poll.
  */
 export class NacosRuleSource implements RuleSource {
   private readonly client: NacosClient;
@@ -284,6 +288,9 @@ export class NacosRuleSource implements RuleSource {
   private reason?: string;
   /** document -> [digest, content] */
   private readonly known = new Map<string, [string, string]>();
+  private readonly listeners = new Map<string, NacosConfigListener>();
+  private polling = false;
+  private pollAgain = false;
 
   constructor(private readonly cfg: NacosSourceConfig, private readonly rules: RulesConfig) {
     this.client = new NacosClient(cfg.nacos);
@@ -295,17 +302,40 @@ export class NacosRuleSource implements RuleSource {
 
   start(sink: RuleSink): void {
     this.sink = sink;
+    const n = this.cfg.nacos;
+    if (n.transport === 'grpc') {
+      for (const namespace of n.namespaces) {
+        const headers = (_type: string, body: Record<string, unknown>) => this.client.requestHeaders('/cs/', { tenant: namespace, group: String(body.group ?? '') });
+        const l = new NacosConfigListener(n, namespace, headers, () => this.pollSoon(), this.name);
+        this.listeners.set(namespace, l);
+        l.start();
+      }
+    }
     void this.poll();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    for (const l of this.listeners.values()) l.stop();
     this.client.close();
+  }
+
+  /** A pushed change: poll now, or right after the poll under way. */
+  private pollSoon(): void {
+    if (this.stopped) return;
+    if (this.polling) {
+      this.pollAgain = true;
+      return;
+    }
+    clearTimeout(this.timer);
+    void this.poll();
   }
 
   private async poll(): Promise<void> {
     const n = this.cfg.nacos;
+    this.polling = true;
+    this.pollAgain = false;
     try {
       const next = new Map<string, [string, string]>();
       for (const namespace of n.namespaces) {
@@ -327,6 +357,13 @@ export class NacosRuleSource implements RuleSource {
       this.known.clear();
       for (const [k, v] of next) this.known.set(k, v);
       this.sink?.replaceAll(this.name, new Map([...next].map(([k, [, c]]) => [k, c])));
+      for (const [namespace, l] of this.listeners) {
+        const prefix = `${namespace || 'public'}/`;
+        l.listen([...next].filter(([doc]) => doc.startsWith(prefix)).map(([doc, [md5]]) => {
+          const [group, ...dataId] = doc.slice(prefix.length).split('/');
+          return { group, dataId: dataId.join('/'), md5 };
+        }));
+      }
       this.state = 'synced';
       this.reason = undefined;
       this.sink?.health(this.name, 'synced');
@@ -337,8 +374,10 @@ export class NacosRuleSource implements RuleSource {
       this.sink?.health(this.name, this.state, this.reason);
       log.warn('nacos rule poll failed; keeping the last known rules', { source: this.name, error: (err as Error).message });
     } finally {
+      this.polling = false;
       if (!this.stopped) {
-        this.timer = setTimeout(() => void this.poll(), n.pollMs);
+        clearTimeout(this.timer);
+        this.timer = setTimeout(() => void this.poll(), this.pollAgain ? 0 : n.pollMs);
         this.timer.unref();
       }
     }

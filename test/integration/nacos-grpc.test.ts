@@ -1,3 +1,4 @@
+import path from 'node:path';
 import yaml from 'js-yaml';
 import type { Daemon } from '../../src/daemon';
 import { metricValue, startDaemon, WE } from '../support/daemon';
@@ -171,6 +172,43 @@ describe('Nacos over gRPC: a cut connection and the fallback to HTTP', () => {
     } finally {
       client.close();
       await started.daemon.stop();
+    }
+  });
+});
+
+describe('Nacos over gRPC: rules from Nacos config', () => {
+  it('applies a change to a rule document as Nacos pushes it, with no poll', async () => {
+    const VS = 'networking.istio.io/v1/VirtualService';
+    const policy = (blue: number) => `apiVersion: dubbo-istio-adapter.io/v1
+kind: TrafficPolicy
+metadata: {name: orders}
+spec:
+  services: [payments/com.example.order.OrderService]
+  split: {label: env, weights: {blue: ${blue}, green: ${100 - blue}}}
+`;
+    const nacos = await new NacosServer().start();
+    const writer = new NacosWriter(nacos.base);
+    await writer.publishConfig('orders', 'dubbo-istio-adapter', policy(90));
+    const started = await startDaemon({
+      sources: [{ name: 'file', type: 'file', file: { path: path.resolve(__dirname, '../../config/providers.yaml'), pollMs: 200 } }],
+      rules: { sources: [{ name: 'nacos-rules', type: 'nacos', nacos: { serverAddr: nacos.address, ...NO_POLL } }] },
+    });
+    const client = new IstiodLikeClient(started.xdsAddress).connect();
+    const weights = () => {
+      const vs = [...client.resources(VS).values()][0];
+      return ((vs?.spec.tcp as { route: { destination: { subset: string }; weight: number }[] }[] | undefined) ?? [])[0]?.route.map((r) => `${r.destination.subset}=${r.weight}`).join() ?? '';
+    };
+    try {
+      await waitFor('the policy from Nacos', () => weights() === 'env-blue=90,env-green=10', 60000);
+      await sleep(1000); // listened to once read
+      const t0 = Date.now();
+      await writer.publishConfig('orders', 'dubbo-istio-adapter', policy(30));
+      await waitFor('the changed policy, pushed', () => weights() === 'env-blue=30,env-green=70', 20000, 20);
+      console.log(`Nacos gRPC: a rule change reached the xDS client in ${Date.now() - t0} ms`);
+    } finally {
+      client.close();
+      await started.daemon.stop();
+      await nacos.destroy();
     }
   });
 });
