@@ -74,7 +74,7 @@ bench: build
 	test/servers/istiod/provision.sh
 	$(NETGUARD) npx tsx bench/run.ts --sizes=$(SIZES)
 
-# The parser alone, on the compiled dist/ (about 30 s): bench/parser.mjs.
+# The parser alone, on the compiled dist/ (about a minute): bench/parser.mjs.
 bench-parser: build
 	$(NETGUARD) node bench/parser.mjs
 

@@ -668,11 +668,11 @@ at L was not A/B-tested; it decodes 1% more bytes.
 
 ## How the parser figure is measured, and what it depends on
 
-\`bench/parser.mjs\` (\`make bench-parser\`, about 30 s; \`make bench\` runs it too) times the
+\`bench/parser.mjs\` (\`make bench-parser\`, about a minute; \`make bench\` runs it too) times the
 compiled \`dist/\` in a Node process of its own, on a fixed corpus: the real provider URLs of
 \`test/fixtures\` (Dubbo 2.5, 2.7 and the Dubbo 3.1.4 quick start) and of
 \`config/providers.yaml\`, 20,000 entries with addresses of their own, URL-encoded as znode names.
-Each stage runs for a second to warm up, then five samples of two seconds each; the table shows
+Each stage runs for a second to warm up, then nine samples of two seconds each; the table shows
 the median and the range. The per-stage rates say where a regression sits.
 
 The figure of issue 7 (223,169/s) came from an earlier harness: the synthetic estate's URLs,
