@@ -166,7 +166,7 @@ export class Metrics {
   });
   readonly nacosPushApply = new Histogram({
     name: 'dia_nacos_push_apply_seconds',
-    help: 'From a Nacos push received to its instances handed to the catalog (the rest of the way to istiod is dia_push_latency_seconds)',
+    help: 'From an instance list pushed by Nacos to its instances handed to the catalog (the rest of the way to istiod is dia_push_latency_seconds)',
     labelNames: ['source'],
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [this.registry],

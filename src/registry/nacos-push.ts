@@ -7,8 +7,8 @@ export type NacosHost = { ip: string; port: number; weight: number; healthy: boo
 
 /** What a namespace watcher reports to its source. */
 export interface NamingEvents {
-  /** A service's instances as Nacos now has them; undefined: the service is gone. */
-  service(namespace: string, group: string, service: string, hosts: readonly NacosHost[] | undefined): void;
+  /** A service's instances as Nacos now has them (pushed, or answered); undefined: the service is gone. */
+  service(namespace: string, group: string, service: string, hosts: readonly NacosHost[] | undefined, pushed: boolean): void;
   /** Listed and subscribed: every service of the namespace is known (again). */
   synced(namespace: string): void;
   /** The connection is lost (the last state stays served) or cannot be made. */
@@ -184,8 +184,8 @@ export class NacosNamingWatcher {
       const pushed = this.inflight.get(g);
       this.subscribed.add(g);
       this.live.add(g);
-      this.apply(group, service, r.serviceInfo);
-      if (pushed) this.apply(group, service, pushed);
+      this.apply(group, service, r.serviceInfo, false);
+      if (pushed) this.apply(group, service, pushed, true);
     } finally {
       this.inflight.delete(g);
     }
@@ -195,7 +195,7 @@ export class NacosNamingWatcher {
     this.subscribed.delete(g);
     this.live.delete(g);
     const [group, service] = splitGrouped(g);
-    this.events.service(this.namespace, group, service, undefined);
+    this.events.service(this.namespace, group, service, undefined, false);
     if (this.conn.connected) void this.conn.request('SubscribeServiceRequest', { namespace: this.ns, groupName: group, serviceName: service, subscribe: false, clusters: '', module: 'naming' }).catch(() => undefined);
   }
 
@@ -223,7 +223,7 @@ export class NacosNamingWatcher {
         this.events.push('instances');
         const g = `${group}@@${service}`;
         if (this.inflight.has(g)) this.inflight.set(g, info);
-        else if (this.subscribed.has(g)) this.apply(group, service, info);
+        else if (this.subscribed.has(g)) this.apply(group, service, info, true);
         return 'NotifySubscriberResponse';
       }
       case 'NamingFuzzyWatchChangeNotifyRequest':
@@ -256,9 +256,9 @@ export class NacosNamingWatcher {
     }
   }
 
-  private apply(group: string, service: string, info: ServiceInfo | undefined): void {
+  private apply(group: string, service: string, info: ServiceInfo | undefined, pushed: boolean): void {
     const hosts = Array.isArray(info?.hosts) ? info.hosts : [];
-    this.events.service(this.namespace, group, service, hosts);
+    this.events.service(this.namespace, group, service, hosts, pushed);
   }
 }
 

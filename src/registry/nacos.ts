@@ -134,9 +134,9 @@ export class NacosSource extends SourceBase implements RegistrySource {
   private startGrpc(): void {
     const n = this.cfg.nacos;
     const events: NamingEvents = {
-      service: (namespace, group, service, hosts) => {
+      service: (namespace, group, service, hosts, pushed) => {
         const key = serviceKeyOf(namespace, group, service);
-        if (!this.pushedAt.has(key)) this.pushedAt.set(key, Date.now());
+        if (pushed && !this.pushedAt.has(key)) this.pushedAt.set(key, Date.now());
         this.setLatest(key, namespace, service, hosts);
         void this.flushSoon();
       },
