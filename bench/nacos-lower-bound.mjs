@@ -13,13 +13,7 @@ const require = createRequire(import.meta.url);
 const [transport, server, concurrencyText] = process.argv.slice(2);
 const concurrency = Number(concurrencyText);
 
-async function mapLimit(items, limit, fn) {
-  let i = 0;
-  const worker = async () => {
-    while (i < items.length) await fn(items[i++]);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}
+const { mapLimit } = require(path.join(ROOT, 'dist/registry/nacos-client.js'));
 
 async function viaHttp() {
   const base = `http://${server}/nacos`;

@@ -7,6 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
+import { mapLimit } from '../src/registry/nacos-client';
 import { DaemonProcess } from '../test/support/daemon-process';
 import { dubboMetadata, NacosServer, NacosWriter } from '../test/support/nacos-server';
 import { freePort, sleep } from '../test/support/net';
@@ -37,13 +38,6 @@ export interface NacosResult {
 const svc = (i: number) => `providers:bench.nacos.Service${i}:1.0.0:`;
 const ip = (i: number) => `10.70.${(i >> 8) & 255}.${i & 255}`;
 const meta = (i: number, weight?: number) => dubboMetadata(`bench.nacos.Service${i}`, { version: '1.0.0', ...(weight ? { weight: String(weight) } : {}) });
-
-async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let i = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (i < items.length) await fn(items[i++]);
-  }));
-}
 
 /** bench/nacos-lower-bound.mjs, timed from its spawn as the daemon is (both pay Node's start). */
 async function lowerBound(transport: string, address: string, services: number): Promise<number> {

@@ -171,6 +171,11 @@ export class Metrics {
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [this.registry],
   });
+  readonly framedWrites = new Gauge({
+    name: 'dia_xds_framed_writes',
+    help: '1 when grpc-js writes pre-framed responses as they are (src/xds/framed.ts), 0 when its internals differ and every response is copied per stream',
+    registers: [this.registry],
+  });
   readonly connections = new Gauge({
     name: 'dia_xds_connections',
     help: 'Open xDS streams, by cluster view and protocol',

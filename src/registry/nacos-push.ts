@@ -69,15 +69,9 @@ export class NacosNamingWatcher {
     this.ns = namespace || 'public';
     this.name = name;
     this.conn = new NacosGrpcConnection({
-      name,
-      servers: cfg.serverAddr.split(',').map((s) => s.trim()),
-      portOffset: cfg.grpcPortOffset,
-      module: 'naming',
-      namespace,
-      timeoutMs: cfg.timeoutMs,
-      tls: cfg.tls,
+      ...connectionOptions(cfg, name, 'naming', namespace, headers),
+      // An instance list of a large service, a page of 1,000 service names.
       maxMessageBytes: 64 * 1024 * 1024,
-      headers,
       onPush: (type, body) => this.onPush(type, body),
       onRequest: () => events.request(),
       onConnected: () => {
@@ -262,6 +256,11 @@ export class NacosNamingWatcher {
   }
 }
 
+/** What every connection of a source shares: its servers, port, namespace, credentials and limits. */
+function connectionOptions(cfg: NacosSourceConfig['nacos'], name: string, module: 'naming' | 'config', namespace: string, headers: HeadersOf) {
+  return { name, servers: cfg.serverAddr.split(',').map((s) => s.trim()), portOffset: cfg.grpcPortOffset, module, namespace, timeoutMs: cfg.timeoutMs, tls: cfg.tls, headers };
+}
+
 interface ServiceInfo {
   name?: string;
   groupName?: string;
@@ -300,15 +299,8 @@ export class NacosConfigListener {
     name: string,
   ) {
     this.conn = new NacosGrpcConnection({
-      name,
-      servers: cfg.serverAddr.split(',').map((s) => s.trim()),
-      portOffset: cfg.grpcPortOffset,
-      module: 'config',
-      namespace,
-      timeoutMs: cfg.timeoutMs,
-      tls: cfg.tls,
+      ...connectionOptions(cfg, name, 'config', namespace, headers),
       maxMessageBytes: 16 * 1024 * 1024,
-      headers,
       onPush: (type, body) => {
         if (type !== 'ConfigChangeNotifyRequest') return undefined;
         this.changed(`${String(body.group ?? '')}/${String(body.dataId ?? '')} changed`);

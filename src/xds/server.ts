@@ -374,7 +374,9 @@ export class XdsServer {
   ) {}
 
   async start(): Promise<void> {
-    if (!installFramedWrites()) log.warn('grpc-js internals differ from the ones framed writes know: every response is copied per stream (slower with many istiods)', {});
+    const framed = installFramedWrites();
+    this.metrics.framedWrites.set(framed ? 1 : 0);
+    if (!framed) log.warn('grpc-js internals differ from the ones framed writes know: every response is copied per stream (slower with many istiods)', {});
     for (const c of this.clusters) {
       const server = new grpc.Server({
         // Checked on each message's length prefix, before it is read: a larger request ends its stream.
