@@ -75,6 +75,7 @@ export class NacosSource extends SourceBase implements RegistrySource {
   private queuedFlush?: Promise<void>;
   private flushChain: Promise<void> = Promise.resolve();
   private retryFlush?: NodeJS.Timeout;
+  private docTimer?: NodeJS.Timeout;
   /** Metadata documents asked of providers and not answered yet. */
   private readonly pending = new Set<string>();
   /** Documents handed to the sink; metadata of a revision never changes once readable. */
@@ -107,6 +108,7 @@ export class NacosSource extends SourceBase implements RegistrySource {
     this.stopped = true;
     clearTimeout(this.timer);
     clearTimeout(this.retryFlush);
+    clearTimeout(this.docTimer);
     for (const w of this.watchers) w.stop();
     await this.running?.catch(() => undefined);
     await this.flushChain.catch(() => undefined);
@@ -278,6 +280,19 @@ export class NacosSource extends SourceBase implements RegistrySource {
       this.lastSyncMs = Date.now();
       this.setState('synced');
     }
+    if (this.transport === 'grpc' && revisions.size) this.readDocumentsAgain(revisions);
+  }
+
+  /**
+   * Over gRPC nothing else brings a round when no instance changes: metadata that is not
+   * readable yet (published after its instances) is asked again every pollMs, and mappings are
+   * read again every mappingRefreshMs, as a poll would.
+   */
+  private readDocumentsAgain(revisions: ReadonlyMap<string, Revision>): void {
+    const missing = [...revisions.keys()].some((name) => !isJson(this.docs.get(name)));
+    clearTimeout(this.docTimer);
+    this.docTimer = setTimeout(() => void this.flushSoon(), missing ? this.cfg.nacos.pollMs : this.cfg.nacos.mappingRefreshMs);
+    this.docTimer.unref();
   }
 
   private async poll(reason: string): Promise<void> {

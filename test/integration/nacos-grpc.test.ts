@@ -2,6 +2,7 @@ import path from 'node:path';
 import yaml from 'js-yaml';
 import type { Daemon } from '../../src/daemon';
 import { metricValue, startDaemon, WE } from '../support/daemon';
+import { dubbo3Fixture } from '../support/config';
 import { dubboMetadata, NacosServer, NacosWriter } from '../support/nacos-server';
 import { freePort, sleep, waitFor } from '../support/net';
 import { TcpProxy } from '../support/tcp-proxy';
@@ -73,6 +74,35 @@ describe('Nacos over gRPC: pushes and fuzzy watch', () => {
     expect(await metricValue(admin, 'dia_nacos_push_apply_seconds_count', { source: 'nacos' })).toBeGreaterThan(0);
     // Nacos delays a push by up to about a second to batch changes; polling is ten minutes away.
     console.log(`Nacos gRPC: new service reached the xDS client in ${newService} ms, a new instance in ${instance} ms`);
+  });
+});
+
+describe('Nacos over gRPC: Dubbo 3 metadata published after its instances', () => {
+  it('reads the metadata again every pollMs until it is there, with no push to prompt it', async () => {
+    const fx = dubbo3Fixture();
+    const nacos = await new NacosServer().start();
+    const writer = new NacosWriter(nacos.base);
+    const started = await startDaemon({ sources: [{ name: 'nacos', type: 'nacos', nacos: { serverAddr: nacos.address, pollMs: 500, resyncMs: 0 } }] });
+    const client = new IstiodLikeClient(started.xdsAddress).connect();
+    const at = (ip: string) => [...client.resources(WE).values()].filter((w) => w.spec.address === ip);
+    try {
+      await waitFor('initial sync', () => client.synced(), 30000);
+      const i = JSON.parse(fx.shop.applicationLevel['/services/shop-provider/10.20.0.1:20880']) as { name: string; address: string; port: number; payload: { metadata: Record<string, string> } };
+      await writer.register({ service: i.name, ip: i.address, port: i.port, metadata: i.payload.metadata });
+      await sleep(2000); // the instance is known, its metadata is not: nothing is served for it
+      expect(at('10.20.0.1')).toEqual([]);
+      for (const [p, content] of Object.entries(fx.shop.applicationLevel)) {
+        const meta = /^\/dubbo\/metadata\/([^/]+)\/([^/]+)$/.exec(p);
+        const map = /^\/dubbo\/mapping\/([^/]+)$/.exec(p);
+        if (meta) await writer.publishConfig(meta[1], meta[2], content);
+        if (map) await writer.publishConfig(map[1], 'mapping', content);
+      }
+      await waitFor('both services of the instance, once its metadata is readable', () => at('10.20.0.1').length === 2, 20000);
+    } finally {
+      client.close();
+      await started.daemon.stop();
+      await nacos.destroy();
+    }
   });
 });
 
