@@ -295,7 +295,8 @@ export class NacosConfigListener {
     cfg: NacosSourceConfig['nacos'],
     private readonly namespace: string,
     headers: HeadersOf,
-    private readonly changed: (why: string) => void,
+    /** An item changed (undefined: anything may have, after a reconnection). */
+    private readonly changed: (item: { group: string; dataId: string } | undefined) => void,
     name: string,
   ) {
     this.conn = new NacosGrpcConnection({
@@ -303,13 +304,13 @@ export class NacosConfigListener {
       maxMessageBytes: 16 * 1024 * 1024,
       onPush: (type, body) => {
         if (type !== 'ConfigChangeNotifyRequest') return undefined;
-        this.changed(`${String(body.group ?? '')}/${String(body.dataId ?? '')} changed`);
+        this.changed({ group: String(body.group ?? ''), dataId: String(body.dataId ?? '') });
         return 'ConfigChangeNotifyResponse';
       },
       onConnected: () => {
         this.told = new Map();
         void this.send();
-        this.changed('config connection set up');
+        this.changed(undefined);
       },
       onDisconnected: () => undefined,
     });
@@ -350,7 +351,7 @@ export class NacosConfigListener {
           const r = await this.conn.request<{ changedConfigs?: unknown[] }>('ConfigBatchListenRequest', { listen: true, configListenContexts: add.map(context), module: 'config' });
           for (const [k, md5] of add) this.told.set(k, md5);
           // Changed between our read and the listen: read again now.
-          if (Array.isArray(r.changedConfigs) && r.changedConfigs.length) this.changed('changed while being listened to');
+          for (const c of Array.isArray(r.changedConfigs) ? (r.changedConfigs as { group?: unknown; dataId?: unknown }[]) : []) this.changed({ group: String(c?.group ?? ''), dataId: String(c?.dataId ?? '') });
         }
       }
     })()

@@ -2,9 +2,9 @@ import { log } from '../common/log';
 import type { NacosSourceConfig } from '../config/types';
 import { counts, sameList, SourceBase } from './base';
 import { localMetadataServiceTarget, type MetadataFetcher, type MetadataServiceTarget } from './metadata-service';
-import { CredentialsRefused, mapLimit, NacosClient } from './nacos-client';
+import { configMd5, CredentialsRefused, mapLimit, NacosClient } from './nacos-client';
 import { NACOS_ERROR, NacosGrpcError } from './nacos-grpc';
-import { NacosNamingWatcher, type HeadersOf, type NacosHost, type NamingEvents } from './nacos-push';
+import { NacosConfigListener, NacosNamingWatcher, type HeadersOf, type NacosHost, type NamingEvents } from './nacos-push';
 import { documentName, REVISION_KEY, type RegistrySource, type SourceSink, type SourceStatus } from './types';
 
 /** Dubbo's interface-level and governance names; any other service may be an application. */
@@ -63,6 +63,8 @@ export class NacosSource extends SourceBase implements RegistrySource {
   /** Why grpc fell back to http, when it did. */
   private fallback?: string;
   private watchers: NacosNamingWatcher[] = [];
+  /** gRPC: the Dubbo 3 documents read (or missing) listened to, per namespace. */
+  private readonly docListeners = new Map<string, NacosConfigListener>();
   /** Namespaces (gRPC) listed and subscribed on their current connection. */
   private readonly syncedNamespaces = new Set<string>();
   private readonly subscriptions = new Map<string, number>();
@@ -110,6 +112,7 @@ export class NacosSource extends SourceBase implements RegistrySource {
     clearTimeout(this.retryFlush);
     clearTimeout(this.docTimer);
     for (const w of this.watchers) w.stop();
+    for (const l of this.docListeners.values()) l.stop();
     await this.running?.catch(() => undefined);
     await this.flushChain.catch(() => undefined);
     this.client.close();
@@ -170,6 +173,17 @@ export class NacosSource extends SourceBase implements RegistrySource {
     const headers: HeadersOf = (_type, body) => this.client.requestHeaders('/ns/', { serviceName: String(body.serviceName ?? ''), groupName: String(body.groupName ?? '') });
     this.watchers = n.namespaces.map((ns) => new NacosNamingWatcher(n, ns, events, headers, this.wanted, this.name));
     for (const w of this.watchers) w.start();
+    for (const ns of n.namespaces) {
+      const configHeaders: HeadersOf = (_type, body) => this.client.requestHeaders('/cs/', { tenant: ns, group: String(body.group ?? '') });
+      const l = new NacosConfigListener(n, ns, configHeaders, (item) => {
+        // A mapping is read again at once; metadata not readable yet is read at every round.
+        if (!item) this.mappingsRead.clear();
+        else if (item.group === 'mapping') this.mappingsRead.delete(documentName.mapping(item.dataId));
+        void this.flushSoon();
+      }, this.name);
+      this.docListeners.set(ns, l);
+      l.start();
+    }
   }
 
   /** The gRPC port refuses: if HTTP answers, poll over HTTP from now on (Nacos 1.x, or a closed port). */
@@ -188,6 +202,8 @@ export class NacosSource extends SourceBase implements RegistrySource {
     this.fallback = reason;
     for (const w of this.watchers) w.stop();
     this.watchers = [];
+    for (const l of this.docListeners.values()) l.stop();
+    this.docListeners.clear();
     log.warn('the Nacos gRPC port refuses but its HTTP API answers: polling over HTTP (transport: http) from now on', { source: this.name, reason, pollMs: this.cfg.nacos.pollMs });
     clearTimeout(this.timer);
     this.timer = setTimeout(() => void this.resync('poll'), this.cfg.nacos.pollMs);
@@ -289,6 +305,18 @@ export class NacosSource extends SourceBase implements RegistrySource {
    * read again every mappingRefreshMs, as a poll would.
    */
   private readDocumentsAgain(revisions: ReadonlyMap<string, Revision>): void {
+    // Listened to as well: Nacos pushes a change (or the creation of what is missing) at once.
+    const items = new Map<string, { group: string; dataId: string; md5: string }[]>();
+    const add = (namespace: string, group: string, dataId: string, content: string | undefined) => {
+      const list = items.get(namespace) ?? [];
+      items.set(namespace, list);
+      list.push({ group, dataId, md5: content === undefined ? '' : configMd5(content) });
+    };
+    for (const [name, r] of revisions) {
+      add(r.namespace, r.revision, r.app, this.docs.get(name));
+      for (const iface of interfacesIn(this.docs.get(name))) add(r.namespace, 'mapping', iface, this.docs.get(documentName.mapping(iface)));
+    }
+    for (const [namespace, l] of this.docListeners) l.listen(items.get(namespace) ?? []);
     const missing = [...revisions.keys()].some((name) => !isJson(this.docs.get(name)));
     clearTimeout(this.docTimer);
     this.docTimer = setTimeout(() => void this.flushSoon(), missing ? this.cfg.nacos.pollMs : this.cfg.nacos.mappingRefreshMs);
