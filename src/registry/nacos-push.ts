@@ -136,6 +136,8 @@ export class NacosNamingWatcher {
     const fresh = [...all].filter((g) => !this.live.has(g) || reason === 'resync');
     await mapLimit(fresh, this.cfg.concurrency, (g) => this.subscribe(g));
     for (const g of [...this.subscribed]) if (!all.has(g)) this.forget(g);
+    // A refused watch is asked for again at each resync: the estate may have shrunk under the limit.
+    if (reason === 'resync') this.fuzzyRefused.clear();
     for (const group of this.cfg.groups) if (!this.fuzzy.has(group) && !this.fuzzyRefused.has(group)) await this.watch(group);
     this.events.subscriptions(this.namespace, this.subscribed.size);
     this.events.synced(this.namespace);
