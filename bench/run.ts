@@ -530,37 +530,28 @@ async function benchNacosSizes(quick: boolean): Promise<NacosResult[]> {
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
-  if (argv.includes('--tables-only') || argv.includes('--parser-only')) {
-    // Re-render docs/performance.md from the last measured docs/performance.json (after editing
-    // the notes); --parser-only measures the parser again first and keeps every other row.
+  // Measures one part again (or none: --tables-only re-renders docs/performance.md from the last
+  // docs/performance.json, after editing the notes) and keeps every other row.
+  const remeasure = async (part: (j: PerformanceJson) => Promise<void> | void): Promise<void> => {
     const file = path.join(ROOT, 'docs/performance.json');
     const j = JSON.parse(readFileSync(file, 'utf8')) as PerformanceJson;
-    if (argv.includes('--parser-only')) {
-      j.parser = parserThroughput();
-      writeFileSync(file, JSON.stringify(j, null, 2) + '\n');
-    }
-    writeFileSync(path.join(ROOT, 'docs/performance.md'), table(j.results, j.parser, j.args, j.date, j.metadata, j.nacos) + NOTES);
-    return;
-  }
-  if (argv.includes('--nacos-only')) {
-    // Measures the Nacos transports again and keeps every other row.
-    const file = path.join(ROOT, 'docs/performance.json');
-    const j = JSON.parse(readFileSync(file, 'utf8')) as PerformanceJson;
-    provisionNacos();
-    j.nacos = await benchNacosSizes(argv.includes('--quick'));
+    await part(j);
     writeFileSync(file, JSON.stringify(j, null, 2) + '\n');
     writeFileSync(path.join(ROOT, 'docs/performance.md'), table(j.results, j.parser, j.args, j.date, j.metadata, j.nacos) + NOTES);
-    return;
+  };
+  if (argv.includes('--tables-only')) return remeasure(() => undefined);
+  if (argv.includes('--parser-only')) return remeasure((j) => void (j.parser = parserThroughput()));
+  if (argv.includes('--nacos-only')) {
+    return remeasure(async (j) => {
+      provisionNacos();
+      j.nacos = await benchNacosSizes(argv.includes('--quick'));
+    });
   }
   if (argv.includes('--metadata-only')) {
-    // Measures the metadata scenario again and keeps every other row.
-    const file = path.join(ROOT, 'docs/performance.json');
-    const j = JSON.parse(readFileSync(file, 'utf8')) as PerformanceJson;
-    provisionZookeeper();
-    j.metadata = await benchMetadata(Number(argv.find((a) => a.startsWith('--runs='))?.split('=')[1] ?? 5));
-    writeFileSync(file, JSON.stringify(j, null, 2) + '\n');
-    writeFileSync(path.join(ROOT, 'docs/performance.md'), table(j.results, j.parser, j.args, j.date, j.metadata, j.nacos) + NOTES);
-    return;
+    return remeasure(async (j) => {
+      provisionZookeeper();
+      j.metadata = await benchMetadata(Number(argv.find((a) => a.startsWith('--runs='))?.split('=')[1] ?? 5));
+    });
   }
   const quick = argv.includes('--quick');
   const sizes = ((argv.find((a) => a.startsWith('--sizes='))?.split('=')[1] ?? (quick ? 'S' : 'S,M,L')).split(',') as Size[]);

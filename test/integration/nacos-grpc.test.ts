@@ -2,7 +2,7 @@ import path from 'node:path';
 import yaml from 'js-yaml';
 import type { Daemon } from '../../src/daemon';
 import { metricValue, startDaemon, WE } from '../support/daemon';
-import { dubbo3Fixture } from '../support/config';
+import { dubbo3Fixture, ordersSplitPolicy } from '../support/config';
 import { dubboMetadata, NacosServer, NacosWriter } from '../support/nacos-server';
 import { freePort, sleep, waitFor } from '../support/net';
 import { TcpProxy } from '../support/tcp-proxy';
@@ -211,13 +211,7 @@ describe('Nacos over gRPC: a cut connection and the fallback to HTTP', () => {
 describe('Nacos over gRPC: rules from Nacos config', () => {
   it('applies a change to a rule document as Nacos pushes it, with no poll', async () => {
     const VS = 'networking.istio.io/v1/VirtualService';
-    const policy = (blue: number) => `apiVersion: dubbo-istio-adapter.io/v1
-kind: TrafficPolicy
-metadata: {name: orders}
-spec:
-  services: [payments/com.example.order.OrderService]
-  split: {label: env, weights: {blue: ${blue}, green: ${100 - blue}}}
-`;
+    const policy = ordersSplitPolicy;
     const nacos = await new NacosServer().start();
     const writer = new NacosWriter(nacos.base);
     await writer.publishConfig('orders', 'dubbo-istio-adapter', policy(90));

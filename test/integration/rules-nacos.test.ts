@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { Daemon } from '../../src/daemon';
 import { metricValue, startDaemon, WE } from '../support/daemon';
+import { ordersSplitPolicy } from '../support/config';
 import { NacosServer, NacosWriter } from '../support/nacos-server';
 import { sleep, waitFor } from '../support/net';
 import { IstiodLikeClient } from '../support/xds-client';
@@ -12,13 +13,7 @@ const VS = 'networking.istio.io/v1/VirtualService';
 const PROVIDERS = path.resolve(__dirname, '../../config/providers.yaml');
 // The provider is version 1.0.0: its consumers read the rule keyed interface:1.0.0:group.
 const CONFIGURATOR = 'com.example.order.OrderService:1.0.0:payments.configurators';
-const policy = (blue: number) => `apiVersion: dubbo-istio-adapter.io/v1
-kind: TrafficPolicy
-metadata: {name: orders}
-spec:
-  services: [payments/com.example.order.OrderService]
-  split: {label: env, weights: {blue: ${blue}, green: ${100 - blue}}}
-`;
+const policy = ordersSplitPolicy;
 
 describe('rules from a real Nacos config center', () => {
   let nacos: NacosServer;

@@ -49,3 +49,12 @@ export function znode(nodes: Record<string, string>, prefix: string): [string, s
   if (!hit) throw new Error(`no fixture znode under ${prefix}`);
   return hit;
 }
+
+/** A TrafficPolicy splitting config/providers.yaml's OrderService blue/green, as a config center holds it. */
+export const ordersSplitPolicy = (blue: number): string => `apiVersion: dubbo-istio-adapter.io/v1
+kind: TrafficPolicy
+metadata: {name: orders}
+spec:
+  services: [payments/com.example.order.OrderService]
+  split: {label: env, weights: {blue: ${blue}, green: ${100 - blue}}}
+`;
