@@ -173,7 +173,7 @@ export class Metrics {
   });
   readonly framedWrites = new Gauge({
     name: 'dia_xds_framed_writes',
-    help: '1 when grpc-js writes pre-framed responses as they are (src/xds/framed.ts), 0 when its internals differ and every response is copied per stream',
+    help: '1 when grpc-js writes pre-framed responses as they are (src/xds/grpc-framed-writes.ts), 0 when its internals differ and every response is copied per stream',
     registers: [this.registry],
   });
   readonly connections = new Gauge({

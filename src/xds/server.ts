@@ -6,7 +6,8 @@ import type { Metrics } from '../common/metrics';
 import type { ClusterConfig, XdsConfig } from '../config/types';
 import type { IstioKind } from '../istio/types';
 import { lengthDelimitedField } from './encode';
-import { BufferPool, frame, FramedMessage, installFramedWrites } from './framed';
+import { BufferPool, frame, FramedMessage } from './framed';
+import { installFramedWrites } from './grpc-framed-writes';
 import {
   DeltaDiscoveryRequest,
   DeltaDiscoveryResponse,
@@ -23,7 +24,7 @@ const ADS = '/envoy.service.discovery.v3.AggregatedDiscoveryService/';
 /**
  * Responses are pre-encoded and pre-framed (shared resource bytes + header), so the serializer
  * only unwraps them: an unchanged resource is never encoded again, whatever the number of
- * clients. With framed writes installed, grpc-js does not even call it (framed.ts).
+ * clients. With framed writes installed, grpc-js does not even call it (grpc-framed-writes.ts).
  */
 const unwrap = (m: FramedMessage | Buffer): Buffer => (m instanceof FramedMessage ? m.message : m);
 

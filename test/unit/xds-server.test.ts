@@ -3,7 +3,8 @@ import { Metrics } from '../../src/common/metrics';
 import { DeltaDiscoveryRequest, DiscoveryRequest, DiscoveryResponse } from '../../src/xds/proto';
 import { object } from '../../src/istio/render';
 import { SnapshotBuilder } from '../../src/xds/snapshot';
-import { BufferPool, frame, installFramedWrites } from '../../src/xds/framed';
+import { BufferPool, frame } from '../../src/xds/framed';
+import { installFramedWrites } from '../../src/xds/grpc-framed-writes';
 import { XdsServer } from '../../src/xds/server';
 import { waitFor } from '../support/net';
 import { DeltaClient, IstiodLikeClient, istiodTypeUrls } from '../support/xds-client';
@@ -114,10 +115,23 @@ describe('XdsServer', () => {
     expect((await metrics.registry.getSingleMetricAsString('dia_xds_skipped_versions_total'))).toMatch(/ [1-9]\d*$/m);
   });
 
-  it('writes the pre-framed bytes through grpc-js as they are (no copy per stream)', () => {
+  it('writes the pre-framed bytes through grpc-js as they are (no copy per stream), the same bytes as without the patch', async () => {
     // Installed by start(); false would mean grpc-js's internals moved (framed.ts), which is
     // correct on the wire but copies every response per stream again.
     expect(installFramedWrites()).toBe(true);
+    expect(await metrics.registry.getSingleMetricAsString('dia_xds_framed_writes')).toMatch(/ 1$/m);
+    // What grpc-js puts on the wire for a response: with the patch, the framed bytes themselves;
+    // without it (any other value takes grpc-js's own path), grpc-js frames what the response
+    // serializer hands it, the plain message. Both must be the same bytes.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const call = (require('@grpc/grpc-js/build/src/server-interceptors') as { BaseServerInterceptingCall: { prototype: { serializeMessage(this: unknown, v: unknown): Buffer } } }).BaseServerInterceptingCall.prototype;
+    const framed = frame([Buffer.from('resource one'), Buffer.from('resource two')]);
+    const self = { handler: { serialize: (v: unknown) => (v === 'plain' ? framed.message : Buffer.alloc(0)) } };
+    const patched = call.serializeMessage.call(self, framed);
+    const unpatched = call.serializeMessage.call(self, 'plain');
+    expect(patched).toBe(framed.bytes); // no copy
+    expect(unpatched).not.toBe(framed.bytes);
+    expect(patched.equals(unpatched)).toBe(true);
   });
 
   it('reuses the memory of a large response only once it is retired and its writes are done', () => {
