@@ -79,7 +79,7 @@ bench-parser: build
 	$(NETGUARD) node bench/parser.mjs
 
 # The Nacos transports alone (gRPC pushes against HTTP polling, 1,000 and 10,000 services; about
-# 6 minutes): bench/nacos.ts. Keeps every other row of docs/performance.md.
+# 12 minutes): bench/nacos.ts. Keeps every other row of docs/performance.md.
 bench-nacos: build
 	$(NETGUARD) npx tsx bench/run.ts --nacos-only
 
