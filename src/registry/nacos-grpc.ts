@@ -75,6 +75,8 @@ interface Live {
   connectionId: string;
   health?: NodeJS.Timeout;
   setupAck?: () => void;
+  /** Lost while being set up. */
+  lost?: boolean;
 }
 
 export class NacosGrpcConnection {
@@ -135,7 +137,7 @@ export class NacosGrpcConnection {
           await this.connect(server);
         } catch (err) {
           const e = err as grpc.ServiceError;
-          const refused = e.code === grpc.status.UNAVAILABLE && /ECONNREFUSED|No connection established|connect/i.test(e.details ?? e.message);
+          const refused = e.code === grpc.status.UNAVAILABLE && /ECONNREFUSED|ECONNRESET|No connection established/.test(e.details ?? e.message);
           this.opts.onConnectFailed?.(`${server}: ${cutText(e.details ?? e.message, 300)}`, refused);
           await new Promise((r) => setTimeout(r, delay * (0.8 + Math.random() * 0.4)).unref());
           delay = Math.min(delay * 2, BACKOFF_MS.max);
@@ -173,6 +175,7 @@ export class NacosGrpcConnection {
       await (acked ? Promise.race([acked, waited]) : waited);
       clearTimeout(timer);
       if (this.closed) throw new Error('closed');
+      if (live.lost) throw new Error('the stream ended while being set up');
       this.live = live;
       this.everConnected = true;
       live.health = setInterval(() => void this.healthCheck(live), HEALTH_CHECK_MS);
@@ -238,6 +241,7 @@ export class NacosGrpcConnection {
   }
 
   private lost(live: Live, reason: string): void {
+    live.lost = true;
     if (this.live !== live) {
       live.stream.cancel();
       live.client.close();

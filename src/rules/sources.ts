@@ -291,6 +291,8 @@ export class NacosRuleSource implements RuleSource {
   private readonly listeners = new Map<string, NacosConfigListener>();
   private polling = false;
   private pollAgain = false;
+  /** Documents Nacos said changed: read at the next poll whatever the listing says of them. */
+  private readonly pushed = new Set<string>();
 
   constructor(private readonly cfg: NacosSourceConfig, private readonly rules: RulesConfig) {
     this.client = new NacosClient(cfg.nacos);
@@ -306,7 +308,11 @@ export class NacosRuleSource implements RuleSource {
     if (n.transport === 'grpc') {
       for (const namespace of n.namespaces) {
         const headers = (_type: string, body: Record<string, unknown>) => this.client.requestHeaders('/cs/', { tenant: namespace, group: String(body.group ?? '') });
-        const l = new NacosConfigListener(n, namespace, headers, () => this.pollSoon(), this.name);
+        const l = new NacosConfigListener(n, namespace, headers, (item) => {
+          const doc = item && `${namespace || 'public'}/${item.group}/${item.dataId}`;
+          if (doc && this.known.has(doc)) this.pushed.add(doc); // only what it listens to
+          this.pollSoon();
+        }, this.name);
         this.listeners.set(namespace, l);
         l.start();
       }
@@ -336,6 +342,8 @@ export class NacosRuleSource implements RuleSource {
     const n = this.cfg.nacos;
     this.polling = true;
     this.pollAgain = false;
+    const pushed = [...this.pushed];
+    this.pushed.clear();
     try {
       const next = new Map<string, [string, string]>();
       for (const namespace of n.namespaces) {
@@ -344,7 +352,8 @@ export class NacosRuleSource implements RuleSource {
           await mapLimit(items, n.concurrency, async (i) => {
             const doc = `${namespace || 'public'}/${group}/${i.dataId}`;
             const have = this.known.get(doc);
-            if (have && have[0] === i.md5) return void next.set(doc, have);
+            // (A document Nacos pushed is read even if the listing still has its old digest.)
+            if (have && have[0] === i.md5 && !pushed.includes(doc)) return void next.set(doc, have);
             const content = await this.client.getConfig(namespace, i.dataId, group);
             // Nacos lists from its database but may answer a read from a cache a moment older: the
             // content is remembered under its own digest, so old content fetched under a new
@@ -373,6 +382,7 @@ export class NacosRuleSource implements RuleSource {
       this.reason = `Nacos config unreachable: ${(err as Error).message}; keeping the last known rules`;
       this.sink?.health(this.name, this.state, this.reason);
       log.warn('nacos rule poll failed; keeping the last known rules', { source: this.name, error: (err as Error).message });
+      for (const doc of pushed) this.pushed.add(doc);
     } finally {
       this.polling = false;
       if (!this.stopped) {
