@@ -80,8 +80,11 @@ export class NacosSource extends SourceBase implements RegistrySource {
   private docTimer?: NodeJS.Timeout;
   /** Metadata documents asked of providers and not answered yet. */
   private readonly pending = new Set<string>();
-  /** Documents handed to the sink; metadata of a revision never changes once readable. */
-  private readonly docs = new Map<string, string>();
+  /**
+   * Documents handed to the sink, with what every round asks of them worked out once (a round
+   * runs per push over gRPC); metadata of a revision never changes once readable.
+   */
+  private readonly docs = new Map<string, KnownDocument>();
   private mappingsReadAtMs = 0;
   /** Mappings read since mappingsReadAtMs, present or not. */
   private readonly mappingsRead = new Set<string>();
@@ -307,17 +310,18 @@ export class NacosSource extends SourceBase implements RegistrySource {
   private readDocumentsAgain(revisions: ReadonlyMap<string, Revision>): void {
     // Listened to as well: Nacos pushes a change (or the creation of what is missing) at once.
     const items = new Map<string, { group: string; dataId: string; md5: string }[]>();
-    const add = (namespace: string, group: string, dataId: string, content: string | undefined) => {
+    const add = (namespace: string, group: string, dataId: string, doc: KnownDocument | undefined) => {
       const list = items.get(namespace) ?? [];
       items.set(namespace, list);
-      list.push({ group, dataId, md5: content === undefined ? '' : configMd5(content) });
+      list.push({ group, dataId, md5: doc?.md5 ?? '' });
     };
     for (const [name, r] of revisions) {
-      add(r.namespace, r.revision, r.app, this.docs.get(name));
-      for (const iface of interfacesIn(this.docs.get(name))) add(r.namespace, 'mapping', iface, this.docs.get(documentName.mapping(iface)));
+      const doc = this.docs.get(name);
+      add(r.namespace, r.revision, r.app, doc);
+      for (const iface of doc?.interfaces ?? []) add(r.namespace, 'mapping', iface, this.docs.get(documentName.mapping(iface)));
     }
     for (const [namespace, l] of this.docListeners) l.listen(items.get(namespace) ?? []);
-    const missing = [...revisions.keys()].some((name) => !isJson(this.docs.get(name)));
+    const missing = [...revisions.keys()].some((name) => !this.docs.get(name)?.readable);
     clearTimeout(this.docTimer);
     this.docTimer = setTimeout(() => void this.flushSoon(), missing ? this.cfg.nacos.pollMs : this.cfg.nacos.mappingRefreshMs);
     this.docTimer.unref();
@@ -386,7 +390,7 @@ export class NacosSource extends SourceBase implements RegistrySource {
   private async readDocuments(revisions: Map<string, Revision>): Promise<Map<string, string | undefined>> {
     const n = this.cfg.nacos;
     const out = new Map<string, string | undefined>();
-    const pending = [...revisions].filter(([name]) => !isJson(this.docs.get(name)));
+    const pending = [...revisions].filter(([name]) => !this.docs.get(name)?.readable);
     await mapLimit(pending, n.concurrency, async ([name, r]) => {
       const content = await this.client.getConfig(r.namespace, r.app, r.revision);
       if (content !== undefined) out.set(name, content);
@@ -399,7 +403,7 @@ export class NacosSource extends SourceBase implements RegistrySource {
       }
     });
     const ifaces = new Map<string, string>();
-    for (const [name, r] of revisions) for (const iface of interfacesIn(out.get(name) ?? this.docs.get(name))) ifaces.set(documentName.mapping(iface), r.namespace);
+    for (const [name, r] of revisions) for (const iface of out.has(name) ? interfacesIn(out.get(name)) : (this.docs.get(name)?.interfaces ?? [])) ifaces.set(documentName.mapping(iface), r.namespace);
     if (Date.now() - this.mappingsReadAtMs >= n.mappingRefreshMs) {
       this.mappingsRead.clear();
       this.mappingsReadAtMs = Date.now();
@@ -412,7 +416,7 @@ export class NacosSource extends SourceBase implements RegistrySource {
     for (const name of this.docs.keys()) if (!revisions.has(name) && !ifaces.has(name)) out.set(name, undefined);
     // Pending no longer: answered (its document goes out first), or no instance names it.
     for (const name of [...this.pending]) {
-      if (revisions.has(name) && out.get(name) === undefined && !isJson(this.docs.get(name))) continue;
+      if (revisions.has(name) && out.get(name) === undefined && !this.docs.get(name)?.readable) continue;
       this.pending.delete(name);
       this.sink?.pendingDocument(this.name, name, undefined);
     }
@@ -420,9 +424,9 @@ export class NacosSource extends SourceBase implements RegistrySource {
   }
 
   private setDocument(name: string, content: string | undefined): void {
-    if (this.docs.get(name) === content) return;
+    if (this.docs.get(name)?.content === content) return;
     if (content === undefined) this.docs.delete(name);
-    else this.docs.set(name, content);
+    else this.docs.set(name, { content, md5: configMd5(content), readable: isJson(content), interfaces: interfacesIn(content) });
     this.sink?.setDocument(this.name, name, content);
   }
 
@@ -459,7 +463,14 @@ function isJson(text: string | undefined): boolean {
   }
 }
 
-/** Interface names a MetadataInfo lists, to read their mapping; src/dubbo judges the rest. */
+/** A document handed on, and what rounds ask of it: its digest (to listen), whether it parses, the interfaces it lists. */
+interface KnownDocument {
+  content: string;
+  md5: string;
+  readable: boolean;
+  interfaces: string[];
+}
+
 /** A revision instances name: where its metadata report would be, and the MetadataServices that can answer for it. */
 interface Revision {
   namespace: string;
@@ -468,6 +479,7 @@ interface Revision {
   targets: MetadataServiceTarget[];
 }
 
+/** Interface names a MetadataInfo lists, to read their mapping; src/dubbo judges the rest. */
 function interfacesIn(metadata: string | undefined): string[] {
   try {
     const services = (JSON.parse(metadata ?? '') as { services?: Record<string, { name?: unknown }> }).services ?? {};

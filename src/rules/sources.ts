@@ -342,7 +342,7 @@ export class NacosRuleSource implements RuleSource {
     const n = this.cfg.nacos;
     this.polling = true;
     this.pollAgain = false;
-    const pushed = [...this.pushed];
+    const pushed = new Set(this.pushed);
     this.pushed.clear();
     try {
       const next = new Map<string, [string, string]>();
@@ -353,7 +353,7 @@ export class NacosRuleSource implements RuleSource {
             const doc = `${namespace || 'public'}/${group}/${i.dataId}`;
             const have = this.known.get(doc);
             // (A document Nacos pushed is read even if the listing still has its old digest.)
-            if (have && have[0] === i.md5 && !pushed.includes(doc)) return void next.set(doc, have);
+            if (have && have[0] === i.md5 && !pushed.has(doc)) return void next.set(doc, have);
             const content = await this.client.getConfig(namespace, i.dataId, group);
             // Nacos lists from its database but may answer a read from a cache a moment older: the
             // content is remembered under its own digest, so old content fetched under a new
