@@ -29,8 +29,11 @@ interface ServiceState {
   namespace: string;
   service: string;
   entries: readonly string[];
-  /** Application-level services: the instances, whose revisions name the documents to read. */
-  appHosts?: readonly NacosHost[];
+  /**
+   * Application-level services: the revisions their instances name (the documents to read),
+   * each with the MetadataServices that can answer for it; worked out once per instance list.
+   */
+  revisions?: ReadonlyMap<string, readonly MetadataServiceTarget[]>;
 }
 
 /**
@@ -220,7 +223,17 @@ export class NacosSource extends SourceBase implements RegistrySource {
       else {
         // Not Dubbo unless its instances name a metadata revision (e.g. a Spring Cloud service).
         const appHosts = hosts.filter((h) => typeof h.metadata?.[REVISION_KEY] === 'string');
-        if (appHosts.length) state = { namespace, service, entries: appHosts.map((h) => instanceEntry(service, h)).sort(), appHosts };
+        if (appHosts.length) {
+          const revisions = new Map<string, MetadataServiceTarget[]>();
+          for (const h of appHosts) {
+            const targets = revisions.get(h.metadata![REVISION_KEY]) ?? [];
+            revisions.set(h.metadata![REVISION_KEY], targets);
+            // On Dubbo's default metadata (no report), its MetadataService answers instead.
+            const t = localMetadataServiceTarget(h.ip, h.metadata!);
+            if (t) targets.push(t);
+          }
+          state = { namespace, service, entries: appHosts.map((h) => instanceEntry(service, h)).sort(), revisions };
+        }
       }
     }
     if (state) this.latest.set(key, state);
@@ -260,14 +273,11 @@ export class NacosSource extends SourceBase implements RegistrySource {
     this.dirty.clear();
     const revisions = new Map<string, Revision>();
     for (const s of this.latest.values()) {
-      for (const h of s.appHosts ?? []) {
-        const revision = h.metadata![REVISION_KEY];
+      for (const [revision, targets] of s.revisions ?? []) {
         const name = documentName.metadata(s.service, revision);
         const r = revisions.get(name) ?? { namespace: s.namespace, app: s.service, revision, targets: [] };
         revisions.set(name, r);
-        // On Dubbo's default metadata (no report), its MetadataService answers instead.
-        const t = localMetadataServiceTarget(h.ip, h.metadata!);
-        if (t) r.targets.push(t);
+        r.targets.push(...targets);
       }
     }
     let docs: Map<string, string | undefined>;
