@@ -142,7 +142,7 @@ export class Metrics {
   });
   readonly nacosPushes = new Counter({
     name: 'dia_nacos_pushes_total',
-    help: 'Pushes received from Nacos over gRPC, by source and kind (instances: an instance list; services: services appearing or going)',
+    help: 'Pushes received from Nacos over gRPC, by source and kind (instances: an instance list; services: services appearing or going; unreadable: not a Nacos payload, or not understood)',
     labelNames: ['source', 'kind'],
     registers: [this.registry],
   });

@@ -43,6 +43,8 @@ export interface NacosGrpcOptions {
   onConnected(): void;
   /** Lost: requests fail until onConnected. */
   onDisconnected(reason: string): void;
+  /** A push that was not a Nacos payload, not understood, or failed to apply (answered with an error or ignored). */
+  onBadPush?(): void;
   /** Every unary request sent, health checks included. */
   onRequest?(): void;
   /** Every connection attempt that failed, with whether the port refused. */
@@ -208,6 +210,7 @@ export class NacosGrpcConnection {
     try {
       msg = decode(bytes);
     } catch (err) {
+      this.opts.onBadPush?.();
       if (badPushLog.allow()) log.warn('Nacos sent a message that is not a Nacos payload; ignored', { source: this.opts.name, error: cutText((err as Error).message, 200) });
       return;
     }
@@ -231,8 +234,9 @@ export class NacosGrpcConnection {
           if (badPushLog.allow()) log.warn('a Nacos push could not be applied', { source: this.opts.name, type: cutText(type, 100), error: cutText((err as Error).message, 200) });
         }
     }
-    if (answer) this.respond(live, answer, body.requestId);
-    else if (!live.stream.destroyed) live.stream.write(encode('ErrorResponse', { resultCode: 500, errorCode: NACOS_ERROR.NO_HANDLER, message: `not handled: ${cutText(type, 100)}`, requestId: body.requestId ?? '' }, {}));
+    if (answer) return this.respond(live, answer, body.requestId);
+    this.opts.onBadPush?.();
+    if (!live.stream.destroyed) live.stream.write(encode('ErrorResponse', { resultCode: 500, errorCode: NACOS_ERROR.NO_HANDLER, message: `not handled: ${cutText(type, 100)}`, requestId: body.requestId ?? '' }, {}));
   }
 
   private respond(live: Live, type: string, requestId: unknown, then?: () => void): void {

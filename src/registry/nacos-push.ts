@@ -3,6 +3,9 @@ import type { NacosSourceConfig } from '../config/types';
 import { NACOS_ERROR, NacosGrpcConnection, NacosGrpcError, type NacosGrpcOptions } from './nacos-grpc';
 import { mapLimit } from './nacos-client';
 
+/** instances: an instance list; services: services appearing or going; unreadable: a push not understood. */
+export type PushKind = 'instances' | 'services' | 'unreadable';
+
 export type NacosHost = { ip: string; port: number; weight: number; healthy: boolean; enabled: boolean; clusterName?: string; metadata?: Record<string, string> };
 
 /** What a namespace watcher reports to its source. */
@@ -15,7 +18,7 @@ export interface NamingEvents {
   unavailable(namespace: string, reason: string, refused: boolean): void;
   /** A list or subscription failed (credentials refused among the reasons). */
   failed(namespace: string, err: Error): void;
-  push(kind: 'instances' | 'services'): void;
+  push(kind: PushKind): void;
   subscriptions(namespace: string, n: number): void;
   reconnected(): void;
   request(): void;
@@ -74,6 +77,7 @@ export class NacosNamingWatcher {
       maxMessageBytes: 64 * 1024 * 1024,
       onPush: (type, body) => this.onPush(type, body),
       onRequest: () => events.request(),
+      onBadPush: () => events.push('unreadable'),
       onConnected: () => {
         if (this.conn.everConnected && this.subscribed.size) events.reconnected();
         // The server forgot this client's subscriptions and watches with the old connection:

@@ -4,7 +4,7 @@ import { counts, sameList, SourceBase } from './base';
 import { localMetadataServiceTarget, type MetadataFetcher, type MetadataServiceTarget } from './metadata-service';
 import { configMd5, CredentialsRefused, mapLimit, NacosClient } from './nacos-client';
 import { NACOS_ERROR, NacosGrpcError } from './nacos-grpc';
-import { NacosConfigListener, NacosNamingWatcher, type HeadersOf, type NacosHost, type NamingEvents } from './nacos-push';
+import { NacosConfigListener, NacosNamingWatcher, type HeadersOf, type NacosHost, type NamingEvents, type PushKind } from './nacos-push';
 import { documentName, REVISION_KEY, type RegistrySource, type SourceSink, type SourceStatus } from './types';
 
 /** Dubbo's interface-level and governance names; any other service may be an application. */
@@ -15,7 +15,7 @@ export interface NacosSourceHooks {
   /** Asks providers for the metadata of revisions without a metadata report (Dubbo's default). */
   metadata?: MetadataFetcher;
   /** A push from Nacos over gRPC: an instance list, or services appearing or going. */
-  nacosPush?(source: string, kind: 'instances' | 'services'): void;
+  nacosPush?(source: string, kind: PushKind): void;
   nacosSubscriptions?(source: string, n: number): void;
   nacosReconnect?(source: string): void;
   /** A request sent to Nacos, by transport (health checks and config reads included). */

@@ -73,11 +73,13 @@ describe('Nacos gRPC connection', () => {
   let conn: NacosGrpcConnection;
   const events: string[] = [];
   const pushes: { type: string; body: Record<string, unknown> }[] = [];
+  let bad = 0;
 
   beforeEach(async () => {
     nacos = await new FakeNacos().start();
     events.length = 0;
     pushes.length = 0;
+    bad = 0;
     const opts: NacosGrpcOptions = {
       name: 'test',
       // The HTTP port; the gRPC port is 1000 above it, as in Nacos.
@@ -92,6 +94,7 @@ describe('Nacos gRPC connection', () => {
         pushes.push({ type, body });
         return type === 'NotifySubscriberRequest' ? 'NotifySubscriberResponse' : undefined;
       },
+      onBadPush: () => bad++,
       onConnected: () => events.push('connected'),
       onDisconnected: (reason) => events.push(`disconnected: ${reason}`),
     };
@@ -126,6 +129,7 @@ describe('Nacos gRPC connection', () => {
       ['ErrorResponse', '9', 500],
     ]);
     expect(pushes.map((p) => p.type)).toEqual(['NotifySubscriberRequest', 'SomethingNewRequest']);
+    expect(bad).toBe(1); // the one not understood
   });
 
   it('ignores junk on the stream and keeps the connection', async () => {
@@ -135,6 +139,7 @@ describe('Nacos gRPC connection', () => {
     await waitFor('the good push answered', () => nacos.fromStream.some((m) => m.body.requestId === '10'), 5000);
     expect(conn.connected).toBe(true);
     expect(events).toEqual(['connected']);
+    expect(bad).toBe(2); // counted, for a metric
   });
 
   it('throws an error answer with its code, and sets up a new connection when Nacos no longer knows this one', async () => {
