@@ -6,7 +6,7 @@ import { log } from '../common/log';
 import { toManifest } from '../istio/manifest';
 import { ISTIO_KINDS } from '../istio/types';
 import type { GuardStatus, PendingDocument } from '../model/catalog';
-import type { SourceStatus } from '../registry/types';
+import type { RegistryStatus } from '../registry/types';
 import type { ClusterSnapshot } from '../xds/snapshot';
 import type { ConnectionInfo } from '../xds/server';
 
@@ -22,7 +22,7 @@ export interface AdminView {
   readiness(): Readiness;
   snapshots(): ClusterSnapshot[];
   connections(): ConnectionInfo[];
-  sources(): SourceStatus[];
+  sources(): RegistryStatus[];
   guards(): GuardStatus[];
   /** Dubbo 3 metadata being fetched from providers, and the instances waiting for it. */
   pendingMetadata(): PendingDocument[];

@@ -4,7 +4,7 @@ import Ajv, { type ErrorObject } from 'ajv';
 import { cidrsOverlap, parseCidr } from '../common/cidr';
 import { loadYaml, yamlProblem } from '../common/yaml';
 import { configSchema } from './schema';
-import type { Config } from './types';
+import type { Config, ZookeeperSourceConfig } from './types';
 
 /** Istio's own auto-allocation range for ServiceEntries (istiod's PILOT_IP_AUTOALLOCATE_IPV4_PREFIX default). */
 const ISTIO_AUTO_ALLOCATION = '240.240.0.0/16';
@@ -73,6 +73,12 @@ function explain(errors: ErrorObject[]): string[] {
   return [...lines];
 }
 
+/**
+ * Sources that name the same ZooKeeper (connect string and credentials) share one session, as
+ * registry and as config center (src/registry/zk-session.ts).
+ */
+export const zookeeperSessionKey = (z: ZookeeperSourceConfig['zookeeper']): string => JSON.stringify([z.connect, z.auth ?? null]);
+
 function semanticProblems(c: Config): string[] {
   const problems: string[] = [];
   const dup = (items: string[], what: string): void => {
@@ -83,6 +89,16 @@ function semanticProblems(c: Config): string[] {
     }
   };
   dup([...c.sources, ...c.rules.sources].map((s) => s.name), 'sources/*/name and rules/sources/*/name');
+  const sessions = new Map<string, { where: string; timeoutMs: number }>();
+  const zkSources: (readonly [string, Config['sources'][number]])[] = [...c.sources.map((s, i) => [`sources/${i}`, s] as const), ...c.rules.sources.map((s, i) => [`rules/sources/${i}`, s] as const)];
+  for (const [where, s] of zkSources) {
+    if (s.type !== 'zookeeper') continue;
+    const first = sessions.get(zookeeperSessionKey(s.zookeeper));
+    if (!first) sessions.set(zookeeperSessionKey(s.zookeeper), { where, timeoutMs: s.zookeeper.sessionTimeoutMs });
+    else if (first.timeoutMs !== s.zookeeper.sessionTimeoutMs) {
+      problems.push(`${where}/zookeeper/sessionTimeoutMs: ${s.zookeeper.sessionTimeoutMs} differs from ${first.timeoutMs} in ${first.where}; both name the same ZooKeeper, which the daemon reads on one session with one timeout`);
+    }
+  }
   dup(c.clusters.map((k) => k.name), 'clusters/*/name');
   dup(c.clusters.filter((k) => k.listener.port !== 0).map((k) => `${k.listener.address}:${k.listener.port}`), 'clusters/*/listener');
   c.clusters.forEach((k, i) => {

@@ -99,7 +99,7 @@ const zookeeperBlock = {
       type: 'integer',
       minimum: 2000,
       default: 30000,
-      description: 'ZooKeeper session timeout. Disconnected for this long, the source starts a new session and re-lists.',
+      description: 'ZooKeeper session timeout. Disconnected for this long, the source starts a new session and re-lists. Registry and rule sources that name the same ZooKeeper (connect string and credentials) share one session, so they must agree on it.',
     },
     resyncIntervalMs: { ...ms, default: 300000, description: 'Periodic full re-list (with up to 20% jitter); 0 turns it off.' },
     auth: {

@@ -3,10 +3,10 @@ import { Metrics } from '../common/metrics';
 import type { Config } from '../config/types';
 import { AdminServer, type AdminView, type Readiness } from '../admin/server';
 import { Catalog } from '../model/catalog';
-import { createSource } from '../registry';
+import { createRuleSource, createSource, sharedConnections } from '../registry';
+import type { RuleSource } from '../registry/config-center';
 import type { RegistrySource, SourceState } from '../registry/types';
 import type { RuleSet } from '../rules/model';
-import { createRuleSource, type RuleSource } from '../rules/sources';
 import { RuleStore } from '../rules/store';
 import type { ClusterSnapshot } from '../xds/snapshot';
 import { XdsServer } from '../xds/server';
@@ -53,7 +53,9 @@ export class Daemon {
         () => this.updateRuleDocumentGauge(),
       ),
     );
-    this.ruleSources = config.rules.sources.map((s) => createRuleSource(s, config.rules));
+    // One ZooKeeper session per ensemble, whether it serves as registry, config center or both.
+    const shared = sharedConnections();
+    this.ruleSources = config.rules.sources.map((s) => createRuleSource(s, config.rules, shared));
     for (const s of this.ruleSources) this.rulesSyncedOnce.set(s.name, false);
     this.catalog = new Catalog(config.mapping, config.protection, config.sources.map((s) => s.name), catalogTelemetry(m), config.render.emptyServiceGraceMs);
     this.catalog.setListeners({
@@ -62,7 +64,7 @@ export class Daemon {
     });
     // One fetcher for every registry: one MetadataService call per application and revision.
     const metadata = config.metadataService.enabled ? new MetadataFetcher(config.metadataService, metadataFetchTelemetry(m)) : undefined;
-    this.sources = config.sources.map((s) => createSource(s, { ...registryTelemetry(m), metadata }));
+    this.sources = config.sources.map((s) => createSource(s, { ...registryTelemetry(m), metadata }, shared));
     this.pipeline = new Pipeline(config, this.catalog, this.rules, {
       builder: (cluster) => builderTelemetry(m, cluster),
       invalid: (cluster, o, problems) => invalidObjectTelemetry(m, cluster, o, problems),

@@ -1,8 +1,8 @@
-import type { SourceSink, SourceState, SourceStatus } from './types';
+import type { SourceState, SourceStatus } from './types';
 
-/** Health and status bookkeeping that every registry source shares. */
-export abstract class SourceBase {
-  protected sink?: SourceSink;
+/** Health and status bookkeeping that every registry and config-center source shares. */
+export abstract class SourceBase<Sink extends { health(source: string, state: SourceState, reason?: string): void }> {
+  protected sink?: Sink;
   protected state: SourceState = 'connecting';
   protected reason?: string;
   /** When the source last completed a full read (ms since epoch). */
@@ -16,7 +16,7 @@ export abstract class SourceBase {
     this.sink?.health(this.name, state, reason);
   }
 
-  protected statusOf(type: string, known: { services: number; entries: number }, details: Record<string, unknown>): SourceStatus {
+  protected statusOf<Counts extends object>(type: string, known: Counts, details: Record<string, unknown>): SourceStatus & Counts {
     return { name: this.name, type, state: this.state, reason: this.reason, lastSyncMs: this.lastSyncMs, ...known, details };
   }
 }

@@ -3,7 +3,7 @@ import { DEFAULT_YAML_LIMITS, loadYaml, yamlProblem } from '../common/yaml';
 import type { FileSourceConfig } from '../config/types';
 import { log } from '../common/log';
 import { SourceBase } from './base';
-import type { RegistrySource, SourceSink, SourceStatus } from './types';
+import type { RegistrySource, SourceSink, RegistryStatus } from './types';
 
 /**
  * The embedded default registry: a YAML file of provider URLs grouped by interface,
@@ -14,7 +14,7 @@ import type { RegistrySource, SourceSink, SourceStatus } from './types';
  *
  * reloaded when it changes. A file that cannot be read or parsed keeps the previous state.
  */
-export class FileSource extends SourceBase implements RegistrySource {
+export class FileSource extends SourceBase<SourceSink> implements RegistrySource {
   private services = 0;
   private entries = 0;
   private lastText?: string;
@@ -66,7 +66,7 @@ export class FileSource extends SourceBase implements RegistrySource {
     log.error('provider file not loaded; keeping the previous state', { source: this.name, reason });
   }
 
-  status(): SourceStatus {
+  status(): RegistryStatus {
     return this.statusOf('file', { services: this.services, entries: this.entries }, { path: this.cfg.file.path });
   }
 }

@@ -5,7 +5,7 @@ import { localMetadataServiceTarget, type MetadataFetcher, type MetadataServiceT
 import { configMd5, CredentialsRefused, mapLimit, NacosClient } from './nacos-client';
 import { NACOS_ERROR, NacosGrpcError } from './nacos-grpc';
 import { NacosConfigListener, NacosNamingWatcher, type HeadersOf, type NacosHost, type NamingEvents, type PushKind } from './nacos-push';
-import { documentName, REVISION_KEY, type RegistrySource, type SourceSink, type SourceStatus } from './types';
+import { documentName, REVISION_KEY, type RegistrySource, type SourceSink, type RegistryStatus } from './types';
 
 /** Dubbo's interface-level and governance names; any other service may be an application. */
 const DUBBO_CATEGORY = /^(providers|consumers|configurators|routers):/;
@@ -57,7 +57,7 @@ interface ServiceState {
  * Nacos 2.x and later no longer send, and it cannot list services or tell "empty" from
  * "unreachable". See docs/nacos.md.
  */
-export class NacosSource extends SourceBase implements RegistrySource {
+export class NacosSource extends SourceBase<SourceSink> implements RegistrySource {
   private timer?: NodeJS.Timeout;
   private stopped = false;
   private running?: Promise<void>;
@@ -440,7 +440,7 @@ export class NacosSource extends SourceBase implements RegistrySource {
     this.sink?.setDocument(this.name, name, content);
   }
 
-  status(): SourceStatus {
+  status(): RegistryStatus {
     const n = this.cfg.nacos;
     return this.statusOf('nacos', counts(this.known), {
       serverAddr: n.serverAddr,

@@ -38,6 +38,7 @@ export const documentName = {
 /** The instance metadata key that names the revision of an application instance's MetadataInfo. */
 export const REVISION_KEY = 'dubbo.metadata.revision';
 
+/** How a registry or config-center source stands (/debug/sources, /debug/rules). */
 export interface SourceStatus {
   name: string;
   type: string;
@@ -45,16 +46,19 @@ export interface SourceStatus {
   reason?: string;
   /** When the source last completed a full sync (ms since epoch). */
   lastSyncMs?: number;
+  details?: Record<string, unknown>;
+}
+
+export interface RegistryStatus extends SourceStatus {
   services: number;
   entries: number;
-  details?: Record<string, unknown>;
 }
 
 export interface RegistrySource {
   readonly name: string;
   start(sink: SourceSink): Promise<void>;
   stop(): Promise<void>;
-  status(): SourceStatus;
+  status(): RegistryStatus;
   /** Re-list everything now and reconcile (also runs after reconnects and periodically). */
   resync(reason: string): Promise<void>;
 }

@@ -3,6 +3,9 @@ import zookeeper from 'node-zookeeper-client';
 export type Client = zookeeper.Client;
 export type Watcher = (event: zookeeper.Event) => void;
 
+/** Children of a Dubbo registry root that are not interfaces (Dubbo's config center, metadata report, mapping). */
+export const NOT_INTERFACES: ReadonlySet<string> = new Set(['config', 'mapping', 'metadata']);
+
 const noNode = (err: unknown): boolean => (err as zookeeper.Exception).getCode?.() === zookeeper.Exception.NO_NODE;
 
 /** Children with the watch armed; undefined when the node does not exist. */

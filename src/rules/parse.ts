@@ -6,15 +6,12 @@
 import yaml from 'js-yaml';
 import { loadAllYaml, loadYaml, YamlLimitError, yamlProblem } from '../common/yaml';
 import { specType, yamlToProto } from '../common/proto';
+import { DUBBO_RULE_SUFFIXES, LEGACY_URL } from '../registry/config-center';
 import type { ValueMatch } from './match';
 import type { Condition, ConditionRoute, Configurator, ParamMatch, PassThrough, Rule, RuleOrigin, RuleScope, TagRule, TrafficPolicy, Unsupported } from './model';
 
 export type ParsedDocument = { rules: Rule[]; unsupported: Unsupported[] } | { error: string };
 
-/** Dubbo's rule suffixes in the config center, by kind. */
-export const DUBBO_RULE_SUFFIXES = ['.configurators', '.tag-router', '.condition-router'] as const;
-/** Rule kinds the mesh cannot run: read so that they are reported and counted, never skipped without a word. */
-export const REPORTED_RULE_SUFFIXES = ['.script-router', '.MESHAPPRULE'] as const;
 
 export const ADAPTER_API_VERSION = 'dubbo-istio-adapter.io/v1';
 export const CLUSTERS_ANNOTATION = 'dubbo-istio-adapter.io/clusters';
@@ -370,9 +367,6 @@ function parseConditionRouter(origin: RuleOrigin, doc: Record<string, unknown>, 
 }
 
 // ---- Dubbo 2.6 rule URLs ----
-
-/** A Dubbo 2.6 rule's znode name under /{root}/{interface}/configurators or /routers (URL-encoded). */
-export const LEGACY_URL = /^(override|route)(:\/\/|%3A%2F%2F)/i;
 
 function decodeOnce(s: string): string {
   try {

@@ -29,7 +29,7 @@ class AttackedDaemon extends DaemonProcess {
       sources: [{ name: 'zk', type: 'zookeeper', zookeeper: { connect: zk, sessionTimeoutMs: 4000, resyncIntervalMs: 0 } }],
       clusters: [{ name: 'default', listener: { port: this.xds } }],
       xds: { debounce: { quietMs: 20, maxDelayMs: 200 } },
-      rules: { sources: [{ name: 'zk-rules', type: 'zookeeper', zookeeper: { connect: zk } }] },
+      rules: { sources: [{ name: 'zk-rules', type: 'zookeeper', zookeeper: { connect: zk, sessionTimeoutMs: 4000 } }] },
     });
     await this.ready();
   }

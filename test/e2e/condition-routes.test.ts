@@ -4,7 +4,7 @@
  * and one of any other application. Each sees the providers its outbound listener leads to.
  */
 import type { Daemon } from '../../src/daemon';
-import { startDaemon, zkSource } from '../support/daemon';
+import { startDaemon, zkRuleSource, zkSource } from '../support/daemon';
 import { EnvoyProbe } from '../support/envoy-probe';
 import { converged } from '../support/expect-istio';
 import { Istiod } from '../support/istiod';
@@ -60,7 +60,7 @@ describe('condition routes in a real istiod: a chain, and a rule keyed by the co
     await writer.put(CONSUMER_RULE, 'configVersion: v3.0\nscope: application\nkey: bops\nforce: false\nconditions:\n  - "=> env = green"\n');
     const started = await startDaemon({
       sources: [zkSource(zk.connect)],
-      rules: { sources: [{ name: 'zk-rules', type: 'zookeeper', zookeeper: { connect: zk.connect } }] },
+      rules: { sources: [zkRuleSource(zk.connect)] },
       render: { endpointMode: 'inline' },
     });
     daemon = started.daemon;

@@ -1,5 +1,6 @@
+import yaml from 'js-yaml';
 import type { Daemon } from '../../src/daemon';
-import { metricValue, startDaemon, zkSource } from '../support/daemon';
+import { metricValue, startDaemon, zkRuleSource, zkSource } from '../support/daemon';
 import { EnvoyProbe, outbound, type ProbeTarget } from '../support/envoy-probe';
 import { converged } from '../support/expect-istio';
 import { Istiod } from '../support/istiod';
@@ -71,7 +72,7 @@ describe('config-center rules in a real istiod, two clusters', () => {
     await writer.put(CONFIGURATOR, disable('10.11.0.3:20880'));
     const started = await startDaemon({
       sources: [zkSource(zk.connect)],
-      rules: { sources: [{ name: 'zk-rules', type: 'zookeeper', zookeeper: { connect: zk.connect } }] },
+      rules: { sources: [zkRuleSource(zk.connect)] },
       clusters: [
         { name: 'east', listener: { port: 0 } },
         { name: 'west', listener: { port: 0 } },
@@ -112,6 +113,15 @@ describe('config-center rules in a real istiod, two clusters', () => {
     expect(grpcSplit(probes[1])).toEqual(['env-blue=50', 'env-green=50']);
     // The subsets are real clusters with their own endpoints.
     expect(probes[0].endpointsOf(outbound(20880, ORDERS, 'env-green'))?.map((e) => e.address)).toEqual(['10.11.0.2']);
+  });
+
+  it('reads registry and rules from the one ZooKeeper on one session', async () => {
+    type Listed = { sources: { name: string; details: { sessionId?: string } }[] };
+    const sources = yaml.load(await (await fetch(`${admin}/debug/sources`)).text()) as Listed;
+    const rules = yaml.load(await (await fetch(`${admin}/debug/rules`)).text()) as Listed;
+    const registry = sources.sources.find((s) => s.name === 'zk')!.details.sessionId;
+    expect(registry).toMatch(/^[0-9a-f]{16}$/);
+    expect(rules.sources.find((s) => s.name === 'zk-rules')!.details.sessionId).toBe(registry);
   });
 
   it('removes a provider a configurator disables from EDS, and brings it back when the rule goes', async () => {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import zookeeper from 'node-zookeeper-client';
 import type { Daemon } from '../../src/daemon';
 import { fixtureProviderEntries } from '../support/config';
-import { metricValue, minWorkloadsSince, SE, startDaemon, WE, zkSource } from '../support/daemon';
+import { metricValue, minWorkloadsSince, SE, startDaemon, WE, zkRuleSource, zkSource } from '../support/daemon';
 import { sleep, waitFor } from '../support/net';
 import { DeltaClient, IstiodLikeClient } from '../support/xds-client';
 import { TcpProxy } from '../support/tcp-proxy';
@@ -31,7 +31,7 @@ describe('ZooKeeper source against a real ZooKeeper', () => {
     const started = await startDaemon({
       sources: [zkSource(proxy.address)],
       // The same ZooKeeper as config center, as most estates have it.
-      rules: { sources: [{ name: 'zk-rules', type: 'zookeeper', zookeeper: { connect: zk.connect, sessionTimeoutMs: 4000 } }] },
+      rules: { sources: [zkRuleSource(zk.connect)] },
       protection: { massRemoval: { threshold: 0.5, minEndpoints: 3, holdMs: 0 } },
       render: { emptyServiceGraceMs: 3000 },
     });
@@ -123,8 +123,9 @@ describe('ZooKeeper source against a real ZooKeeper', () => {
 
   it('survives a forced session expiry: stale, new session, full resync, no empty push', async () => {
     const baseline = client.resources(WE).size;
-    const source = daemon.sources[0] as unknown as { client: zookeeper.Client };
-    const oldSession = source.client.getSessionId().toString('hex');
+    const session = () => daemon.sources[0].status().details!.sessionId as string | undefined;
+    const oldSession = session();
+    expect(oldSession).toBeDefined();
     const resyncs = await metricValue(admin, 'dia_source_resyncs_total', { source: 'zk' });
     // A partition longer than the session timeout: the server expires the session meanwhile.
     await proxy.cut();
@@ -134,7 +135,7 @@ describe('ZooKeeper source against a real ZooKeeper', () => {
     await sleep(4000 + 2000);
     expect(client.resources(WE).size).toBe(baseline);
     await proxy.heal();
-    await waitFor('new session', () => source.client.getSessionId().toString('hex') !== oldSession && daemon.catalog.sourceHealth().get('zk')!.state === 'synced', 30000);
+    await waitFor('new session', () => session() !== undefined && session() !== oldSession && daemon.catalog.sourceHealth().get('zk')!.state === 'synced', 30000);
     await waitFor('change made during expiry arrives', () => [...client.resources(WE).values()].some((w) => w.spec.address === '10.3.0.1'));
     expect(await metricValue(admin, 'dia_source_resyncs_total', { source: 'zk' })).toBeGreaterThan(resyncs);
     expect(minWorkloadsSince(client, baseline)).toBeGreaterThanOrEqual(baseline);

@@ -24,6 +24,11 @@ export function zkSource(connect: string, extra: Record<string, unknown> = {}): 
   return { name: 'zk', type: 'zookeeper', zookeeper: { connect, sessionTimeoutMs: 4000, resyncIntervalMs: 0, ...extra } };
 }
 
+/** The same ZooKeeper as config center: one session with the registry source (same timeout). */
+export function zkRuleSource(connect: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { name: 'zk-rules', type: 'zookeeper', zookeeper: { connect, sessionTimeoutMs: 4000, ...extra } };
+}
+
 export const SE = 'networking.istio.io/v1/ServiceEntry';
 export const WE = 'networking.istio.io/v1/WorkloadEntry';
 

@@ -1,5 +1,5 @@
 import type { Daemon } from '../../src/daemon';
-import { startDaemon, zkSource } from './daemon';
+import { startDaemon, zkRuleSource, zkSource } from './daemon';
 import { EnvoyProbe } from './envoy-probe';
 import { converged } from './expect-istio';
 import { Istiod } from './istiod';
@@ -41,7 +41,7 @@ export class IstiodStack {
     this.zk = await new ZookeeperServer().start();
     this.writer = await ZkWriter.connect(this.zk.connect);
     await opts.seed?.(this.writer);
-    const rules = opts.rules ? { rules: { sources: [{ name: 'zk-rules', type: 'zookeeper', zookeeper: { connect: this.zk.connect } }] } } : {};
+    const rules = opts.rules ? { rules: { sources: [zkRuleSource(this.zk.connect)] } } : {};
     const started = await startDaemon({ sources: [zkSource(this.zk.connect)], ...rules, ...opts.daemon });
     const daemon = (this.daemon = started.daemon);
     this.admin = started.admin;

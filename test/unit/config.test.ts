@@ -56,6 +56,19 @@ clusters: [{name: c1, listener: {port: 15080}}]
     );
   });
 
+  it('refuses two session timeouts for one ZooKeeper, which is read on one session', () => {
+    const p = problems(`
+sources: [{name: zk, type: zookeeper, zookeeper: {connect: "a:2181", sessionTimeoutMs: 4000}}]
+rules: {sources: [{name: zk-rules, type: zookeeper, zookeeper: {connect: "a:2181"}}, {name: other, type: zookeeper, zookeeper: {connect: "b:2181"}}]}
+`);
+    expect(p).toEqual(['rules/sources/0/zookeeper/sessionTimeoutMs: 30000 differs from 4000 in sources/0; both name the same ZooKeeper, which the daemon reads on one session with one timeout']);
+    // Other credentials, another session: no need to agree.
+    expect(problems(`
+sources: [{name: zk, type: zookeeper, zookeeper: {connect: "a:2181", sessionTimeoutMs: 4000}}]
+rules: {sources: [{name: zk-rules, type: zookeeper, zookeeper: {connect: "a:2181", auth: {scheme: digest, credentials: "u:p"}}}]}
+`)).toEqual([]);
+  });
+
   it('checks cluster filters and overrides', () => {
     const p = problems(`
 sources: [{name: a, type: file, file: {path: x}}]
