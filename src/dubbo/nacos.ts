@@ -16,12 +16,6 @@ export interface NacosInstanceEntry {
   metadata: Record<string, string>;
 }
 
-export const NACOS_ENTRY_PREFIX = '{"nacos":';
-
-export function isNacosEntry(entry: string): boolean {
-  return entry.startsWith(NACOS_ENTRY_PREFIX);
-}
-
 export function parseNacosEntry(entry: string): NacosInstanceEntry | { error: string } {
   let i: NacosInstanceEntry;
   try {

@@ -1,8 +1,8 @@
 import { isIP } from 'node:net';
-import { isNacosEntry, parseNacosEntry, providerUrlOfNacosEntry, type NacosInstanceEntry } from './nacos';
+import { parseNacosEntry, providerUrlOfNacosEntry, type NacosInstanceEntry } from './nacos';
 import { intern, keepShared, ownString, sharedRecord } from '../common/hash';
 import type { MappingConfig } from '../config/types';
-import { documentName, REVISION_KEY } from '../registry/types';
+import { documentName, REVISION_KEY, type EntryKind } from '../registry/types';
 import { appInstanceOfNacos, parseMapping, parseMetadataInfo, parseZookeeperInstance, providerUrlsOfInstance, revisionOf, type AppInstance } from './instance';
 import { serviceKey, type Endpoint, type ServiceKey } from './model';
 import { parseProviderUrl, type ProviderUrl } from './url';
@@ -31,21 +31,27 @@ export interface EntryResult {
 export type DocumentLookup = (name: string) => string | undefined;
 
 /**
- * Any registry entry to the internal model: a provider URL (znode name or plain), a Nacos
- * instance of either model, or a ZooKeeper application-level instance (Curator JSON). Pure: the
- * documents it needs come through `lookup`.
+ * Any registry entry to the internal model, by its kind: a provider URL (znode name or plain), a
+ * Nacos instance of either model, or a ZooKeeper application-level instance (Curator JSON).
+ * Pure: the documents it needs come through `lookup`.
  */
-export function normalizeEntry(entry: string, mapping: MappingConfig, lookup: DocumentLookup): EntryResult {
-  if (isNacosEntry(entry)) {
-    const parsed = parseNacosEntry(entry);
-    if ('error' in parsed) return single({ ok: false, skipped: false, reason: parsed.error });
-    if (!parsed.service.startsWith('providers:') && parsed.metadata?.[REVISION_KEY] !== undefined) {
-      return normalizeAppEntry(appInstanceOfNacos(parsed), mapping, lookup);
+export function normalizeEntry(kind: EntryKind, entry: string, mapping: MappingConfig, lookup: DocumentLookup): EntryResult {
+  switch (kind) {
+    case 'provider-url':
+      return single(normalizeProviderEntry(entry, mapping));
+    case 'zookeeper-instance':
+      return normalizeAppEntry(parseZookeeperInstance(entry), mapping, lookup);
+    case 'nacos-instance': {
+      const parsed = parseNacosEntry(entry);
+      if ('error' in parsed) return single({ ok: false, skipped: false, reason: parsed.error });
+      // Dubbo's Nacos registry names interface-level services providers:{interface}:...; any other
+      // service whose instances name a metadata revision is a Dubbo 3 application.
+      if (!parsed.service.startsWith('providers:') && parsed.metadata?.[REVISION_KEY] !== undefined) {
+        return normalizeAppEntry(appInstanceOfNacos(parsed), mapping, lookup);
+      }
+      return single(normalizeNacosProvider(parsed, mapping));
     }
-    return single(normalizeNacosProvider(parsed, mapping));
   }
-  if (entry.startsWith('{')) return normalizeAppEntry(parseZookeeperInstance(entry), mapping, lookup);
-  return single(normalizeProviderEntry(entry, mapping));
 }
 
 const NO_WARNINGS: readonly string[] = Object.freeze([]);
@@ -107,12 +113,8 @@ function pick(p: Record<string, string>, names: readonly string[]): string | und
   return undefined;
 }
 
-/** Raw registry entry (encoded znode name or plain URL) to the internal model. Pure. */
+/** A provider URL (encoded znode name or plain URL) to the internal model. Pure. */
 export function normalizeProviderEntry(entry: string, mapping: MappingConfig): Normalized {
-  if (isNacosEntry(entry)) {
-    const parsed = parseNacosEntry(entry);
-    return 'error' in parsed ? { ok: false, skipped: false, reason: parsed.error } : normalizeNacosProvider(parsed, mapping);
-  }
   const notProvider = NOT_PROVIDER.exec(entry);
   if (notProvider) return { ok: false, skipped: true, reason: NOT_PROVIDER_REASONS[notProvider[1].toLowerCase()] };
   const parsed = parseProviderUrl(entry);

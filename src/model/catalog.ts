@@ -1,7 +1,7 @@
 import type { LabelMapping, MappingConfig, ProtectionConfig } from '../config/types';
 import { endpointId, meshServiceKey, serviceKeyId, type Endpoint, type ServiceKey } from '../dubbo/model';
 import { normalizeEntry, type EntryResult, type Normalized, type RegistrationModel } from '../dubbo/normalize';
-import type { SourceSink, SourceState } from '../registry/types';
+import type { EntryKind, ServiceEntries, SourceSink, SourceState } from '../registry/types';
 
 export interface CatalogEndpoint extends Endpoint {
   id: string;
@@ -89,6 +89,8 @@ interface SourceData {
   order: number;
   health: SourceHealth;
   observed: Map<string, ParsedEntry[]>;
+  /** What the entries of each observed service are. */
+  kinds: Map<string, EntryKind>;
   /** Documents entries refer to (Dubbo 3 metadata, mapping), and which registry services use each. */
   docs: Map<string, string>;
   /** Documents being fetched (or to be asked again): since when, and the last reason. */
@@ -154,6 +156,7 @@ export class Catalog implements SourceSink {
         order,
         health: { state: 'connecting', syncedOnce: false },
         observed: new Map(),
+        kinds: new Map(),
         docs: new Map(),
         pending: new Map(),
         dependents: new Map(),
@@ -185,24 +188,25 @@ export class Catalog implements SourceSink {
     this.extraKey = key;
     this.mapping = { ...this.baseMapping, labels: [...this.baseMapping.labels, ...extra] };
     for (const [source, s] of this.sources) {
-      for (const [service, entries] of [...s.observed]) this.applyEntries(source, service, entries.map((p) => p.entry), () => true, false);
+      for (const [service, entries] of [...s.observed]) this.applyEntries(source, service, s.kinds.get(service)!, entries.map((p) => p.entry), () => true, false);
     }
     return true;
   }
 
   // ---- SourceSink ----
 
-  setService(source: string, service: string, entries: readonly string[]): void {
-    this.applyEntries(source, service, entries, () => false);
+  setService(source: string, service: string, { kind, entries }: ServiceEntries): void {
+    this.applyEntries(source, service, kind, entries, () => false);
   }
 
   /**
    * reparse: entries to normalize again although their text is unchanged (a document they need
    * changed, or the labels to read). report: false when the entries were reported before.
    */
-  private applyEntries(source: string, service: string, entries: readonly string[], reparse: (p: ParsedEntry) => boolean, report = true): void {
+  private applyEntries(source: string, service: string, kind: EntryKind, entries: readonly string[], reparse: (p: ParsedEntry) => boolean, report = true): void {
     const s = this.source(source);
-    const previous = s.observed.get(service);
+    // A service whose entries change kind (a source reconfigured) is read afresh.
+    const previous = s.kinds.get(service) === kind ? s.observed.get(service) : undefined;
     const byEntry = new Map(previous?.map((p) => [p.entry, p]));
     const byInstance = new Map(previous?.filter((p) => p.parsed.instanceId).map((p) => [p.parsed.instanceId!, p]));
     const lookup = (name: string): string | undefined => s.docs.get(name);
@@ -218,7 +222,7 @@ export class Catalog implements SourceSink {
         continue;
       }
       reparsed ||= !!known;
-      const parsed = normalizeEntry(entry, this.mapping, lookup);
+      const parsed = normalizeEntry(kind, entry, this.mapping, lookup);
       let results: readonly Normalized[] = parsed.results;
       if (parsed.unresolved) {
         // A rolling upgrade registers the new revision before its metadata is readable, or
@@ -240,6 +244,7 @@ export class Catalog implements SourceSink {
     if (previous && !reparsed && sameEntries(previous, next)) return;
     this.track(s, service, next);
     s.observed.set(service, next);
+    s.kinds.set(service, kind);
     this.observer.event?.(source, 'service-changed');
     this.markDirty(s, service);
   }
@@ -251,7 +256,7 @@ export class Catalog implements SourceSink {
     else s.docs.set(name, content);
     for (const service of [...(s.dependents.get(name) ?? [])]) {
       const entries = s.observed.get(service);
-      if (entries) this.applyEntries(source, service, entries.map((p) => p.entry), (p) => p.parsed.needs.includes(name));
+      if (entries) this.applyEntries(source, service, s.kinds.get(service)!, entries.map((p) => p.entry), (p) => p.parsed.needs.includes(name));
     }
   }
 
@@ -295,11 +300,12 @@ export class Catalog implements SourceSink {
     if (!s.observed.has(service)) return;
     this.track(s, service, undefined);
     s.observed.delete(service);
+    s.kinds.delete(service);
     this.observer.event?.(source, 'service-removed');
     this.markDirty(s, service);
   }
 
-  replaceAll(source: string, services: ReadonlyMap<string, readonly string[]>): void {
+  replaceAll(source: string, services: ReadonlyMap<string, ServiceEntries>): void {
     const s = this.source(source);
     for (const name of [...s.observed.keys()]) if (!services.has(name)) this.removeService(source, name);
     for (const [name, entries] of services) this.setService(source, name, entries);

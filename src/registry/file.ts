@@ -52,7 +52,7 @@ export class FileSource extends SourceBase<SourceSink> implements RegistrySource
     if ('error' in parsed) return this.fail(`${this.cfg.file.path}: ${parsed.error}`);
     for (const w of parsed.warnings) log.warn('provider file entry skipped', { source: this.name, file: this.cfg.file.path, problem: w });
     this.lastText = text;
-    sink.replaceAll(this.name, parsed.services);
+    sink.replaceAll(this.name, new Map([...parsed.services].map(([service, entries]) => [service, { kind: 'provider-url', entries }])));
     this.services = parsed.services.size;
     this.entries = [...parsed.services.values()].reduce((n, e) => n + e.length, 0);
     this.lastSyncMs = Date.now();

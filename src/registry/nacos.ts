@@ -298,7 +298,7 @@ export class NacosSource extends SourceBase<SourceSink> implements RegistrySourc
       if (sameList(this.known.get(key), entries)) continue;
       if (entries) {
         this.known.set(key, entries);
-        this.sink?.setService(this.name, key, entries);
+        this.sink?.setService(this.name, key, { kind: 'nacos-instance', entries });
       } else {
         this.known.delete(key);
         this.sink?.removeService(this.name, key);

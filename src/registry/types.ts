@@ -1,16 +1,34 @@
 /**
  * What sources emit. Sources are the only code that talks to registries; they know nothing of
- * Dubbo URL syntax: an entry is an opaque string (a znode name, a line of a file).
- * A "registry service" is the unit a registry lists entries under, e.g. /dubbo/{interface}.
+ * Dubbo URL syntax: an entry is the text the registry holds (a znode name, a line of a file, an
+ * instance record), tagged with what it is. A "registry service" is the unit a registry lists
+ * entries under, e.g. /dubbo/{interface}.
  */
 export type SourceState = 'connecting' | 'synced' | 'stale' | 'failed';
 
+/**
+ * What the entries of one registry service are. The source knows it from where it read them,
+ * so nothing downstream guesses a format from the text. All entries of a service are one kind.
+ */
+export type EntryKind =
+  /** A Dubbo provider URL: a ZooKeeper znode name (URL-encoded) or a line of a file (plain). */
+  | 'provider-url'
+  /** A Nacos instance record (`{"nacos": {...}}`): an interface-level provider or a Dubbo 3 application instance. */
+  | 'nacos-instance'
+  /** A Dubbo 3 application-level instance as ZookeeperServiceDiscovery writes it (Curator's JSON). */
+  | 'zookeeper-instance';
+
+export interface ServiceEntries {
+  kind: EntryKind;
+  entries: readonly string[];
+}
+
 export interface SourceSink {
   /** The full current list of entries of one registry service. */
-  setService(source: string, service: string, entries: readonly string[]): void;
+  setService(source: string, service: string, entries: ServiceEntries): void;
   removeService(source: string, service: string): void;
   /** The complete state after a (re)sync; services not in it are gone. */
-  replaceAll(source: string, services: ReadonlyMap<string, readonly string[]>): void;
+  replaceAll(source: string, services: ReadonlyMap<string, ServiceEntries>): void;
   health(source: string, state: SourceState, reason?: string): void;
   /**
    * A document that entries refer to rather than carry (Dubbo 3 metadata and mapping): kept once

@@ -218,7 +218,7 @@ export class ZookeeperApplications {
       this.session.sink()?.removeService(this.session.name, applicationService(app));
     } else {
       this.published.set(app, entries);
-      this.session.sink()?.setService(this.session.name, applicationService(app), entries);
+      this.session.sink()?.setService(this.session.name, applicationService(app), { kind: 'zookeeper-instance', entries });
     }
   }
 

@@ -172,7 +172,7 @@ export class ZookeeperSource extends SourceBase<SourceSink> implements RegistryS
     const sorted = [...children].sort();
     if (sameList(this.known.get(iface), sorted)) return;
     this.known.set(iface, sorted);
-    this.sink?.setService(this.name, iface, sorted);
+    this.sink?.setService(this.name, iface, { kind: 'provider-url', entries: sorted });
   }
 
   private forget(iface: string): void {

@@ -5,7 +5,7 @@ import type { IstioObject } from '../../src/istio/types';
 import { Catalog } from '../../src/model/catalog';
 import { RuleStore } from '../../src/rules/store';
 import { documentName } from '../../src/registry/types';
-import { dubbo3Fixture, testConfig } from '../support/config';
+import { dubbo3Fixture, testConfig, urls, zkInstances } from '../support/config';
 import { prng } from '../support/random';
 
 jest.setTimeout(300_000);
@@ -96,10 +96,10 @@ function serve(endpointMode: 'inline' | 'workloadentry', byIface: Map<string, st
     invalid: (_c, object, problems) => invalid.push({ object, problems }),
     noVirtualAddress: () => {},
   });
-  for (const [iface, entries] of byIface) catalog.setService('zk', iface, entries);
+  for (const [iface, entries] of byIface) catalog.setService('zk', iface, urls(entries));
   const rev = Object.keys(fx.shop.applicationLevel).find((k) => k.startsWith('/dubbo/metadata/'))!;
   catalog.setDocument('zk', documentName.metadata('shop-provider', rev.split('/').pop()!), fx.shop.applicationLevel[rev]);
-  catalog.setService('zk', 'app:shop-provider', instances);
+  catalog.setService('zk', 'app:shop-provider', zkInstances(instances));
   pipeline.run(1_700_000_000_000);
   return { served: pipeline.objects(config.clusters[0].name), invalid, unencodable };
 }

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseConfig } from '../../src/config/load';
 import type { Config } from '../../src/config/types';
+import type { ServiceEntries } from '../../src/registry/types';
 
 /** A complete config from a partial one, through the real loader (schema defaults included). */
 export function testConfig(partial: Record<string, unknown> = {}): Config {
@@ -58,3 +59,9 @@ spec:
   services: [payments/com.example.order.OrderService]
   split: {label: env, weights: {blue: ${blue}, green: ${100 - blue}}}
 `;
+
+/** A registry service's entries as a source hands them on, tagged with their kind. */
+export const urls = (entries: readonly string[]): ServiceEntries => ({ kind: 'provider-url', entries });
+export const zkInstances = (entries: readonly string[]): ServiceEntries => ({ kind: 'zookeeper-instance', entries });
+/** Every registry service of a map, as provider URLs. */
+export const urlServices = (services: ReadonlyMap<string, readonly string[]>): Map<string, ServiceEntries> => new Map([...services].map(([s, e]) => [s, urls(e)]));

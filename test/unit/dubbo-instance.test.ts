@@ -1,5 +1,5 @@
 import { normalizeEntry, type EntryResult } from '../../src/dubbo/normalize';
-import { documentName } from '../../src/registry/types';
+import { documentName, type EntryKind } from '../../src/registry/types';
 import { dubbo3Fixture, testConfig, znode } from '../support/config';
 
 // The shop fixture names zones but no region, as most Dubbo estates do: the data centre's region completes them.
@@ -19,13 +19,13 @@ function docsOf(...sets: Record<string, string>[]): Map<string, string> {
   }
   return docs;
 }
-const run = (entry: string, docs: Map<string, string>): EntryResult => normalizeEntry(entry, mapping, (n) => docs.get(n));
+const run = (entry: string, docs: Map<string, string>, kind: EntryKind = 'zookeeper-instance'): EntryResult => normalizeEntry(kind, entry, mapping, (n) => docs.get(n));
 const oks = (r: EntryResult) => r.results.flatMap((x) => (x.ok ? [x] : []));
 
 describe('application-level instances', () => {
   it('normalize exactly as their interface-level twin (Dubbo 3.1.4 dual registration)', () => {
     const [providerPath] = znode(fx.greetings.interfaceLevel, '/dubbo/');
-    const iface = run(providerPath.split('/').pop()!, new Map());
+    const iface = run(providerPath.split('/').pop()!, new Map(), 'provider-url');
     const [, instance] = znode(fx.greetings.applicationLevel, '/services/');
     const app = run(instance, docsOf(fx.greetings.applicationLevel));
     expect(app).toMatchObject({ model: 'application', instanceId: 'first-dubbo-provider/30.221.146.35:20880' });
@@ -82,7 +82,7 @@ describe('application-level instances', () => {
     const [, raw] = znode(fx.greetings.applicationLevel, '/services/');
     const i = JSON.parse(raw) as { address: string; port: number; payload: { metadata: Record<string, string> } };
     const entry = JSON.stringify({ nacos: { service: 'first-dubbo-provider', ip: i.address, port: i.port, weight: 1, healthy: true, enabled: true, metadata: i.payload.metadata } });
-    const nacos = run(entry, docsOf(fx.greetings.applicationLevel));
+    const nacos = run(entry, docsOf(fx.greetings.applicationLevel), 'nacos-instance');
     const zk = run(raw, docsOf(fx.greetings.applicationLevel));
     expect(nacos.model).toBe('application');
     expect(oks(nacos)[0].endpoint).toEqual(oks(zk)[0].endpoint);

@@ -1,8 +1,9 @@
-import { normalizeProviderEntry } from '../../src/dubbo/normalize';
+import { normalizeEntry } from '../../src/dubbo/normalize';
 import { accessKeySignature } from '../../src/registry/nacos-client';
 import { testConfig } from '../support/config';
 
 const mapping = testConfig().mapping;
+const normalizeProviderEntry = (e: string, m: typeof mapping) => normalizeEntry('nacos-instance', e, m, () => undefined).results[0];
 const entry = (over: Record<string, unknown> = {}, metadata: Record<string, string> = {}) =>
   JSON.stringify({
     nacos: {

@@ -4,7 +4,7 @@ import { renderService } from '../../src/istio/render';
 import { normalizeEntry, normalizeProviderEntry } from '../../src/dubbo/normalize';
 import { Catalog } from '../../src/model/catalog';
 import { documentName } from '../../src/registry/types';
-import { dubbo3Fixture, testConfig } from '../support/config';
+import { dubbo3Fixture, testConfig, urlServices } from '../support/config';
 
 const cfg = testConfig();
 const mapping = cfg.mapping;
@@ -46,7 +46,7 @@ describe('one bad provider is refused on its own, with a reason', () => {
       if (meta) docs.set(documentName.metadata(meta[1], meta[2]), data);
     }
     const bad = fx.shop.applicationLevel[path].replaceAll('10.20.0.1', '999.999.999.999');
-    const r = normalizeEntry(bad, mapping, (n) => docs.get(n));
+    const r = normalizeEntry('zookeeper-instance', bad, mapping, (n) => docs.get(n));
     expect(r.results.length).toBeGreaterThan(0);
     for (const x of r.results) expect(x).toMatchObject({ ok: false, reason: 'invalid IP address "999.999.999.999"' });
   });
@@ -82,7 +82,7 @@ describe('one bad provider is refused on its own, with a reason', () => {
       const r = normalizeProviderEntry(e, mapping);
       return r.ok && r.endpoint.weight > 0; // weight 0 takes no traffic in Dubbo, and is not served
     }).length;
-    catalog.replaceAll('s', byService);
+    catalog.replaceAll('s', urlServices(byService));
     catalog.commit(1_700_000_000_000);
     const invalid: string[] = [];
     let endpoints = 0;

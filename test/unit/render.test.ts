@@ -7,7 +7,7 @@ import { validateObject } from '../../src/istio/kinds';
 import { isDns1123Label, labelValue, objectName, hostFromTemplate } from '../../src/istio/names';
 import { Catalog, type CatalogService } from '../../src/model/catalog';
 import { parseProvidersFile } from '../../src/registry/file';
-import { fixtureProviderEntries, testConfig } from '../support/config';
+import { fixtureProviderEntries, testConfig, urlServices } from '../support/config';
 
 const cfg = testConfig();
 const view = cfg.clusters[0];
@@ -15,7 +15,7 @@ const settings = { mapping: cfg.mapping, render: cfg.render };
 
 function servicesFrom(entries: Map<string, string[]>, c = cfg): CatalogService[] {
   const cat = new Catalog(c.mapping, c.protection, ['s'], { rejected: (_s, e, r) => { throw new Error(`${e}: ${r}`); }, warning: () => {} }, 1000);
-  cat.replaceAll('s', entries);
+  cat.replaceAll('s', urlServices(entries));
   cat.commit(1_700_000_000_000);
   return [...cat.serviceIds()].sort().map((id) => cat.service(id)!);
 }

@@ -10,7 +10,7 @@ import yaml from 'js-yaml';
 import { Catalog } from '../../src/model/catalog';
 import { parseRuleDocument, UNFORESEEN } from '../../src/rules/parse';
 import { applyRules } from '../../src/rules/policy';
-import { FIXTURES, testConfig } from '../support/config';
+import { FIXTURES, testConfig, urls } from '../support/config';
 import { prng } from '../support/random';
 
 jest.setTimeout(300_000);
@@ -92,7 +92,7 @@ function mutateText(text: string): string {
 function demoService() {
   const cat = new Catalog(cfg.mapping, cfg.protection, ['s'], { rejected: () => {}, warning: () => {} }, 1000);
   const url = (ip: string, env: string, protocol: string) => `${protocol}://${ip}:20880/org.apache.dubbo.demo.DemoService?application=demo-provider&interface=org.apache.dubbo.demo.DemoService&env=${env}&timestamp=1700000000000`;
-  cat.setService('s', 'demo', [url('10.20.0.1', 'blue', 'dubbo'), url('10.20.0.2', 'green', 'dubbo'), url('10.20.0.3', 'gray', 'tri'), url('[2001:db8::4]', 'blue', 'dubbo')]);
+  cat.setService('s', 'demo', urls([url('10.20.0.1', 'blue', 'dubbo'), url('10.20.0.2', 'green', 'dubbo'), url('10.20.0.3', 'gray', 'tri'), url('[2001:db8::4]', 'blue', 'dubbo')]));
   cat.commit(1);
   return cat.service('org.apache.dubbo.demo.DemoService')!;
 }

@@ -8,7 +8,7 @@ import { parseRuleDocument } from '../../src/rules/parse';
 import { applyRules, type ServicePort } from '../../src/rules/policy';
 import { RuleStore } from '../../src/rules/store';
 import { encodeMcpAny } from '../../src/xds/encode';
-import { FIXTURES, testConfig } from '../support/config';
+import { FIXTURES, testConfig, urls } from '../support/config';
 
 const cfg = testConfig({ clusters: [{ name: 'east', listener: { port: 0 } }, { name: 'west', listener: { port: 0 } }] });
 const [east, west] = cfg.clusters;
@@ -34,7 +34,7 @@ function set(...docs: ReturnType<typeof parse>[]): RuleSet {
 function demoService(protocol = 'dubbo', port = 20880): CatalogService {
   const cat = new Catalog(cfg.mapping, cfg.protection, ['s'], { rejected: (_s, e, r) => { throw new Error(`${e}: ${r}`); }, warning: () => {} }, 1000);
   const url = (ip: string, env: string) => `${protocol}://${ip}:${port}/org.apache.dubbo.demo.DemoService?application=demo-provider&interface=org.apache.dubbo.demo.DemoService&env=${env}&zone=z-${ip.slice(-1)}&timestamp=1700000000000`;
-  cat.setService('s', 'demo', [url('10.20.0.1', 'blue'), url('10.20.0.2', 'green'), url('10.20.0.3', 'blue'), url('10.20.0.4', 'canary')]);
+  cat.setService('s', 'demo', urls([url('10.20.0.1', 'blue'), url('10.20.0.2', 'green'), url('10.20.0.3', 'blue'), url('10.20.0.4', 'canary')]));
   cat.commit(1_700_000_000_000);
   return cat.service('org.apache.dubbo.demo.DemoService')!;
 }
@@ -78,7 +78,7 @@ describe('Dubbo governance rules', () => {
   it('apply a rule keyed to one version to that version\'s service only (each version its own host)', () => {
     const cat = new Catalog(cfg.mapping, cfg.protection, ['s'], { rejected: () => {}, warning: () => {} }, 1000);
     const url = (ip: string, version: string) => `dubbo://${ip}:20880/org.example.GreetingService?application=greeter&interface=org.example.GreetingService&version=${version}&timestamp=1700000000000`;
-    cat.setService('s', 'g', [url('10.30.0.1', '1.0.0'), url('10.30.0.2', '2.0.0')]);
+    cat.setService('s', 'g', urls([url('10.30.0.1', '1.0.0'), url('10.30.0.2', '2.0.0')]));
     cat.commit(1);
     const doc = parse('org.example.GreetingService:2.0.0.configurators', 'configVersion: v3.0\nscope: service\nkey: org.example.GreetingService:2.0.0\nconfigs:\n- side: provider\n  parameters: {weight: 7}\n');
     const weights = (version: string) => applyRules(cat.service(`org.example.GreetingService:${version}`)!, HOST, TCP, set(doc), east, settings);
@@ -255,7 +255,7 @@ describe('keys, addresses and applications compared as Dubbo compares them (neve
   const configurator = (key: string, item: string) => parse(`${key}.configurators`, `configVersion: v2.7\nscope: service\nkey: ${key}\nconfigs:\n- ${item}\n`);
   function greeter() {
     const cat = new Catalog(cfg.mapping, cfg.protection, ['s'], { rejected: () => {}, warning: () => {} }, 1000);
-    cat.setService('s', 'g', ['dubbo://10.30.0.1:20880/org.example.GreetingService?application=greeter&interface=org.example.GreetingService&version=1.0.0']);
+    cat.setService('s', 'g', urls(['dubbo://10.30.0.1:20880/org.example.GreetingService?application=greeter&interface=org.example.GreetingService&version=1.0.0']));
     cat.commit(1);
     return cat.service('org.example.GreetingService:1.0.0')!;
   }
@@ -397,7 +397,7 @@ spec:
     // ProviderConfig.setTag / ServiceConfig.setTag / -Ddubbo.tag write dubbo.tag into the URL.
     const cat = new Catalog(cfg.mapping, cfg.protection, ['s'], { rejected: () => {}, warning: () => {} }, 1000);
     const url = (ip: string, extra = '') => `dubbo://${ip}:20880/org.apache.dubbo.demo.DemoService?application=demo-provider&interface=org.apache.dubbo.demo.DemoService${extra}`;
-    cat.setService('s', 'demo', [url('10.20.0.1'), url('10.20.0.2', '&dubbo.tag=gray')]);
+    cat.setService('s', 'demo', urls([url('10.20.0.1'), url('10.20.0.2', '&dubbo.tag=gray')]));
     cat.commit(1);
     const none: RuleSet = { version: 'none', rules: [], unsupported: [] };
     const objs = renderService(cat.service('org.apache.dubbo.demo.DemoService')!, { mapping: cfg.mapping, render: cfg.render, rules: { set: none, tagLabel: 'dubbo.tag', tagHeader: 'dubbo.tag', consumerLabel: 'app' } }, east);
@@ -409,7 +409,7 @@ spec:
       { route: [{ destination: { host: HOST, subset: 'untagged' } }] },
     ]);
     // Only tagged providers left: a request without a tag still never reaches them.
-    cat.setService('s', 'demo', [url('10.20.0.2', '&dubbo.tag=gray')]);
+    cat.setService('s', 'demo', urls([url('10.20.0.2', '&dubbo.tag=gray')]));
     cat.commit(2);
     const p = applyRules(cat.service('org.apache.dubbo.demo.DemoService')!, HOST, TCP, none, east, settings);
     expect((p.virtualService!.tcp as unknown[]).at(-1)).toEqual({ route: [{ destination: { host: HOST, subset: 'untagged' } }] });
