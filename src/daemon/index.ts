@@ -13,7 +13,7 @@ import { XdsServer } from '../xds/server';
 import { INLINE_RULES, Pipeline, setInlineRules, type EffectiveRules } from './pipeline';
 import { readiness } from './readiness';
 import { FlushScheduler } from './scheduler';
-import { builderTelemetry, catalogTelemetry, invalidObjectTelemetry, metadataFetchTelemetry, noVirtualAddressTelemetry, registryTelemetry, ruleStoreTelemetry, sourceStateTelemetry } from './telemetry';
+import { builderTelemetry, catalogTelemetry, invalidObjectTelemetry, metadataFetchTelemetry, noVirtualAddressTelemetry, registryTelemetry, ruleStoreTelemetry, sourceStateTelemetry, xdsTelemetry } from './telemetry';
 import { MetadataFetcher } from '../registry/metadata-service';
 
 /**
@@ -73,7 +73,7 @@ export class Daemon {
     // Inline documents are part of the config: a bad one stops the start, like any config error.
     const problem = setInlineRules(this.rules, config.rules.documents, Date.now());
     if (problem) throw new Error(problem);
-    this.xds = new XdsServer(config.clusters, config.xds, m);
+    this.xds = new XdsServer(config.clusters, config.xds, xdsTelemetry(m));
   }
 
   async start(): Promise<void> {

@@ -7,6 +7,7 @@ import type { NacosSourceHooks } from '../registry/nacos';
 import type { CatalogObserver } from '../model/catalog';
 import type { RuleStoreObserver } from '../rules/store';
 import type { BuilderObserver } from '../xds/snapshot';
+import type { XdsObserver } from '../xds/server';
 
 /*
  * Observers that turn what the stages report into metrics and log lines. The stages report
@@ -111,4 +112,35 @@ export function noVirtualAddressTelemetry(m: Metrics, serviceId: string): void {
 /** A bounded label value for a free-text reason: quoted values and numbers folded away. */
 export function reasonClass(reason: string): string {
   return reason.replace(/"[^"]*"/g, '…').replace(/\d+/g, 'N').slice(0, 80);
+}
+
+/** The xDS server's reports as metrics. An ACKed-version series lives while its stream does. */
+export function xdsTelemetry(m: Metrics): XdsObserver {
+  /** connection id -> kind -> the labels of its ACKed-version series */
+  const acked = new Map<string, Map<string, Record<string, string>>>();
+  return {
+    framedWrites: (active) => m.framedWrites.set(active ? 1 : 0),
+    streamOpened: (cluster, protocol) => m.connections.inc({ cluster, protocol }),
+    streamClosed: (cluster, protocol, connection) => {
+      m.connections.dec({ cluster, protocol });
+      for (const labels of acked.get(connection)?.values() ?? []) m.ackedVersion.remove(labels);
+      acked.delete(connection);
+    },
+    pushed: (cluster, protocol, type, bytes) => {
+      m.pushes.inc({ cluster, protocol, type });
+      m.pushBytes.inc({ cluster }, bytes);
+    },
+    versionSkipped: (cluster) => m.skippedVersions.inc({ cluster }),
+    answered: (cluster, result) => m.acks.inc({ cluster, result }),
+    ackedVersion: (cluster, connection, type, version) => {
+      let byType = acked.get(connection);
+      if (!byType) acked.set(connection, (byType = new Map()));
+      const old = byType.get(type);
+      if (old) m.ackedVersion.remove(old);
+      const labels = { cluster, connection, type, version };
+      m.ackedVersion.set(labels, 1);
+      byType.set(type, labels);
+    },
+    streamRejected: (reason) => m.rejectedInputs.inc({ source: 'xds', kind: 'stream', reason }),
+  };
 }

@@ -59,9 +59,6 @@ let typeSnapshots = 0;
 export class TypeSnapshot {
   /** Unique in this process and increasing: a stream only ever moves on to newer ones. */
   readonly id = ++typeSnapshots;
-  /** Per requested type URL (istiod may ask in v1 or v1alpha3), the response every stream shares. */
-  private readonly shared = new Map<string, { nonce: string; message: FramedMessage }>();
-  private retired = false;
 
   constructor(
     readonly kind: IstioKind,
@@ -70,35 +67,9 @@ export class TypeSnapshot {
   ) {}
 
   /**
-   * The state-of-the-world DiscoveryResponse of this version, built once and written as it is to
-   * every stream that asked with this type URL. Its nonce, `t{id}.{n}` (n per type URL, as one
-   * stream may ask for a kind under several), is unique on a stream as long as the stream is sent
-   * each TypeSnapshot once: a resend takes `response` with a nonce of its own.
-   */
-  sharedResponse(typeUrl: string, pool?: BufferPool): { nonce: string; message: FramedMessage } {
-    let r = this.shared.get(typeUrl);
-    if (!r) {
-      const nonce = `t${this.id}.${this.shared.size}`;
-      this.shared.set(typeUrl, (r = { nonce, message: this.response(typeUrl, nonce, this.retired ? undefined : pool) }));
-    }
-    return r;
-  }
-
-  /**
-   * A newer version replaced this one on every stream: no write of its shared responses will
-   * start again, and their pooled memory goes back once the writes in flight are done. They are
-   * forgotten here too, so that nothing could ever hand out bytes whose memory was reused: a
-   * later call would build a fresh response outside the pool.
-   */
-  retire(): void {
-    this.retired = true;
-    for (const r of this.shared.values()) r.message.retire();
-    this.shared.clear();
-  }
-
-  /**
-   * The resources (field 2) first, then version, type URL and nonce: protobuf readers take fields
-   * in any order, and so the large part is laid down without knowing the nonce.
+   * The state-of-the-world DiscoveryResponse of this version (shared by streams through
+   * responses.ts). The resources (field 2) first, then version, type URL and nonce: protobuf
+   * readers take fields in any order, and so the large part is laid down without knowing the nonce.
    */
   response(typeUrl: string, nonce: string, pool?: BufferPool): FramedMessage {
     const parts: Uint8Array[] = [];

@@ -6,6 +6,7 @@ import { SnapshotBuilder } from '../../src/xds/snapshot';
 import { BufferPool, frame } from '../../src/xds/framed';
 import { installFramedWrites } from '../../src/xds/grpc-framed-writes';
 import { XdsServer } from '../../src/xds/server';
+import { xdsTelemetry } from '../../src/daemon/telemetry';
 import { waitFor } from '../support/net';
 import { DeltaClient, IstiodLikeClient, istiodTypeUrls } from '../support/xds-client';
 
@@ -25,7 +26,7 @@ describe('XdsServer', () => {
 
   beforeEach(async () => {
     metrics = new Metrics(false);
-    server = new XdsServer([{ name: 'c1', listener: { address: '127.0.0.1', port: 0 } }], { debounce: { quietMs: 0, maxDelayMs: 0 }, keepalive: { timeMs: 30000, timeoutMs: 10000 }, limits: LIMITS }, metrics);
+    server = new XdsServer([{ name: 'c1', listener: { address: '127.0.0.1', port: 0 } }], { debounce: { quietMs: 0, maxDelayMs: 0 }, keepalive: { timeMs: 30000, timeoutMs: 10000 }, limits: LIMITS }, xdsTelemetry(metrics));
     await server.start();
     addr = `127.0.0.1:${server.port('c1')}`;
     builder = new SnapshotBuilder('c1');
