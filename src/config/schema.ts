@@ -2,15 +2,15 @@
  * JSON Schema of the config file. The single source of truth: ajv validates against it and fills
  * defaults, and docs/configuration.md is generated from it (npm run docs:config).
  */
-const name = { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: 63 };
-const port = { type: 'integer', minimum: 1, maximum: 65535 };
+const name = { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: 63 } as const;
+const port = { type: 'integer', minimum: 1, maximum: 65535 } as const;
 // 0 asks the OS for a free port; the bound port is logged and shown at /debug/connections.
-const listenPort = { type: 'integer', minimum: 0, maximum: 65535 };
-const ms = { type: 'integer', minimum: 0 };
+const listenPort = { type: 'integer', minimum: 0, maximum: 65535 } as const;
+const ms = { type: 'integer', minimum: 0 } as const;
 const labelKey = {
   type: 'string',
   pattern: '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$',
-};
+} as const;
 
 // A Kubernetes LabelSelector: every matchLabels pair and every expression must hold.
 const labelSelector = {
@@ -32,9 +32,9 @@ const labelSelector = {
       },
     },
   },
-};
+} as const;
 
-const nacosBlock = {
+export const nacosBlock = {
   type: 'object',
   description: 'type: nacos. Interface-level Dubbo services (providers:{interface}:{version}:{group}) and Dubbo 3 application-level instances in Nacos, over its HTTP API. See docs/nacos.md.',
   additionalProperties: false,
@@ -81,9 +81,9 @@ const nacosBlock = {
       },
     },
   },
-};
+} as const;
 
-const zookeeperBlock = {
+export const zookeeperBlock = {
   type: 'object',
   description: 'type: zookeeper. Interface-level Dubbo registrations under /ROOT/*/providers, and Dubbo 3 application-level instances (see docs/dubbo3.md).',
   additionalProperties: false,
@@ -124,7 +124,7 @@ const zookeeperBlock = {
       },
     },
   },
-};
+} as const;
 
 export const configSchema = {
   $id: 'dubbo-istio-adapter/config',
