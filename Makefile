@@ -6,7 +6,7 @@ NODE_MODULES := node_modules/.package-lock.json
 # loopback, failing the run if anything tried to reach another address (docs/testing.md).
 NETGUARD := test/netguard/run.sh
 
-.PHONY: run test build lint typecheck unit integration e2e adversarial chart bench bench-quick bench-parser bench-nacos deps provision clean
+.PHONY: run test build lint format typecheck unit integration e2e adversarial chart bench bench-quick bench-parser bench-nacos deps provision clean
 
 # `npm ci` installs exactly the committed lock file and never rewrites it, so a fresh clone stays
 # clean. The lock file must be the one `npm install` settles on from a clean state (it lists every
@@ -38,8 +38,14 @@ provision:
 	test/servers/istiod/provision.sh
 	test/servers/helm/provision.sh
 
+# ESLint (with the stage boundaries) and Prettier; `make format` rewrites what Prettier would change.
+FORMATTED := "src/**/*.ts" "test/**/*.ts" "bench/**/*.{ts,mjs}" "*.mjs" jest.config.js
 lint: deps
 	npx eslint .
+	npx prettier --check $(FORMATTED)
+
+format: deps
+	npx prettier --write $(FORMATTED)
 
 typecheck: deps
 	npx tsc -p tsconfig.json --noEmit
@@ -64,6 +70,7 @@ adversarial: build provision
 test: build provision
 	npx tsc -p tsconfig.json --noEmit
 	npx eslint .
+	npx prettier --check $(FORMATTED)
 	$(NETGUARD) npx jest --ci
 
 # Benchmarks (not part of make test): write docs/performance.md and docs/performance.json.

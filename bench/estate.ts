@@ -17,7 +17,9 @@ export type Size = keyof typeof SIZES;
 
 export function providerUrl(ip: string, port: number, iface: string, app: string, extra: Record<string, string>): string {
   const params = { anyhost: 'true', application: app, dubbo: '2.0.2', interface: iface, methods: 'get,put,list', pid: '4242', side: 'provider', timestamp: '1700000000000', ...extra };
-  const q = Object.entries(params).map(([k, v]) => `${k}=${v}`).join('&');
+  const q = Object.entries(params)
+    .map(([k, v]) => `${k}=${v}`)
+    .join('&');
   return `dubbo://${ip}:${port}/${iface}?${q}`;
 }
 

@@ -63,8 +63,13 @@ export function firstArrival(clients: IstiodLikeClient[], match: (body: Buffer) 
     }, timeoutMs);
   });
 }
-export const holds = (ip: string, weight?: number) => (b: Buffer): boolean => {
-  const e = findEndpoint(b, ip);
-  return !!e && (weight === undefined || e.weight === weight);
-};
-export const lacks = (ip: string) => (b: Buffer): boolean => !findEndpoint(b, ip);
+export const holds =
+  (ip: string, weight?: number) =>
+  (b: Buffer): boolean => {
+    const e = findEndpoint(b, ip);
+    return !!e && (weight === undefined || e.weight === weight);
+  };
+export const lacks =
+  (ip: string) =>
+  (b: Buffer): boolean =>
+    !findEndpoint(b, ip);

@@ -36,7 +36,19 @@ async function viaGrpc() {
   const { NacosGrpcConnection } = require(path.join(ROOT, 'dist/registry/nacos-grpc.js'));
   let connected;
   const ready = new Promise((r) => (connected = r));
-  const conn = new NacosGrpcConnection({ name: 'lower-bound', servers: [server], portOffset: 1000, module: 'naming', namespace: '', timeoutMs: 10000, maxMessageBytes: 64 << 20, headers: async () => ({}), onPush: (t) => t.replace(/Request$/, 'Response'), onConnected: () => connected(), onDisconnected: () => undefined });
+  const conn = new NacosGrpcConnection({
+    name: 'lower-bound',
+    servers: [server],
+    portOffset: 1000,
+    module: 'naming',
+    namespace: '',
+    timeoutMs: 10000,
+    maxMessageBytes: 64 << 20,
+    headers: async () => ({}),
+    onPush: (t) => t.replace(/Request$/, 'Response'),
+    onConnected: () => connected(),
+    onDisconnected: () => undefined,
+  });
   conn.start();
   await ready;
   const services = [];
@@ -47,7 +59,14 @@ async function viaGrpc() {
   }
   let n = 0;
   await mapLimit(services, concurrency, async (g) => {
-    const r = await conn.request('SubscribeServiceRequest', { namespace: 'public', groupName: 'DEFAULT_GROUP', serviceName: g.includes('@@') ? g.slice(g.indexOf('@@') + 2) : g, subscribe: true, clusters: '', module: 'naming' });
+    const r = await conn.request('SubscribeServiceRequest', {
+      namespace: 'public',
+      groupName: 'DEFAULT_GROUP',
+      serviceName: g.includes('@@') ? g.slice(g.indexOf('@@') + 2) : g,
+      subscribe: true,
+      clusters: '',
+      module: 'naming',
+    });
     n += r.serviceInfo.hosts.length; // (after the await: n += await ... would read n before it)
   });
   conn.close();

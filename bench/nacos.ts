@@ -64,7 +64,11 @@ export async function benchNacos(services: number, changes: number, opts: { fuzz
   const pollMs = 5000; // the default
   try {
     const t0 = performance.now();
-    await mapLimit(Array.from({ length: services }, (_, i) => i), 32, (i) => writer.register({ service: svc(i), ip: ip(i), port: 20880, metadata: meta(i) }));
+    await mapLimit(
+      Array.from({ length: services }, (_, i) => i),
+      32,
+      (i) => writer.register({ service: svc(i), ip: ip(i), port: 20880, metadata: meta(i) }),
+    );
     const registerMs = performance.now() - t0;
     console.error(`[nacos ${services}] registered in ${Math.round(registerMs)} ms`);
     const transports: NacosTransportResult[] = [];
@@ -103,8 +107,19 @@ export async function benchNacos(services: number, changes: number, opts: { fuzz
           latencies.push((await arrived).at - t);
           await sleep((k * 1237) % pollMs); // spread over the poll interval, as changes come
         }
-        const r: NacosTransportResult = { transport, ...(limit ? { server: `fuzzy watch limit ${limit.toLocaleString('en-US')}` } : {}), coldSyncMs: cold, lowerBoundMs: lower, restRps, restCpuPercent, rssMb, changeMs: { p50: pct(latencies, 50), p99: pct(latencies, 99), n: latencies.length } };
-        console.error(`[nacos ${services} ${transport}${limit ? ` limit ${limit}` : ''}] cold ${Math.round(cold)} ms (bare ${Math.round(lower)} ms), at rest ${restRps.toFixed(1)} req/s ${restCpuPercent.toFixed(1)}% CPU ${Math.round(rssMb)} MB, change p50 ${Math.round(r.changeMs.p50)} p99 ${Math.round(r.changeMs.p99)} ms`);
+        const r: NacosTransportResult = {
+          transport,
+          ...(limit ? { server: `fuzzy watch limit ${limit.toLocaleString('en-US')}` } : {}),
+          coldSyncMs: cold,
+          lowerBoundMs: lower,
+          restRps,
+          restCpuPercent,
+          rssMb,
+          changeMs: { p50: pct(latencies, 50), p99: pct(latencies, 99), n: latencies.length },
+        };
+        console.error(
+          `[nacos ${services} ${transport}${limit ? ` limit ${limit}` : ''}] cold ${Math.round(cold)} ms (bare ${Math.round(lower)} ms), at rest ${restRps.toFixed(1)} req/s ${restCpuPercent.toFixed(1)}% CPU ${Math.round(rssMb)} MB, change p50 ${Math.round(r.changeMs.p50)} p99 ${Math.round(r.changeMs.p99)} ms`,
+        );
         transports.push(r);
       } finally {
         c.close();

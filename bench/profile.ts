@@ -23,7 +23,15 @@ async function main() {
   const estate = generateEstate(SIZES[size]);
   await w.createMany(estate.paths, 1000);
   const base = process.memoryUsage();
-  const cfg = parseConfig(yaml.dump({ logLevel: 'warn', admin: { port: 0 }, clusters: [{ name: 'default', listener: { port: 0 } }], sources: [{ name: 'zk', type: 'zookeeper', zookeeper: { connect: zk.connect, resyncIntervalMs: 0 } }], protection: { massRemoval: { threshold: 1, minEndpoints: 1e9, holdMs: 0 } } }));
+  const cfg = parseConfig(
+    yaml.dump({
+      logLevel: 'warn',
+      admin: { port: 0 },
+      clusters: [{ name: 'default', listener: { port: 0 } }],
+      sources: [{ name: 'zk', type: 'zookeeper', zookeeper: { connect: zk.connect, resyncIntervalMs: 0 } }],
+      protection: { massRemoval: { threshold: 1, minEndpoints: 1e9, holdMs: 0 } },
+    }),
+  );
   const d = new Daemon(cfg);
   const t0 = performance.now();
   await d.start();
@@ -34,7 +42,16 @@ async function main() {
   console.log('synced in', Math.round(performance.now() - t0), 'ms');
   global.gc?.();
   const m = process.memoryUsage();
-  console.log('heapUsed MB delta', ((m.heapUsed - base.heapUsed) / 2 ** 20).toFixed(1), 'external MB', ((m.external - base.external) / 2 ** 20).toFixed(1), 'arrayBuffers', ((m.arrayBuffers - base.arrayBuffers) / 2 ** 20).toFixed(1), 'rss', (m.rss / 2 ** 20).toFixed(0));
+  console.log(
+    'heapUsed MB delta',
+    ((m.heapUsed - base.heapUsed) / 2 ** 20).toFixed(1),
+    'external MB',
+    ((m.external - base.external) / 2 ** 20).toFixed(1),
+    'arrayBuffers',
+    ((m.arrayBuffers - base.arrayBuffers) / 2 ** 20).toFixed(1),
+    'rss',
+    (m.rss / 2 ** 20).toFixed(0),
+  );
   if (process.argv[3] === 'snap') {
     const file = v8.writeHeapSnapshot(path.join(os.tmpdir(), `dia-${size}.heapsnapshot`));
     const h = readSnapshot(file);
@@ -54,7 +71,9 @@ async function main() {
     }
     for (const [k, v] of [...agg].sort((a, b) => b[1].size - a[1].size).slice(0, 25)) console.log((v.size / 2 ** 20).toFixed(1).padStart(7), 'MB', String(v.count).padStart(8), k);
   }
-  await d.stop(); await w.close(); await zk.destroy();
+  await d.stop();
+  await w.close();
+  await zk.destroy();
 }
 /**
  * The parts of a heap snapshot the aggregation needs. At L the file is larger than the longest
@@ -89,4 +108,7 @@ function readSnapshot(file: string): { meta: { node_fields: string[]; node_types
   return { meta, nodes: Float64Array.from(nums), strings };
 }
 
-main().catch((e) => { console.error(e); process.exit(1); });
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

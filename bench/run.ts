@@ -23,7 +23,6 @@ import { provisionNacos } from '../test/support/nacos-server';
 
 const ROOT = path.resolve(__dirname, '..');
 
-
 /**
  * The lower bound: bench/lower-bound.mjs, a bare script with the same ZooKeeper client, timed from
  * its spawn to its result, as the daemon is timed from its spawn (both pay Node's start).
@@ -105,11 +104,9 @@ interface IngestResult {
   failed?: string;
 }
 
-
 /** Until the clients' last ServiceEntry responses together hold `n` endpoints. */
 const allEndpoints = (clients: IstiodLikeClient[], n: number, what: string) =>
   waitFor(what, () => clients.every((c) => c.synced()) && clients.reduce((k, c) => k + endpointsIn(c.lastBody(SE)), 0) === n, 600_000, 20);
-
 
 /** One bench interface's host, as the default mapping names it (no group). */
 const hostOf = (iface: string) => iface.toLowerCase();
@@ -269,7 +266,13 @@ async function benchSize(size: Size, runs: number, changes: number, opts: { inge
         const b = providerUrl(ip, 20880, iface, 'bench', { weight: '7' });
         for (const [op, match] of [
           [() => writer.create(zpath(iface, a)), holds(ip)],
-          [async () => { await writer.create(zpath(iface, b)); await writer.remove(zpath(iface, a)); }, holds(ip, 7)],
+          [
+            async () => {
+              await writer.create(zpath(iface, b));
+              await writer.remove(zpath(iface, a));
+            },
+            holds(ip, 7),
+          ],
           [() => writer.remove(zpath(iface, b)), lacks(ip)],
         ] as const) {
           const arrived = firstArrival([clients[0]], match, 30_000);
@@ -297,7 +300,7 @@ async function benchSize(size: Size, runs: number, changes: number, opts: { inge
           }
           fanout.push({
             clients: n,
-            cpuMsPerChange: ((await d.metric('dia_process_cpu_seconds_total')) - cpu0) * 1000 / k,
+            cpuMsPerChange: (((await d.metric('dia_process_cpu_seconds_total')) - cpu0) * 1000) / k,
             bytesPerChange: ((await d.metric('dia_xds_push_bytes_total')) - bytes0) / k,
             encodesPerChange: ((await d.metric('dia_resource_encodes_total')) - enc0) / k,
           });
@@ -315,7 +318,21 @@ async function benchSize(size: Size, runs: number, changes: number, opts: { inge
     if (opts.ingest) for (const mode of size === 'L' ? ['inline'] : ['workloadentry', 'inline']) istiod.push(await benchIstiod(zk.connect, writer, estate, mode, 50));
     const cs = stat(cold);
     const lb = stat(bound);
-    return { size, providers: estate.providers, interfaces: estate.interfaces.length, writeMs, coldSyncMs: cs, lowerBoundMs: lb, ratio: cs.median / lb.median, changeMs, rssMb, heapMb, fanout, shards, istiod };
+    return {
+      size,
+      providers: estate.providers,
+      interfaces: estate.interfaces.length,
+      writeMs,
+      coldSyncMs: cs,
+      lowerBoundMs: lb,
+      ratio: cs.median / lb.median,
+      changeMs,
+      rssMb,
+      heapMb,
+      fanout,
+      shards,
+      istiod,
+    };
   } finally {
     await writer.close();
     await zk.destroy();
@@ -347,10 +364,16 @@ async function benchMetadata(runs: number): Promise<MetadataResult> {
   const provider = await fakeMetadataService((id, q) => metadataAnswer(id, metadataInfo(q.group, q.revision, [`bench.metadata.Service${q.group.split('-').pop()}:1.0.0`])));
   try {
     const apps = Array.from({ length: revisions }, (_, a) => ({ app: `bench-app-${a}`, revision: `rev${String(a).padStart(29, '0')}` }));
-    await writer.putAll(Object.fromEntries(apps.flatMap(({ app, revision }, a) => Array.from({ length: perRevision }, (_, i) => {
-      const port = 30000 + a * perRevision + i;
-      return [`/services/${app}/127.0.0.1:${port}`, localMetadataInstance(app, '127.0.0.1', port, revision, provider.port)];
-    }))));
+    await writer.putAll(
+      Object.fromEntries(
+        apps.flatMap(({ app, revision }, a) =>
+          Array.from({ length: perRevision }, (_, i) => {
+            const port = 30000 + a * perRevision + i;
+            return [`/services/${app}/127.0.0.1:${port}`, localMetadataInstance(app, '127.0.0.1', port, revision, provider.port)];
+          }),
+        ),
+      ),
+    );
     const instances = revisions * perRevision;
     const coldStart = async (): Promise<{ ms: number; calls: number }> => {
       const d = new BenchDaemon();
@@ -375,7 +398,9 @@ async function benchMetadata(runs: number): Promise<MetadataResult> {
     await writer.putAll(Object.fromEntries(apps.map(({ app, revision }, a) => [`/dubbo/metadata/${app}/${revision}`, metadataReportJson(app, revision, [`bench.metadata.Service${a}:1.0.0`])])));
     const report: number[] = [];
     for (let r = 0; r < runs; r++) report.push((await coldStart()).ms);
-    console.error(`[metadata] ${instances} instances, ${revisions} revisions: ${Math.round(stat(fetched).median)} ms asking providers, ${Math.round(stat(report).median)} ms from the report, ${stat(calls).median} calls per start`);
+    console.error(
+      `[metadata] ${instances} instances, ${revisions} revisions: ${Math.round(stat(fetched).median)} ms asking providers, ${Math.round(stat(report).median)} ms from the report, ${stat(calls).median} calls per start`,
+    );
     return { instances, revisions, fetchedMs: stat(fetched), reportMs: stat(report), calls: stat(calls).median, requests };
   } finally {
     provider.close();
@@ -435,11 +460,14 @@ function table(results: SizeResult[], parser: ParserStat, args: string, date = n
     '',
     '| Size | Providers | Interfaces | Cold sync ms | Lower bound ms | Ratio | Target | Peak RSS MB | Heap MB |',
     '|---|---|---|---|---|---|---|---|---|',
-    ...results.map((r) => `| ${r.size} | ${f(r.providers)} | ${f(r.interfaces)} | ${s(r.coldSyncMs)} | ${s(r.lowerBoundMs)} | ${r.ratio.toFixed(1)}× | ${r.size === 'L' ? `≤ 1.5× ${r.ratio <= 1.5 ? 'met' : 'not met'}` : '–'} | ${f(r.rssMb)}${r.size === 'L' ? (r.rssMb < 600 ? ' (target < 600: met)' : ' (target < 600: not met)') : ''} | ${f(r.heapMb)} |`),
+    ...results.map(
+      (r) =>
+        `| ${r.size} | ${f(r.providers)} | ${f(r.interfaces)} | ${s(r.coldSyncMs)} | ${s(r.lowerBoundMs)} | ${r.ratio.toFixed(1)}× | ${r.size === 'L' ? `≤ 1.5× ${r.ratio <= 1.5 ? 'met' : 'not met'}` : '–'} | ${f(r.rssMb)}${r.size === 'L' ? (r.rssMb < 600 ? ' (target < 600: met)' : ' (target < 600: not met)') : ''} | ${f(r.heapMb)} |`,
+    ),
     '',
     '## Change latency',
     '',
-    'From a znode write to the arrival, at an xDS client, of the first response that holds the change: adds, updates (re-registration with another weight) and removals. Timed when the response arrives, before the client decodes it; istiod\'s own decode and debounce come on top (see istiod ingest).',
+    "From a znode write to the arrival, at an xDS client, of the first response that holds the change: adds, updates (re-registration with another weight) and removals. Timed when the response arrives, before the client decodes it; istiod's own decode and debounce come on top (see istiod ingest).",
     '',
     '| Size | Debounce (quiet/max ms) | Changes | p50 ms | p99 ms | Target p99 |',
     '|---|---|---|---|---|---|',
@@ -464,7 +492,12 @@ function table(results: SizeResult[], parser: ParserStat, args: string, date = n
     '',
     '| Size | Shards | Changes | Bytes per change | CPU ms per change | p50 ms | p99 ms | Bytes vs 1 shard |',
     '|---|---|---|---|---|---|---|---|',
-    ...results.flatMap((r) => r.shards.map((x) => `| ${r.size} | ${x.shards} | ${x.changes} | ${f(x.bytesPerChange)} | ${f(x.cpuMsPerChange)} | ${f(x.p50)} | ${f(x.p99)} | ${(x.bytesPerChange / r.shards[0].bytesPerChange).toFixed(3)}× |`)),
+    ...results.flatMap((r) =>
+      r.shards.map(
+        (x) =>
+          `| ${r.size} | ${x.shards} | ${x.changes} | ${f(x.bytesPerChange)} | ${f(x.cpuMsPerChange)} | ${f(x.p50)} | ${f(x.p99)} | ${(x.bytesPerChange / r.shards[0].bytesPerChange).toFixed(3)}× |`,
+      ),
+    ),
     '',
     '## istiod ingest',
     '',
@@ -472,7 +505,9 @@ function table(results: SizeResult[], parser: ParserStat, args: string, date = n
     '',
     '| Size | Endpoint mode | istiod cold start ms | Changes | p50 ms | p99 ms |',
     '|---|---|---|---|---|---|',
-    ...results.flatMap((r) => r.istiod.map((x) => (x.failed ? `| ${r.size} | ${x.mode} | not reached: ${x.failed} | – | – | – |` : `| ${r.size} | ${x.mode} | ${f(x.coldMs)} | ${x.n} | ${f(x.p50)} | ${f(x.p99)} |`))),
+    ...results.flatMap((r) =>
+      r.istiod.map((x) => (x.failed ? `| ${r.size} | ${x.mode} | not reached: ${x.failed} | – | – | – |` : `| ${r.size} | ${x.mode} | ${f(x.coldMs)} | ${x.n} | ${f(x.p50)} | ${f(x.p99)} |`)),
+    ),
     '',
     ...(metadata
       ? [
@@ -506,7 +541,12 @@ function table(results: SizeResult[], parser: ParserStat, args: string, date = n
     '## Parser',
     '',
     `Provider URLs parsed and normalized per second on one core: ${s(parser)} (target > 200,000: ${parser.median > 200_000 ? 'met' : 'not met'}).`,
-    ...(parser.stages ? ['', `By stage: parse ${f(parser.stages.parse)}/s, normalize ${f(parser.stages.normalize)}/s. Corpus: ${parser.corpus}. \`make bench-parser\` runs one process of it; \`npx tsx bench/run.ts --parser-only\` all three, and rewrites this line.`] : []),
+    ...(parser.stages
+      ? [
+          '',
+          `By stage: parse ${f(parser.stages.parse)}/s, normalize ${f(parser.stages.normalize)}/s. Corpus: ${parser.corpus}. \`make bench-parser\` runs one process of it; \`npx tsx bench/run.ts --parser-only\` all three, and rewrites this line.`,
+        ]
+      : []),
     '',
   ];
   return lines.join('\n');
@@ -556,7 +596,7 @@ async function main(): Promise<void> {
     });
   }
   const quick = argv.includes('--quick');
-  const sizes = ((argv.find((a) => a.startsWith('--sizes='))?.split('=')[1] ?? (quick ? 'S' : 'S,M,L')).split(',') as Size[]);
+  const sizes = (argv.find((a) => a.startsWith('--sizes='))?.split('=')[1] ?? (quick ? 'S' : 'S,M,L')).split(',') as Size[];
   const runs = Number(argv.find((a) => a.startsWith('--runs='))?.split('=')[1] ?? (quick ? 3 : 5));
   const changes = quick ? 60 : 170; // three writes each: 180 or 510 samples
   // istiod ingest at the sizes named (--istiod-sizes=, default all); none in the quick run.
@@ -586,8 +626,16 @@ async function main(): Promise<void> {
     // Written after every size, so a long run that is stopped keeps what it measured.
     // Sizes measured by an earlier run and not by this one are kept, with that run's arguments noted.
     const all = [...kept.filter((r) => !results.some((x) => x.size === r.size)), ...results].sort((a, b) => 'SML'.indexOf(a.size) - 'SML'.indexOf(b.size));
-    const allArgs = kept.some((r) => !results.some((x) => x.size === r.size)) ? `${args}; ${kept.filter((r) => !results.some((x) => x.size === r.size)).map((r) => r.size).join(',')} from the run of ${keptFrom}` : args;
-    writeFileSync(path.join(ROOT, 'docs/performance.json'), JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, args: allArgs, parser, results: all, metadata, nacos }, null, 2) + '\n');
+    const allArgs = kept.some((r) => !results.some((x) => x.size === r.size))
+      ? `${args}; ${kept
+          .filter((r) => !results.some((x) => x.size === r.size))
+          .map((r) => r.size)
+          .join(',')} from the run of ${keptFrom}`
+      : args;
+    writeFileSync(
+      path.join(ROOT, 'docs/performance.json'),
+      JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, args: allArgs, parser, results: all, metadata, nacos }, null, 2) + '\n',
+    );
     writeFileSync(path.join(ROOT, 'docs/performance.md'), table(all, parser, allArgs, undefined, metadata, nacos) + NOTES);
     console.error(`wrote docs/performance.md and docs/performance.json (${results.map((r) => r.size).join(',')})`);
   }

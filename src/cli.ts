@@ -58,7 +58,10 @@ function readRuleDirectory(dir: string): Map<string, string> {
   return docs;
 }
 
-const rulesOpt = new Option('--rules <dir>', 'config-center rule documents offline, one file per config key (for example demo-consumer.condition-router); they stand for the rule sources of the config');
+const rulesOpt = new Option(
+  '--rules <dir>',
+  'config-center rule documents offline, one file per config key (for example demo-consumer.condition-router); they stand for the rule sources of the config',
+);
 
 const configOpt = new Option('-c, --config <file>', 'config file (YAML)').default('config/adapter.yaml');
 const levelOpt = new Option('--log-level <level>', 'override the config log level').choices(['error', 'warn', 'info', 'debug']);

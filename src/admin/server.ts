@@ -125,7 +125,17 @@ export class AdminServer {
       case '/debug/rules':
         return send(200, this.view.rules(q.get('cluster')));
       case '/debug/sources':
-        return send(200, { sources: this.view.sources(), pendingMetadata: this.view.pendingMetadata().map((p) => ({ ...p, sinceMs: undefined, since: new Date(p.sinceMs).toISOString() })), heldRemovals: this.view.guards().map((g) => ({ ...g, sinceMs: undefined, since: new Date(g.sinceMs).toISOString(), releaseAt: g.releaseAtMs ? new Date(g.releaseAtMs).toISOString() : 'on confirmation only', releaseAtMs: undefined })) });
+        return send(200, {
+          sources: this.view.sources(),
+          pendingMetadata: this.view.pendingMetadata().map((p) => ({ ...p, sinceMs: undefined, since: new Date(p.sinceMs).toISOString() })),
+          heldRemovals: this.view.guards().map((g) => ({
+            ...g,
+            sinceMs: undefined,
+            since: new Date(g.sinceMs).toISOString(),
+            releaseAt: g.releaseAtMs ? new Date(g.releaseAtMs).toISOString() : 'on confirmation only',
+            releaseAtMs: undefined,
+          })),
+        });
       default:
         return send(404, 'not found: try /healthz /readyz /metrics /debug/snapshot /debug/connections /debug/sources /debug/rules\n');
     }

@@ -18,7 +18,13 @@ function load(files: string[]): protobuf.Root {
   return root;
 }
 
-export const protoRoot = load(['envoy/service/discovery/v3/discovery.proto', 'mcp/v1alpha1/resource.proto', 'networking/v1alpha3/service_entry.proto', 'networking/v1alpha3/traffic.proto', 'dubbo/metadata/metadata_service_v2.proto']);
+export const protoRoot = load([
+  'envoy/service/discovery/v3/discovery.proto',
+  'mcp/v1alpha1/resource.proto',
+  'networking/v1alpha3/service_entry.proto',
+  'networking/v1alpha3/traffic.proto',
+  'dubbo/metadata/metadata_service_v2.proto',
+]);
 
 /**
  * Nacos's client protocol, in a root of its own: it has no package, and its top-level Metadata
@@ -68,10 +74,7 @@ function fieldByYamlName(type: protobuf.Type, key: string): protobuf.Field | und
  * What a field's values convert by, worked out once per field: rendering every endpoint of an
  * estate runs this per value, and resolving the field's type each time showed in the profile.
  */
-type Converter =
-  | { kind: 'message'; type: protobuf.Type }
-  | { kind: 'duration' | 'wrapper' | 'string' | 'bool' | 'int' | 'other' }
-  | { kind: 'enum'; type: protobuf.Enum };
+type Converter = { kind: 'message'; type: protobuf.Type } | { kind: 'duration' | 'wrapper' | 'string' | 'bool' | 'int' | 'other' } | { kind: 'enum'; type: protobuf.Enum };
 const converters = new WeakMap<protobuf.Field, Converter>();
 
 function converterOf(field: protobuf.Field): Converter {

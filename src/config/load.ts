@@ -88,7 +88,10 @@ function semanticProblems(c: Config): string[] {
       seen.add(i);
     }
   };
-  dup([...c.sources, ...c.rules.sources].map((s) => s.name), 'sources/*/name and rules/sources/*/name');
+  dup(
+    [...c.sources, ...c.rules.sources].map((s) => s.name),
+    'sources/*/name and rules/sources/*/name',
+  );
   const sessions = new Map<string, { where: string; timeoutMs: number }>();
   const zkSources: (readonly [string, Config['sources'][number]])[] = [...c.sources.map((s, i) => [`sources/${i}`, s] as const), ...c.rules.sources.map((s, i) => [`rules/sources/${i}`, s] as const)];
   for (const [where, s] of zkSources) {
@@ -96,11 +99,19 @@ function semanticProblems(c: Config): string[] {
     const first = sessions.get(zookeeperSessionKey(s.zookeeper));
     if (!first) sessions.set(zookeeperSessionKey(s.zookeeper), { where, timeoutMs: s.zookeeper.sessionTimeoutMs });
     else if (first.timeoutMs !== s.zookeeper.sessionTimeoutMs) {
-      problems.push(`${where}/zookeeper/sessionTimeoutMs: ${s.zookeeper.sessionTimeoutMs} differs from ${first.timeoutMs} in ${first.where}; both name the same ZooKeeper, which the daemon reads on one session with one timeout`);
+      problems.push(
+        `${where}/zookeeper/sessionTimeoutMs: ${s.zookeeper.sessionTimeoutMs} differs from ${first.timeoutMs} in ${first.where}; both name the same ZooKeeper, which the daemon reads on one session with one timeout`,
+      );
     }
   }
-  dup(c.clusters.map((k) => k.name), 'clusters/*/name');
-  dup(c.clusters.filter((k) => k.listener.port !== 0).map((k) => `${k.listener.address}:${k.listener.port}`), 'clusters/*/listener');
+  dup(
+    c.clusters.map((k) => k.name),
+    'clusters/*/name',
+  );
+  dup(
+    c.clusters.filter((k) => k.listener.port !== 0).map((k) => `${k.listener.address}:${k.listener.port}`),
+    'clusters/*/listener',
+  );
   c.clusters.forEach((k, i) => {
     if (k.listener.port !== 0 && k.listener.port === c.admin.port && k.listener.address === c.admin.address) {
       problems.push(`clusters/${i}/listener/port: ${k.listener.port} is also the admin port; pick another`);
@@ -120,10 +131,15 @@ function semanticProblems(c: Config): string[] {
   const volatile = new Set(c.mapping.volatileParams);
   c.mapping.labels.forEach((l, i) => {
     if (volatile.has(l.param)) {
-      problems.push(`mapping/labels/${i}/param: "${l.param}" changes on every provider restart; as a label it would rewrite objects and force full pushes. Remove it, or drop it from mapping.volatileParams if you really mean it`);
+      problems.push(
+        `mapping/labels/${i}/param: "${l.param}" changes on every provider restart; as a label it would rewrite objects and force full pushes. Remove it, or drop it from mapping.volatileParams if you really mean it`,
+      );
     }
   });
-  dup(c.mapping.labels.map((l) => l.label), 'mapping/labels/*/label');
+  dup(
+    c.mapping.labels.map((l) => l.label),
+    'mapping/labels/*/label',
+  );
   const ports = new Map<number, string>();
   for (const [proto, m] of Object.entries(c.mapping.protocols)) {
     const other = ports.get(m.number);

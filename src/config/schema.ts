@@ -45,15 +45,26 @@ export const nacosBlock = {
     namespaces: { type: 'array', items: { type: 'string' }, minItems: 1, default: [''], description: 'Namespace ids to read; "" is the public namespace.' },
     groups: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1, default: ['DEFAULT_GROUP'], description: 'Nacos groups to read in each namespace.' },
     servicePrefix: { type: 'string', default: 'providers:', description: 'Interface-level services are those whose name starts with this (consumers:* are not read).' },
-    applications: { type: 'boolean', default: true, description: 'Also read Dubbo 3 application-level instances: other services whose instances carry dubbo.metadata.revision; metadata and mapping come from Nacos config. See docs/dubbo3.md.' },
+    applications: {
+      type: 'boolean',
+      default: true,
+      description: 'Also read Dubbo 3 application-level instances: other services whose instances carry dubbo.metadata.revision; metadata and mapping come from Nacos config. See docs/dubbo3.md.',
+    },
     mappingRefreshMs: { ...ms, default: 60000, description: 'How often the service-name mapping (config group "mapping") of each interface is read again.' },
     transport: {
       enum: ['grpc', 'http'],
       default: 'grpc',
-      description: 'grpc: subscribe over Nacos 2/3 gRPC and apply what Nacos pushes (falls back to http, logged, when the gRPC port refuses and HTTP answers). http: poll the v1 HTTP API (Nacos 1.x, or a closed gRPC port). See docs/nacos.md.',
+      description:
+        'grpc: subscribe over Nacos 2/3 gRPC and apply what Nacos pushes (falls back to http, logged, when the gRPC port refuses and HTTP answers). http: poll the v1 HTTP API (Nacos 1.x, or a closed gRPC port). See docs/nacos.md.',
     },
     grpcPortOffset: { type: 'integer', minimum: -65535, maximum: 65535, default: 1000, description: 'The gRPC port of each server is its HTTP port plus this (Nacos: 1000).' },
-    pollMs: { type: 'integer', minimum: 200, default: 5000, description: 'http: how often every service and its instances are listed. grpc: how often the service list is read when fuzzy watch is not available (Nacos 2, or more services than the server lets one pattern watch).' },
+    pollMs: {
+      type: 'integer',
+      minimum: 200,
+      default: 5000,
+      description:
+        'http: how often every service and its instances are listed. grpc: how often the service list is read when fuzzy watch is not available (Nacos 2, or more services than the server lets one pattern watch).',
+    },
     resyncMs: { ...ms, default: 300000, description: 'grpc: a full re-list and re-subscription this often, applying only the real difference (a safety net under the pushes); 0 turns it off.' },
     concurrency: { type: 'integer', minimum: 1, maximum: 256, default: 8, description: 'Requests in flight at once.' },
     timeoutMs: { type: 'integer', minimum: 100, default: 5000, description: 'Timeout of one request.' },
@@ -99,7 +110,8 @@ export const zookeeperBlock = {
       type: 'integer',
       minimum: 2000,
       default: 30000,
-      description: 'ZooKeeper session timeout. Disconnected for this long, the source starts a new session and re-lists. Registry and rule sources that name the same ZooKeeper (connect string and credentials) share one session, so they must agree on it.',
+      description:
+        'ZooKeeper session timeout. Disconnected for this long, the source starts a new session and re-lists. Registry and rule sources that name the same ZooKeeper (connect string and credentials) share one session, so they must agree on it.',
     },
     resyncIntervalMs: { ...ms, default: 300000, description: 'Periodic full re-list (with up to 20% jitter); 0 turns it off.' },
     auth: {
@@ -241,7 +253,7 @@ export const configSchema = {
               type: 'string',
               default: '',
               description:
-                'Region of a provider that names a zone but no region (most Dubbo estates: zone or idc only), e.g. the region of the data centre. Istio scopes zones in regions, so without a region a zone would never match a consumer\'s locality: the endpoint then gets no locality at all.',
+                "Region of a provider that names a zone but no region (most Dubbo estates: zone or idc only), e.g. the region of the data centre. Istio scopes zones in regions, so without a region a zone would never match a consumer's locality: the endpoint then gets no locality at all.",
             },
           },
         },
@@ -258,9 +270,18 @@ export const configSchema = {
           description: 'How a provider re-registered by its sidecar is recognized, and the label it gets.',
           properties: {
             markerParam: { type: 'string', default: 'mesh', description: 'A provider with this parameter...' },
-            markerValue: { type: 'string', default: 'true', description: '...set to this value is meshed: it is served at sidecarPort, and replaces the direct registration of the same service, version and protocol at its address.' },
-            sidecarPort: { ...port, default: 20882, description: 'The port a meshed provider is served at (its sidecar\'s).' },
-            byPort: { type: 'boolean', default: false, description: 'Also take a provider registered on sidecarPort as meshed without the marker (for sidecars that re-register without one). Off by default: plain Dubbo providers listen on 20882 too.' },
+            markerValue: {
+              type: 'string',
+              default: 'true',
+              description: '...set to this value is meshed: it is served at sidecarPort, and replaces the direct registration of the same service, version and protocol at its address.',
+            },
+            sidecarPort: { ...port, default: 20882, description: "The port a meshed provider is served at (its sidecar's)." },
+            byPort: {
+              type: 'boolean',
+              default: false,
+              description:
+                'Also take a provider registered on sidecarPort as meshed without the marker (for sidecars that re-register without one). Off by default: plain Dubbo providers listen on 20882 too.',
+            },
             label: { ...labelKey, default: 'dubbo.apache.org/meshed', description: 'Label set to "true" or "false" on every endpoint.' },
           },
         },
@@ -278,7 +299,8 @@ export const configSchema = {
         endpointMode: {
           enum: ['workloadentry', 'inline'],
           default: 'inline',
-          description: 'inline: endpoints inside the ServiceEntry (the default: istiod ingests it far faster, docs/performance.md); workloadentry: a WorkloadEntry per provider, selected by the ServiceEntry.',
+          description:
+            'inline: endpoints inside the ServiceEntry (the default: istiod ingests it far faster, docs/performance.md); workloadentry: a WorkloadEntry per provider, selected by the ServiceEntry.',
         },
         membershipLabel: { ...labelKey, default: 'dubbo.apache.org/service', description: 'Label that ties WorkloadEntries to their ServiceEntry.' },
         objectLabels: {
@@ -293,13 +315,14 @@ export const configSchema = {
           type: 'object',
           additionalProperties: false,
           default: {},
-          description: 'A virtual IP per service in its ServiceEntry\'s addresses: with it, sidecars give every TCP service its own outbound listener (without it, all dubbo:// services share 0.0.0.0:20880 and only one is reachable). See docs/istio.md.',
+          description:
+            "A virtual IP per service in its ServiceEntry's addresses: with it, sidecars give every TCP service its own outbound listener (without it, all dubbo:// services share 0.0.0.0:20880 and only one is reachable). See docs/istio.md.",
           properties: {
             enabled: { type: 'boolean', default: true, description: 'Off: ServiceEntries carry no addresses.' },
             cidr: {
               type: 'string',
               default: '240.128.0.0/10',
-              description: 'IPv4 range the addresses come from; must not overlap Istio\'s own auto-allocation range 240.240.0.0/16, nor any address a workload really uses.',
+              description: "IPv4 range the addresses come from; must not overlap Istio's own auto-allocation range 240.240.0.0/16, nor any address a workload really uses.",
             },
           },
         },
@@ -335,7 +358,8 @@ export const configSchema = {
           type: 'object',
           additionalProperties: false,
           default: {},
-          description: 'What one client stream may cost. A stream past a limit ends with RESOURCE_EXHAUSTED (istiod reconnects), counted in dia_rejected_inputs_total{source="xds"}; no other stream notices. See docs/security.md.',
+          description:
+            'What one client stream may cost. A stream past a limit ends with RESOURCE_EXHAUSTED (istiod reconnects), counted in dia_rejected_inputs_total{source="xds"}; no other stream notices. See docs/security.md.',
           properties: {
             maxRequestBytes: {
               type: 'integer',
@@ -369,7 +393,7 @@ export const configSchema = {
             type: 'object',
             additionalProperties: false,
             required: ['port'],
-            description: 'Where this view\'s istiod dials (meshConfig.configSources: xds://ADDRESS:PORT).',
+            description: "Where this view's istiod dials (meshConfig.configSources: xds://ADDRESS:PORT).",
             properties: {
               address: { type: 'string', default: '127.0.0.1', description: '0.0.0.0 in a pod.' },
               port: { ...listenPort, description: 'gRPC port; 0 picks a free one.' },
@@ -387,9 +411,10 @@ export const configSchema = {
             type: 'object',
             additionalProperties: false,
             required: ['index', 'count'],
-            description: 'Serve only shard index of count (by a hash of the service key). List each shard\'s listener as its own istiod config source: a change then resends one shard, not the whole type. See docs/istio.md.',
+            description:
+              "Serve only shard index of count (by a hash of the service key). List each shard's listener as its own istiod config source: a change then resends one shard, not the whole type. See docs/istio.md.",
             properties: {
-              index: { type: 'integer', minimum: 0, description: 'This view\'s shard, from 0 to count - 1.' },
+              index: { type: 'integer', minimum: 0, description: "This view's shard, from 0 to count - 1." },
               count: { type: 'integer', minimum: 1, maximum: 1024, description: 'How many shards the estate is split into; the same on every shard view of one istiod.' },
             },
           },
@@ -404,7 +429,7 @@ export const configSchema = {
               },
               endpoints: {
                 ...labelSelector,
-                description: 'Matched against each endpoint\'s labels (app, env, dubbo.version, ... and the meshed label). A service keeps its ServiceEntry when none match.',
+                description: "Matched against each endpoint's labels (app, env, dubbo.version, ... and the meshed label). A service keeps its ServiceEntry when none match.",
               },
             },
           },
@@ -456,13 +481,37 @@ export const configSchema = {
             })),
           },
         },
-        dubboGroup: { type: 'string', default: 'dubbo', pattern: '^[^/]+$', description: 'Group of Dubbo governance rules ({key}.configurators, .tag-router, .condition-router): the ZooKeeper node under /ROOT/config, the Nacos group.' },
+        dubboGroup: {
+          type: 'string',
+          default: 'dubbo',
+          pattern: '^[^/]+$',
+          description: 'Group of Dubbo governance rules ({key}.configurators, .tag-router, .condition-router): the ZooKeeper node under /ROOT/config, the Nacos group.',
+        },
         adapterGroup: { type: 'string', default: 'dubbo-istio-adapter', pattern: '^[^/]+$', description: 'Group of TrafficPolicy documents and of Istio objects to pass through.' },
-        tagLabel: { ...labelKey, default: 'dubbo.tag', description: 'Endpoint label that carries a Dubbo tag (tag routes select by it; providers may also set it as a URL parameter mapped by mapping.labels).' },
+        tagLabel: {
+          ...labelKey,
+          default: 'dubbo.tag',
+          description: 'Endpoint label that carries a Dubbo tag (tag routes select by it; providers may also set it as a URL parameter mapped by mapping.labels).',
+        },
         tagHeader: { type: 'string', default: 'dubbo.tag', pattern: '^[a-z0-9][-a-z0-9._]*$', description: 'Request header that carries the Dubbo tag of a Triple (gRPC) call.' },
-        legacyUrls: { type: 'boolean', default: true, description: 'Also read Dubbo 2.6 rules from ZooKeeper rule sources: the override:// and route:// URLs under /ROOT/{interface}/configurators and /routers (two watched directories per interface).' },
-        consumerLabel: { ...labelKey, default: 'app', description: 'Workload label that names a consumer\'s Dubbo application (the Kubernetes app label by default): condition routes on application = X, and rules keyed by a consumer application, match consumers by it.' },
-        documents: { type: 'array', default: [], items: { type: 'object' }, description: 'TrafficPolicy documents and Istio VirtualService/DestinationRule objects, as in the config center; checked at start.' },
+        legacyUrls: {
+          type: 'boolean',
+          default: true,
+          description:
+            'Also read Dubbo 2.6 rules from ZooKeeper rule sources: the override:// and route:// URLs under /ROOT/{interface}/configurators and /routers (two watched directories per interface).',
+        },
+        consumerLabel: {
+          ...labelKey,
+          default: 'app',
+          description:
+            "Workload label that names a consumer's Dubbo application (the Kubernetes app label by default): condition routes on application = X, and rules keyed by a consumer application, match consumers by it.",
+        },
+        documents: {
+          type: 'array',
+          default: [],
+          items: { type: 'object' },
+          description: 'TrafficPolicy documents and Istio VirtualService/DestinationRule objects, as in the config center; checked at start.',
+        },
       },
     },
     metadataService: {
@@ -472,7 +521,7 @@ export const configSchema = {
       description:
         "Dubbo 3 instances on Dubbo's default metadata (dubbo.metadata.storage-type=local) write no metadata report: the adapter asks a provider's MetadataService for the metadata of its revision, once per application and revision (docs/dubbo3.md). The metadata report stays first when it has the revision.",
       properties: {
-        enabled: { type: 'boolean', default: true, description: 'Call providers\' MetadataService (the adapter must reach the providers\' metadata port).' },
+        enabled: { type: 'boolean', default: true, description: "Call providers' MetadataService (the adapter must reach the providers' metadata port)." },
         allowedCidrs: {
           type: 'array',
           items: { type: 'string', pattern: '^[0-9.]+/\\d{1,2}$|^::/0$' },
@@ -483,7 +532,11 @@ export const configSchema = {
         concurrency: { type: 'integer', minimum: 1, maximum: 64, default: 4, description: 'Calls in flight at once, over every registry.' },
         retryMs: { ...ms, minimum: 100, default: 15000, description: 'After every provider of a revision failed, ask again after this long.' },
         maxBytes: { type: 'integer', minimum: 1024, maximum: 67108864, default: 4194304, description: 'Largest answer accepted.' },
-        pendingDegradedMs: { ...ms, default: 60000, description: 'Instances waiting this long for their metadata make /readyz say degraded, with the reason (they are pending, not rejected, until then and after).' },
+        pendingDegradedMs: {
+          ...ms,
+          default: 60000,
+          description: 'Instances waiting this long for their metadata make /readyz say degraded, with the reason (they are pending, not rejected, until then and after).',
+        },
       },
     },
     protection: {
@@ -498,14 +551,14 @@ export const configSchema = {
           additionalProperties: false,
           default: {},
           properties: {
-            threshold: { type: 'number', exclusiveMinimum: 0, maximum: 1, default: 0.5, description: 'Share of a source\'s endpoints that one commit may remove before it is held.' },
+            threshold: { type: 'number', exclusiveMinimum: 0, maximum: 1, default: 0.5, description: "Share of a source's endpoints that one commit may remove before it is held." },
             minEndpoints: { type: 'integer', minimum: 0, default: 10, description: 'Below this many endpoints a source is not guarded.' },
             holdMs: { ...ms, default: 300000, description: 'Held removals apply after this long (0: only on POST /admin/confirm-removals?source=NAME).' },
             windowMs: {
               ...ms,
               default: 300000,
               description:
-                "Also hold a drain spread over many commits: removals that would take the source more than `threshold` below its largest endpoint count within this window (0: compare with the commit before only). Once held removals apply, the window starts again from what is left.",
+                'Also hold a drain spread over many commits: removals that would take the source more than `threshold` below its largest endpoint count within this window (0: compare with the commit before only). Once held removals apply, the window starts again from what is left.',
             },
           },
         },

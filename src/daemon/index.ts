@@ -13,7 +13,17 @@ import { XdsServer } from '../xds/server';
 import { INLINE_RULES, Pipeline, setInlineRules, type EffectiveRules } from './pipeline';
 import { readiness } from './readiness';
 import { FlushScheduler } from './scheduler';
-import { builderTelemetry, catalogTelemetry, invalidObjectTelemetry, metadataFetchTelemetry, noVirtualAddressTelemetry, registryTelemetry, ruleStoreTelemetry, sourceStateTelemetry, xdsTelemetry } from './telemetry';
+import {
+  builderTelemetry,
+  catalogTelemetry,
+  invalidObjectTelemetry,
+  metadataFetchTelemetry,
+  noVirtualAddressTelemetry,
+  registryTelemetry,
+  ruleStoreTelemetry,
+  sourceStateTelemetry,
+  xdsTelemetry,
+} from './telemetry';
 import { MetadataFetcher } from '../registry/metadata-service';
 
 /**
@@ -57,7 +67,13 @@ export class Daemon {
     const shared = sharedConnections();
     this.ruleSources = config.rules.sources.map((s) => createRuleSource(s, config.rules, shared));
     for (const s of this.ruleSources) this.rulesSyncedOnce.set(s.name, false);
-    this.catalog = new Catalog(config.mapping, config.protection, config.sources.map((s) => s.name), catalogTelemetry(m), config.render.emptyServiceGraceMs);
+    this.catalog = new Catalog(
+      config.mapping,
+      config.protection,
+      config.sources.map((s) => s.name),
+      catalogTelemetry(m),
+      config.render.emptyServiceGraceMs,
+    );
     this.catalog.setListeners({
       dirty: () => this.scheduler.schedule(),
       health: (source, state) => sourceStateTelemetry(m, source, state, true),

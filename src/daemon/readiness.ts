@@ -58,7 +58,9 @@ export function readiness(input: ReadinessInput): Readiness {
     reasons.push('every source has synced; the first snapshot is being built');
   }
   for (const g of input.guards) {
-    reasons.push(`source ${g.source}: ${g.heldRemovals} of ${g.publishedEndpoints} endpoints would be removed at once; held ${g.releaseAtMs ? `until ${new Date(g.releaseAtMs).toISOString()}` : 'until confirmed'} (POST /admin/confirm-removals?source=${g.source})`);
+    reasons.push(
+      `source ${g.source}: ${g.heldRemovals} of ${g.publishedEndpoints} endpoints would be removed at once; held ${g.releaseAtMs ? `until ${new Date(g.releaseAtMs).toISOString()}` : 'until confirmed'} (POST /admin/confirm-removals?source=${g.source})`,
+    );
   }
   const late = input.pendingMetadata.filter((p) => input.nowMs - p.sinceMs >= input.pendingDegradedMs);
   for (const p of late.slice(0, 5)) {

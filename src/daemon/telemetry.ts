@@ -111,7 +111,10 @@ export function noVirtualAddressTelemetry(m: Metrics, serviceId: string): void {
 
 /** A bounded label value for a free-text reason: quoted values and numbers folded away. */
 export function reasonClass(reason: string): string {
-  return reason.replace(/"[^"]*"/g, '…').replace(/\d+/g, 'N').slice(0, 80);
+  return reason
+    .replace(/"[^"]*"/g, '…')
+    .replace(/\d+/g, 'N')
+    .slice(0, 80);
 }
 
 /** The xDS server's reports as metrics. An ACKed-version series lives while its stream does. */

@@ -142,7 +142,9 @@ const MAX_WEIGHT = 2147483647;
 function addressProblem(host: string): string | undefined {
   if (isIP(host) === 0) {
     // The ServiceEntries are resolution STATIC: an endpoint must be an IP address.
-    return /^[\d.]+$/.test(host) || host.includes(':') ? `invalid IP address "${host}"` : `host "${host}" is a name, not an IP address: register the provider's IP (Dubbo's DUBBO_IP_TO_REGISTRY), since its ServiceEntry uses resolution STATIC`;
+    return /^[\d.]+$/.test(host) || host.includes(':')
+      ? `invalid IP address "${host}"`
+      : `host "${host}" is a name, not an IP address: register the provider's IP (Dubbo's DUBBO_IP_TO_REGISTRY), since its ServiceEntry uses resolution STATIC`;
   }
   // fe80::1%eth0: a zone index names an interface of the provider's own host, nobody else's.
   if (host === '0.0.0.0' || host === '::' || host.includes('%')) return `unroutable address "${host}"`;
@@ -174,7 +176,8 @@ export function normalizeProviderUrl(url: ProviderUrl, mapping: MappingConfig): 
   let weight = mapping.defaultWeight;
   if (p.weight !== undefined) {
     if (/^\d+$/.test(p.weight)) weight = Number(p.weight);
-    else if (/^-\d+$/.test(p.weight)) weight = 0; // Dubbo treats a negative weight as 0
+    else if (/^-\d+$/.test(p.weight))
+      weight = 0; // Dubbo treats a negative weight as 0
     else warnings.push(`weight "${p.weight}" is not a whole number; using ${mapping.defaultWeight}`);
   }
 

@@ -65,7 +65,7 @@ export function parseProviderUrl(entry: string): ParseResult {
 
   const params: Record<string, string> = {};
   // One pass with indexOf, not split('&') and a slice per part: this loop is most of the parse.
-  for (let start = 0; start < query.length; ) {
+  for (let start = 0; start < query.length;) {
     let end = query.indexOf('&', start);
     if (end < 0) end = query.length;
     const eq = query.indexOf('=', start);

@@ -52,10 +52,9 @@ export function renderService(all: CatalogService, s: RenderSettings, view: Clus
   const protocols = Object.keys(mapping.protocols).filter((p) => svc.protocols.includes(p));
   const portOf = (protocol: string) => ports.find((x) => x.name === mapping.protocols[protocol].portName)!;
   const inline = render.endpointMode === 'inline' || protocols.length > 1;
-  const groups =
-    inline
-      ? protocols.map((protocol, i) => ({ name: i === 0 ? seName : objectName(`${seName}-${portOf(protocol).name}`), protocols: [protocol], ports: [portOf(protocol)] }))
-      : [{ name: seName, protocols, ports }];
+  const groups = inline
+    ? protocols.map((protocol, i) => ({ name: i === 0 ? seName : objectName(`${seName}-${portOf(protocol).name}`), protocols: [protocol], ports: [portOf(protocol)] }))
+    : [{ name: seName, protocols, ports }];
   const entries: IstioObject[] = [];
   const workloadEntries: IstioObject[] = [];
   for (const g of groups) {
@@ -104,7 +103,11 @@ function sanitizeSourceLabels(r: Route): Route {
  * (filtered), its host and ports, and the rules in force on it. undefined when the view leaves
  * the service out. Rendering and /debug/rules both start here, so they never disagree.
  */
-export function servicePlan(all: CatalogService, s: RenderSettings, view: ClusterConfig): { svc: CatalogService; host: string; address?: string; ports: ServicePort[]; policy?: ServicePolicy } | undefined {
+export function servicePlan(
+  all: CatalogService,
+  s: RenderSettings,
+  view: ClusterConfig,
+): { svc: CatalogService; host: string; address?: string; ports: ServicePort[]; policy?: ServicePolicy } | undefined {
   const { mapping } = s;
   const svc = inView(all, view, mapping.meshed.label);
   if (!svc) return undefined;
@@ -117,7 +120,10 @@ export function servicePlan(all: CatalogService, s: RenderSettings, view: Cluste
   // A provider tagged in Dubbo (dubbo.tag) is isolated even before any rule document exists.
   const rules = s.rules;
   const tagged = rules !== undefined && svc.endpoints.some((e) => e.labels[rules.tagLabel]);
-  const policy = s.rules && (s.rules.set.rules.length || tagged) ? applyRules(svc, host, ports, s.rules.set, view, { mapping, tagLabel: s.rules.tagLabel, tagHeader: s.rules.tagHeader, consumerLabel: s.rules.consumerLabel }) : undefined;
+  const policy =
+    s.rules && (s.rules.set.rules.length || tagged)
+      ? applyRules(svc, host, ports, s.rules.set, view, { mapping, tagLabel: s.rules.tagLabel, tagHeader: s.rules.tagHeader, consumerLabel: s.rules.consumerLabel })
+      : undefined;
   return { svc, host, address, ports, policy };
 }
 

@@ -10,10 +10,7 @@ export function selectorMatches(sel: LabelSelector | undefined, labels: Readonly
   for (const x of sel.matchExpressions ?? []) {
     const has = Object.prototype.hasOwnProperty.call(labels, x.key);
     const ok =
-      x.operator === 'Exists' ? has
-      : x.operator === 'DoesNotExist' ? !has
-      : x.operator === 'In' ? has && (x.values ?? []).includes(labels[x.key])
-      : !has || !(x.values ?? []).includes(labels[x.key]);
+      x.operator === 'Exists' ? has : x.operator === 'DoesNotExist' ? !has : x.operator === 'In' ? has && (x.values ?? []).includes(labels[x.key]) : !has || !(x.values ?? []).includes(labels[x.key]);
     if (!ok) return false;
   }
   return true;

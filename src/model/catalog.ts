@@ -188,7 +188,15 @@ export class Catalog implements SourceSink {
     this.extraKey = key;
     this.mapping = { ...this.baseMapping, labels: [...this.baseMapping.labels, ...extra] };
     for (const [source, s] of this.sources) {
-      for (const [service, entries] of [...s.observed]) this.applyEntries(source, service, s.kinds.get(service)!, entries.map((p) => p.entry), () => true, false);
+      for (const [service, entries] of [...s.observed])
+        this.applyEntries(
+          source,
+          service,
+          s.kinds.get(service)!,
+          entries.map((p) => p.entry),
+          () => true,
+          false,
+        );
     }
     return true;
   }
@@ -256,7 +264,14 @@ export class Catalog implements SourceSink {
     else s.docs.set(name, content);
     for (const service of [...(s.dependents.get(name) ?? [])]) {
       const entries = s.observed.get(service);
-      if (entries) this.applyEntries(source, service, s.kinds.get(service)!, entries.map((p) => p.entry), (p) => p.parsed.needs.includes(name));
+      if (entries)
+        this.applyEntries(
+          source,
+          service,
+          s.kinds.get(service)!,
+          entries.map((p) => p.entry),
+          (p) => p.parsed.needs.includes(name),
+        );
     }
   }
 

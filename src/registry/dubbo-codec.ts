@@ -71,7 +71,17 @@ export function readFrame(buf: Buffer, maxBody: number): { frame: Frame; rest: B
   };
 }
 
-const STATUS_TEXT: Record<number, string> = { 30: 'client timeout', 31: 'server timeout', 40: 'bad request', 50: 'bad response', 60: 'service not found', 70: 'service error', 80: 'server error', 90: 'client error', 100: 'server thread pool exhausted' };
+const STATUS_TEXT: Record<number, string> = {
+  30: 'client timeout',
+  31: 'server timeout',
+  40: 'bad request',
+  50: 'bad response',
+  60: 'service not found',
+  70: 'service error',
+  80: 'server error',
+  90: 'client error',
+  100: 'server thread pool exhausted',
+};
 
 /** The value of a response frame, or why there is none (a status, an exception, undecodable bytes). */
 export function decodeResponse(frame: Frame): { value: unknown } | { error: string } {

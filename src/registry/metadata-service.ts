@@ -121,7 +121,15 @@ function callDubbo(t: MetadataServiceTarget, app: string, revision: string, time
     socket.on('close', () => finish({ error: 'the connection closed before an answer' }));
     socket.on('connect', () =>
       socket.write(
-        encodeRequest({ id, service: METADATA_SERVICE, version: t.version, method: 'getMetadataInfo', parameterTypes: 'Ljava/lang/String;', args: [revision], attachments: { group: app, timeout: String(timeoutMs) } }),
+        encodeRequest({
+          id,
+          service: METADATA_SERVICE,
+          version: t.version,
+          method: 'getMetadataInfo',
+          parameterTypes: 'Ljava/lang/String;',
+          args: [revision],
+          attachments: { group: app, timeout: String(timeoutMs) },
+        }),
       ),
     );
     socket.on('data', (chunk: Buffer) => {

@@ -67,7 +67,9 @@ export class NacosClient {
           return this.listConfigs(namespace, group);
         }
       } else {
-        const r = (await this.get('/v3/admin/cs/config/list', { ...q, search: 'blur', dataId: '', groupName: group, namespaceId: namespace || 'public' })) as { data: { totalCount: number; pageItems: typeof items } };
+        const r = (await this.get('/v3/admin/cs/config/list', { ...q, search: 'blur', dataId: '', groupName: group, namespaceId: namespace || 'public' })) as {
+          data: { totalCount: number; pageItems: typeof items };
+        };
         items = r.data?.pageItems ?? [];
         total = r.data?.totalCount ?? 0;
       }
@@ -142,7 +144,6 @@ export class NacosClient {
     }
     throw lastErr ?? new Error('no Nacos server configured');
   }
-
 }
 
 const hmacSha1 = (text: string, key: string): string => createHmac('sha1', key).update(text, 'utf8').digest('base64');
@@ -155,7 +156,13 @@ const hmacSha1 = (text: string, key: string): string => createHmac('sha1', key).
  *   (or "{group}+{time}", or "{time}").
  * Open-source Nacos does not check these; a server with the RAM plugin does.
  */
-export function accessKeySignature(path: string, query: Record<string, string>, accessKey: string, secretKey: string, nowMs: number): { query: Record<string, string>; headers: Record<string, string> } {
+export function accessKeySignature(
+  path: string,
+  query: Record<string, string>,
+  accessKey: string,
+  secretKey: string,
+  nowMs: number,
+): { query: Record<string, string>; headers: Record<string, string> } {
   const time = String(nowMs);
   if (path.includes('/ns/')) {
     const service = query.serviceName ? (query.groupName && !query.serviceName.includes('@@') ? `${query.groupName}@@${query.serviceName}` : query.serviceName) : '';
@@ -169,7 +176,10 @@ export function accessKeySignature(path: string, query: Record<string, string>, 
 }
 
 export class HttpStatusError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message);
   }
 }

@@ -53,7 +53,10 @@ export interface NacosGrpcOptions {
 
 /** A response Nacos answered with an error code (resultCode is not 200). */
 export class NacosGrpcError extends Error {
-  constructor(readonly errorCode: number, message: string) {
+  constructor(
+    readonly errorCode: number,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -115,7 +118,15 @@ export class NacosGrpcConnection {
     const headers = await this.opts.headers(type, body);
     this.opts.onRequest?.();
     const answer = await new Promise<Buffer>((resolve, reject) => {
-      live.client.makeUnaryRequest('/Request/request', (b: Buffer) => b, (b: Buffer) => b, encode(type, body, headers), new grpc.Metadata(), { deadline: Date.now() + this.opts.timeoutMs }, (err, value) => (err || !value ? reject(err ?? new Error('no answer')) : resolve(value)));
+      live.client.makeUnaryRequest(
+        '/Request/request',
+        (b: Buffer) => b,
+        (b: Buffer) => b,
+        encode(type, body, headers),
+        new grpc.Metadata(),
+        { deadline: Date.now() + this.opts.timeoutMs },
+        (err, value) => (err || !value ? reject(err ?? new Error('no answer')) : resolve(value)),
+      );
     });
     const r = decode(answer);
     const code = Number(r.body.resultCode);
@@ -159,11 +170,23 @@ export class NacosGrpcConnection {
     });
     try {
       const check = await new Promise<Buffer>((resolve, reject) => {
-        client.makeUnaryRequest('/Request/request', (b: Buffer) => b, (b: Buffer) => b, encode('ServerCheckRequest', {}, {}), new grpc.Metadata(), { deadline: Date.now() + this.opts.timeoutMs }, (err, v) => (err || !v ? reject(err ?? new Error('no answer')) : resolve(v)));
+        client.makeUnaryRequest(
+          '/Request/request',
+          (b: Buffer) => b,
+          (b: Buffer) => b,
+          encode('ServerCheckRequest', {}, {}),
+          new grpc.Metadata(),
+          { deadline: Date.now() + this.opts.timeoutMs },
+          (err, v) => (err || !v ? reject(err ?? new Error('no answer')) : resolve(v)),
+        );
       });
       const r = decode(check);
       if (r.type !== 'ServerCheckResponse' || Number(r.body.resultCode) !== 200) throw new Error(`server check answered ${r.type} ${cutText(String(r.body.message ?? ''), 200)}`);
-      const stream = client.makeBidiStreamRequest('/BiRequestStream/requestBiStream', (b: Buffer) => b, (b: Buffer) => b);
+      const stream = client.makeBidiStreamRequest(
+        '/BiRequestStream/requestBiStream',
+        (b: Buffer) => b,
+        (b: Buffer) => b,
+      );
       const live: Live = { client, stream, server, connectionId: String(r.body.connectionId ?? '') };
       stream.on('data', (b: Buffer) => this.onStreamData(live, b));
       stream.on('error', (err: Error) => this.lost(live, `stream error: ${err.message}`));
@@ -236,7 +259,8 @@ export class NacosGrpcConnection {
     }
     if (answer) return this.respond(live, answer, body.requestId);
     this.opts.onBadPush?.();
-    if (!live.stream.destroyed) live.stream.write(encode('ErrorResponse', { resultCode: 500, errorCode: NACOS_ERROR.NO_HANDLER, message: `not handled: ${cutText(type, 100)}`, requestId: body.requestId ?? '' }, {}));
+    if (!live.stream.destroyed)
+      live.stream.write(encode('ErrorResponse', { resultCode: 500, errorCode: NACOS_ERROR.NO_HANDLER, message: `not handled: ${cutText(type, 100)}`, requestId: body.requestId ?? '' }, {}));
   }
 
   private respond(live: Live, type: string, requestId: unknown, then?: () => void): void {

@@ -96,7 +96,14 @@ export class NacosNamingWatcher {
   }
 
   details(): Record<string, unknown> {
-    return { namespace: this.ns, connected: this.conn.connected, server: this.conn.server, subscriptions: this.subscribed.size, fuzzyWatch: [...this.fuzzy], listed: Object.fromEntries(this.fuzzyRefused) };
+    return {
+      namespace: this.ns,
+      connected: this.conn.connected,
+      server: this.conn.server,
+      subscriptions: this.subscribed.size,
+      fuzzyWatch: [...this.fuzzy],
+      listed: Object.fromEntries(this.fuzzyRefused),
+    };
   }
 
   start(): void {
@@ -166,7 +173,14 @@ export class NacosNamingWatcher {
     const out: string[] = [];
     const pageSize = 1000;
     for (let page = 1; ; page++) {
-      const r = await this.conn.request<{ count?: number; serviceNames?: string[] }>('ServiceListRequest', { namespace: this.ns, groupName: group, serviceName: '', pageNo: page, pageSize, module: 'naming' });
+      const r = await this.conn.request<{ count?: number; serviceNames?: string[] }>('ServiceListRequest', {
+        namespace: this.ns,
+        groupName: group,
+        serviceName: '',
+        pageNo: page,
+        pageSize,
+        module: 'naming',
+      });
       const names = Array.isArray(r.serviceNames) ? r.serviceNames.filter((n): n is string => typeof n === 'string') : [];
       for (const n of names) {
         const g = grouped(group, n);
@@ -180,7 +194,14 @@ export class NacosNamingWatcher {
     const [group, service] = splitGrouped(g);
     this.inflight.set(g, undefined);
     try {
-      const r = await this.conn.request<{ serviceInfo?: ServiceInfo }>('SubscribeServiceRequest', { namespace: this.ns, groupName: group, serviceName: service, subscribe: true, clusters: '', module: 'naming' });
+      const r = await this.conn.request<{ serviceInfo?: ServiceInfo }>('SubscribeServiceRequest', {
+        namespace: this.ns,
+        groupName: group,
+        serviceName: service,
+        subscribe: true,
+        clusters: '',
+        module: 'naming',
+      });
       const pushed = this.inflight.get(g);
       this.subscribed.add(g);
       this.live.add(g);
@@ -196,18 +217,32 @@ export class NacosNamingWatcher {
     this.live.delete(g);
     const [group, service] = splitGrouped(g);
     this.events.service(this.namespace, group, service, undefined, false);
-    if (this.conn.connected) void this.conn.request('SubscribeServiceRequest', { namespace: this.ns, groupName: group, serviceName: service, subscribe: false, clusters: '', module: 'naming' }).catch(() => undefined);
+    if (this.conn.connected)
+      void this.conn.request('SubscribeServiceRequest', { namespace: this.ns, groupName: group, serviceName: service, subscribe: false, clusters: '', module: 'naming' }).catch(() => undefined);
   }
 
   private async watch(group: string): Promise<void> {
     const pattern = `${this.ns}>>${group}>>${this.cfg.applications ? '*' : `${this.cfg.servicePrefix}*`}`;
     try {
-      await this.conn.request('NamingFuzzyWatchRequest', { namespace: this.ns, groupKeyPattern: pattern, watchType: 'WATCH', isInitializing: true, receivedGroupKeys: [...this.subscribed].filter((g) => g.startsWith(`${group}@@`)).map((g) => `${this.ns}@@${g}`), module: 'naming' });
+      await this.conn.request('NamingFuzzyWatchRequest', {
+        namespace: this.ns,
+        groupKeyPattern: pattern,
+        watchType: 'WATCH',
+        isInitializing: true,
+        receivedGroupKeys: [...this.subscribed].filter((g) => g.startsWith(`${group}@@`)).map((g) => `${this.ns}@@${g}`),
+        module: 'naming',
+      });
       this.fuzzy.add(group);
     } catch (err) {
       if (!(err instanceof NacosGrpcError)) throw err;
-      const why = err.errorCode === NACOS_ERROR.NO_HANDLER ? 'no fuzzy watch on this server (Nacos 2)' : err.errorCode === NACOS_ERROR.FUZZY_WATCH_OVER_LIMIT ? 'more services than the server lets one fuzzy watch pattern match' : err.message;
-      if (!this.fuzzyRefused.has(group)) log.info('Nacos fuzzy watch not available; the service list is read every pollMs instead', { source: this.name, namespace: this.ns, group, reason: why, pollMs: this.cfg.pollMs });
+      const why =
+        err.errorCode === NACOS_ERROR.NO_HANDLER
+          ? 'no fuzzy watch on this server (Nacos 2)'
+          : err.errorCode === NACOS_ERROR.FUZZY_WATCH_OVER_LIMIT
+            ? 'more services than the server lets one fuzzy watch pattern match'
+            : err.message;
+      if (!this.fuzzyRefused.has(group))
+        log.info('Nacos fuzzy watch not available; the service list is read every pollMs instead', { source: this.name, namespace: this.ns, group, reason: why, pollMs: this.cfg.pollMs });
       this.fuzzyRefused.set(group, why);
     }
   }
@@ -357,7 +392,8 @@ export class NacosConfigListener {
           const r = await this.conn.request<{ changedConfigs?: unknown[] }>('ConfigBatchListenRequest', { listen: true, configListenContexts: add.map(context), module: 'config' });
           for (const [k, md5] of add) this.told.set(k, md5);
           // Changed between our read and the listen: read again now.
-          for (const c of Array.isArray(r.changedConfigs) ? (r.changedConfigs as { group?: unknown; dataId?: unknown }[]) : []) this.changed({ group: String(c?.group ?? ''), dataId: String(c?.dataId ?? '') });
+          for (const c of Array.isArray(r.changedConfigs) ? (r.changedConfigs as { group?: unknown; dataId?: unknown }[]) : [])
+            this.changed({ group: String(c?.group ?? ''), dataId: String(c?.dataId ?? '') });
         }
       }
     })()

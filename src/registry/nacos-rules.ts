@@ -39,11 +39,17 @@ export class NacosRuleSource extends SourceBase<RuleSink> implements RuleSource 
     if (n.transport === 'grpc') {
       for (const namespace of n.namespaces) {
         const headers = (_type: string, body: Record<string, unknown>) => this.client.requestHeaders('/cs/', { tenant: namespace, group: String(body.group ?? '') });
-        const l = new NacosConfigListener(n, namespace, headers, (item) => {
-          const doc = item && `${namespace || 'public'}/${item.group}/${item.dataId}`;
-          if (doc && this.known.has(doc)) this.pushed.add(doc); // only what it listens to
-          this.pollSoon();
-        }, this.name);
+        const l = new NacosConfigListener(
+          n,
+          namespace,
+          headers,
+          (item) => {
+            const doc = item && `${namespace || 'public'}/${item.group}/${item.dataId}`;
+            if (doc && this.known.has(doc)) this.pushed.add(doc); // only what it listens to
+            this.pollSoon();
+          },
+          this.name,
+        );
         this.listeners.set(namespace, l);
         l.start();
       }
@@ -78,7 +84,10 @@ export class NacosRuleSource extends SourceBase<RuleSink> implements RuleSource 
     try {
       const next = new Map<string, [string, string]>();
       for (const namespace of n.namespaces) {
-        for (const [group, accept] of [[this.rules.dubboGroup, isDubboRule], [this.rules.adapterGroup, () => true]] as const) {
+        for (const [group, accept] of [
+          [this.rules.dubboGroup, isDubboRule],
+          [this.rules.adapterGroup, () => true],
+        ] as const) {
           const items = (await this.client.listConfigs(namespace, group)).filter((i) => accept(i.dataId));
           await mapLimit(items, n.concurrency, async (i) => {
             const doc = `${namespace || 'public'}/${group}/${i.dataId}`;
@@ -99,10 +108,14 @@ export class NacosRuleSource extends SourceBase<RuleSink> implements RuleSource 
       this.sink?.replaceAll(this.name, new Map([...next].map(([k, [, c]]) => [k, c])));
       for (const [namespace, l] of this.listeners) {
         const prefix = `${namespace || 'public'}/`;
-        l.listen([...next].filter(([doc]) => doc.startsWith(prefix)).map(([doc, [md5]]) => {
-          const [group, ...dataId] = doc.slice(prefix.length).split('/');
-          return { group, dataId: dataId.join('/'), md5 };
-        }));
+        l.listen(
+          [...next]
+            .filter(([doc]) => doc.startsWith(prefix))
+            .map(([doc, [md5]]) => {
+              const [group, ...dataId] = doc.slice(prefix.length).split('/');
+              return { group, dataId: dataId.join('/'), md5 };
+            }),
+        );
       }
       this.lastSyncMs = Date.now();
       this.setState('synced');

@@ -171,7 +171,10 @@ export class NacosSource extends SourceBase<SourceSink> implements RegistrySourc
       push: (kind) => this.hooks.nacosPush?.(this.name, kind),
       subscriptions: (namespace, count) => {
         this.subscriptions.set(namespace, count);
-        this.hooks.nacosSubscriptions?.(this.name, [...this.subscriptions.values()].reduce((a, b) => a + b, 0));
+        this.hooks.nacosSubscriptions?.(
+          this.name,
+          [...this.subscriptions.values()].reduce((a, b) => a + b, 0),
+        );
       },
       reconnected: () => this.hooks.nacosReconnect?.(this.name),
       request: () => this.hooks.nacosRequest?.(this.name, 'grpc'),
@@ -181,12 +184,18 @@ export class NacosSource extends SourceBase<SourceSink> implements RegistrySourc
     for (const w of this.watchers) w.start();
     for (const ns of n.namespaces) {
       const configHeaders: HeadersOf = (_type, body) => this.client.requestHeaders('/cs/', { tenant: ns, group: String(body.group ?? '') });
-      const l = new NacosConfigListener(n, ns, configHeaders, (item) => {
-        // A mapping is read again at once; metadata not readable yet is read at every round.
-        if (!item) this.mappingsRead.clear();
-        else if (item.group === 'mapping') this.mappingsRead.delete(documentName.mapping(item.dataId));
-        void this.flushSoon();
-      }, this.name);
+      const l = new NacosConfigListener(
+        n,
+        ns,
+        configHeaders,
+        (item) => {
+          // A mapping is read again at once; metadata not readable yet is read at every round.
+          if (!item) this.mappingsRead.clear();
+          else if (item.group === 'mapping') this.mappingsRead.delete(documentName.mapping(item.dataId));
+          void this.flushSoon();
+        },
+        this.name,
+      );
       this.docListeners.set(ns, l);
       l.start();
     }
@@ -457,7 +466,6 @@ export class NacosSource extends SourceBase<SourceSink> implements RegistrySourc
 function serviceKeyOf(namespace: string, group: string, service: string): string {
   return `${namespace || 'public'}/${group}/${service}`;
 }
-
 
 function instanceEntry(service: string, h: NacosHost): string {
   return JSON.stringify({ nacos: { service, ip: h.ip, port: h.port, weight: h.weight, healthy: h.healthy, enabled: h.enabled, cluster: h.clusterName, metadata: sortKeys(h.metadata ?? {}) } });

@@ -64,24 +64,27 @@ export function watchLiveness(client: Client, timeoutMs: number, onSilent: (sile
   let inFlight = false;
   let silent = false;
   let stopped = false;
-  const timer = setInterval(() => {
-    const silentMs = Date.now() - lastAnswerMs;
-    if (!silent && silentMs > timeoutMs) {
-      silent = true;
-      onSilent(silentMs);
-    }
-    if (inFlight) return;
-    inFlight = true;
-    client.exists('/', (err) => {
-      inFlight = false;
-      if (stopped || (err instanceof zookeeper.Exception && err.getCode() === zookeeper.Exception.CONNECTION_LOSS)) return;
-      lastAnswerMs = Date.now();
-      if (silent) {
-        silent = false;
-        onAnswering();
+  const timer = setInterval(
+    () => {
+      const silentMs = Date.now() - lastAnswerMs;
+      if (!silent && silentMs > timeoutMs) {
+        silent = true;
+        onSilent(silentMs);
       }
-    });
-  }, Math.max(100, Math.floor(timeoutMs / 3)));
+      if (inFlight) return;
+      inFlight = true;
+      client.exists('/', (err) => {
+        inFlight = false;
+        if (stopped || (err instanceof zookeeper.Exception && err.getCode() === zookeeper.Exception.CONNECTION_LOSS)) return;
+        lastAnswerMs = Date.now();
+        if (silent) {
+          silent = false;
+          onAnswering();
+        }
+      });
+    },
+    Math.max(100, Math.floor(timeoutMs / 3)),
+  );
   timer.unref();
   return () => {
     stopped = true;

@@ -78,11 +78,12 @@ export class ZookeeperSession {
     const c = this.client;
     this.client = undefined;
     this.connected = false;
-    if (c) await new Promise<void>((resolve) => {
-      c.once('disconnected', () => resolve());
-      c.close();
-      setTimeout(resolve, 1000).unref();
-    });
+    if (c)
+      await new Promise<void>((resolve) => {
+        c.once('disconnected', () => resolve());
+        c.close();
+        setTimeout(resolve, 1000).unref();
+      });
   }
 
   private names(): string {

@@ -89,7 +89,12 @@ export class ZookeeperApplications {
   /** all: read every child again (a resync, maybe in a new session); else only new children. */
   private async readApplications(client: Client, gen: number, all: boolean): Promise<void> {
     const root = this.paths.services;
-    const apps = (await readChildren(client, root, this.session.watcher(gen, root, () => this.guard(gen, this.readApplications(client, gen, false))))) ?? [];
+    const apps =
+      (await readChildren(
+        client,
+        root,
+        this.session.watcher(gen, root, () => this.guard(gen, this.readApplications(client, gen, false))),
+      )) ?? [];
     if (!this.session.live(gen)) return;
     const present = new Set(apps);
     for (const app of [...this.instances.keys()]) {
@@ -103,7 +108,12 @@ export class ZookeeperApplications {
   private async readApplication(client: Client, gen: number, app: string, all: boolean): Promise<void> {
     const path = `${this.paths.services}/${app}`;
     const seq = ++this.seq;
-    const ids = (await readChildren(client, path, this.session.watcher(gen, path, () => this.guard(gen, this.readApplication(client, gen, app, false))))) ?? [];
+    const ids =
+      (await readChildren(
+        client,
+        path,
+        this.session.watcher(gen, path, () => this.guard(gen, this.readApplication(client, gen, app, false))),
+      )) ?? [];
     if (!this.current(gen, path, seq)) return;
     const known = this.instances.get(app) ?? new Map<string, string>();
     const present = new Set(ids);
@@ -117,7 +127,11 @@ export class ZookeeperApplications {
   private async readInstance(client: Client, gen: number, app: string, id: string, publish = true): Promise<void> {
     const path = `${this.paths.services}/${app}/${id}`;
     const seq = ++this.seq;
-    const data = await readData(client, path, this.session.watcher(gen, path, () => this.guard(gen, this.readInstance(client, gen, app, id))));
+    const data = await readData(
+      client,
+      path,
+      this.session.watcher(gen, path, () => this.guard(gen, this.readInstance(client, gen, app, id))),
+    );
     if (!this.current(gen, path, seq)) return;
     const known = this.instances.get(app);
     if (!known) return;
@@ -188,7 +202,12 @@ export class ZookeeperApplications {
 
   private async readMappings(client: Client, gen: number, all: boolean): Promise<void> {
     const root = this.paths.mapping;
-    const ifaces = (await readChildren(client, root, this.session.watcher(gen, root, () => this.guard(gen, this.readMappings(client, gen, false))))) ?? [];
+    const ifaces =
+      (await readChildren(
+        client,
+        root,
+        this.session.watcher(gen, root, () => this.guard(gen, this.readMappings(client, gen, false))),
+      )) ?? [];
     if (!this.session.live(gen)) return;
     const present = new Set(ifaces);
     for (const iface of [...this.mappings]) {
@@ -202,7 +221,11 @@ export class ZookeeperApplications {
   private async readMapping(client: Client, gen: number, iface: string): Promise<void> {
     const path = `${this.paths.mapping}/${iface}`;
     const seq = ++this.seq;
-    const content = await readData(client, path, this.session.watcher(gen, path, () => this.guard(gen, this.readMapping(client, gen, iface))));
+    const content = await readData(
+      client,
+      path,
+      this.session.watcher(gen, path, () => this.guard(gen, this.readMapping(client, gen, iface))),
+    );
     if (!this.current(gen, path, seq)) return;
     if (content === undefined) this.mappings.delete(iface);
     else this.mappings.add(iface);

@@ -150,7 +150,11 @@ export class ZookeeperRuleSource extends SourceBase<RuleSink> implements RuleSou
   }
 
   private readDoc(client: Client, gen: number, path: string): Promise<string | undefined> {
-    return readData(client, path, this.reads.watcher(gen, path, () => void this.onDoc(client, gen, path).catch(() => undefined)));
+    return readData(
+      client,
+      path,
+      this.reads.watcher(gen, path, () => void this.onDoc(client, gen, path).catch(() => undefined)),
+    );
   }
 
   private async onDoc(client: Client, gen: number, path: string): Promise<void> {

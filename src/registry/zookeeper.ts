@@ -94,12 +94,14 @@ export class ZookeeperSource extends SourceBase<SourceSink> implements RegistryS
     const { ifaces, removed } = await this.listRoot(client, gen);
     if (!this.reads.live(gen)) return;
     let missed = removed;
-    await Promise.all(ifaces.map(async (iface) => {
-      const prev = before.get(iface);
-      await this.readProviders(client, gen, iface);
-      const now = this.known.get(iface);
-      if (!sameList(prev, now)) missed++;
-    }));
+    await Promise.all(
+      ifaces.map(async (iface) => {
+        const prev = before.get(iface);
+        await this.readProviders(client, gen, iface);
+        const now = this.known.get(iface);
+        if (!sameList(prev, now)) missed++;
+      }),
+    );
     missed += await appsResync;
     if (!this.reads.live(gen)) return;
     if (reason !== 'connected' && missed > 0) {

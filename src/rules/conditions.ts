@@ -133,7 +133,8 @@ function conditionOnClass(c: Condition, cls: ConsumerClass, kind: PortKind): Tri
 }
 
 function whyUnknown(c: Condition, kind: PortKind): string {
-  if (c.key === 'method') return kind === 'tcp' ? `"${c.key}" needs a request protocol; a TCP (dubbo://) port carries no method` : `the method pattern ${c.values.join(',')} is not an exact method, a prefix (x*) or *`;
+  if (c.key === 'method')
+    return kind === 'tcp' ? `"${c.key}" needs a request protocol; a TCP (dubbo://) port carries no method` : `the method pattern ${c.values.join(',')} is not an exact method, a prefix (x*) or *`;
   if (c.key === 'application') return `the application pattern ${c.values.join(',')} cannot be told apart by workload labels (exact names and * only)`;
   return `the consumer's "${c.key}" is not visible to the mesh (only application, and method on gRPC ports)`;
 }
@@ -188,7 +189,11 @@ export function evaluateChain(rules: readonly ChainRule[], tags: readonly TagCla
     return withoutConditions(result, tags);
   }
   const { classes, byApp, byMethod } = space;
-  for (const r of candidates) when.set(r, classes.map((cls) => all(r.when.map((c) => conditionOnClass(c, cls, kind))) === true));
+  for (const r of candidates)
+    when.set(
+      r,
+      classes.map((cls) => all(r.when.map((c) => conditionOnClass(c, cls, kind))) === true),
+    );
   result.active = candidates;
 
   // Run the chain per class. A class's calls may split (v3.1 weights): its state is a list of
@@ -214,7 +219,10 @@ export function evaluateChain(rules: readonly ChainRule[], tags: readonly TagCla
       // Branches left with the same providers are one.
       const merged = new Map<string, Branch>();
       for (const b of branches) {
-        const key = b.providers.map((e) => e.id).sort().join('\n');
+        const key = b.providers
+          .map((e) => e.id)
+          .sort()
+          .join('\n');
         const m = merged.get(key);
         merged.set(key, m ? { share: m.share + b.share, providers: m.providers } : b);
       }
@@ -222,7 +230,10 @@ export function evaluateChain(rules: readonly ChainRule[], tags: readonly TagCla
     }
     const targets = branches.map((b, j) => {
       if (b.providers === cls.tag.providers) return cls.tag.subset ?? '';
-      const setKey = b.providers.map((e) => e.id).sort().join('\n');
+      const setKey = b.providers
+        .map((e) => e.id)
+        .sort()
+        .join('\n');
       let subset = bySet.get(setKey);
       if (!subset) {
         const id = contentHash(`${idPrefix}\n${kind}\n${cls.tag.tag ?? ''}\n${cls.app ?? ''}\n${JSON.stringify(cls.method ?? null)}\n${j}`, 10);
@@ -245,7 +256,7 @@ export function evaluateChain(rules: readonly ChainRule[], tags: readonly TagCla
   const prune = (order: number[]) => {
     const routes = order.map((i) => ({ cls: classes[i], key: destKey[i], to: dest[i] }));
     const correct = (list: typeof routes): boolean => classes.every((c, i) => list.find((r) => covers(r.cls, c))?.key === destKey[i]);
-    for (let i = 0; i < routes.length - 1; ) {
+    for (let i = 0; i < routes.length - 1;) {
       const without = [...routes.slice(0, i), ...routes.slice(i + 1)];
       if (correct(without)) routes.splice(i, 1);
       else i++;
@@ -275,7 +286,10 @@ export function integerWeights(shares: readonly number[]): number[] {
   const scaled = shares.map((x) => x * 10_000);
   const out = scaled.map(Math.floor);
   let left = 10_000 - out.reduce((a, b) => a + b, 0);
-  for (const j of scaled.map((x, j) => [x - Math.floor(x), j]).sort((a, b) => b[0] - a[0]).map(([, j]) => j)) {
+  for (const j of scaled
+    .map((x, j) => [x - Math.floor(x), j])
+    .sort((a, b) => b[0] - a[0])
+    .map(([, j]) => j)) {
     if (left-- <= 0) break;
     out[j]++;
   }

@@ -9,13 +9,7 @@
 import { ipv4Number } from '../common/cidr';
 
 /** A v3.0 StringMatch or AddressMatch, in the forms the adapter evaluates. */
-export type ValueMatch =
-  | { exact: string }
-  | { prefix: string }
-  | { glob: string }
-  | { cidr: string }
-  | { empty: true }
-  | { noempty: true };
+export type ValueMatch = { exact: string } | { prefix: string } | { glob: string } | { cidr: string } | { empty: true } | { noempty: true };
 
 export type Tristate = boolean | undefined;
 
@@ -71,7 +65,7 @@ export function ipInRange(expression: string, ip: string): Tristate {
     if (b === undefined || !(bits >= 0 && bits <= 32)) return undefined;
     if (addr === undefined) return ip.includes(':') ? undefined : false;
     const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
-    return ((addr & mask) >>> 0) === ((b & mask) >>> 0);
+    return (addr & mask) >>> 0 === (b & mask) >>> 0;
   }
   const parts = expression.split('.');
   if (parts.length !== 4 || !parts.every((p) => /^(\*|\d{1,3}(-\d{1,3})?)$/.test(p))) return undefined;

@@ -12,7 +12,6 @@ import type { Condition, ConditionRoute, Configurator, ParamMatch, PassThrough, 
 
 export type ParsedDocument = { rules: Rule[]; unsupported: Unsupported[] } | { error: string };
 
-
 export const ADAPTER_API_VERSION = 'dubbo-istio-adapter.io/v1';
 export const CLUSTERS_ANNOTATION = 'dubbo-istio-adapter.io/clusters';
 
@@ -36,10 +35,22 @@ export function parseRuleDocument(origin: RuleOrigin, name: string, content: str
   try {
     if (LEGACY_URL.test(name)) return parseLegacyUrl(origin, content);
     if (name.endsWith('.script-router')) {
-      return { rules: [], unsupported: [{ origin, what: 'script router', why: 'a script router runs a script (JavaScript, Groovy...) inside each Dubbo consumer; the mesh cannot run it, so the rule is inert' }] };
+      return {
+        rules: [],
+        unsupported: [{ origin, what: 'script router', why: 'a script router runs a script (JavaScript, Groovy...) inside each Dubbo consumer; the mesh cannot run it, so the rule is inert' }],
+      };
     }
     if (name.endsWith('.MESHAPPRULE')) {
-      return { rules: [], unsupported: [{ origin, what: 'Dubbo mesh rule (MESHAPPRULE)', why: "Dubbo's own VirtualService/DestinationRule form is not translated; it is inert: write Istio objects in the adapter group, which are passed through (docs/rules.md)" }] };
+      return {
+        rules: [],
+        unsupported: [
+          {
+            origin,
+            what: 'Dubbo mesh rule (MESHAPPRULE)',
+            why: "Dubbo's own VirtualService/DestinationRule form is not translated; it is inert: write Istio objects in the adapter group, which are passed through (docs/rules.md)",
+          },
+        ],
+      };
     }
     const suffix = DUBBO_RULE_SUFFIXES.find((s) => name.endsWith(s));
     if (suffix) {
@@ -47,9 +58,11 @@ export function parseRuleDocument(origin: RuleOrigin, name: string, content: str
       const unsupported: Unsupported[] = [];
       const key = name.slice(0, -suffix.length);
       const rules =
-        suffix === '.configurators' ? parseConfigurators(origin, doc, key, unsupported)
-        : suffix === '.tag-router' ? parseTagRouter(origin, doc, key, unsupported)
-        : parseConditionRouter(origin, doc, key, unsupported);
+        suffix === '.configurators'
+          ? parseConfigurators(origin, doc, key, unsupported)
+          : suffix === '.tag-router'
+            ? parseTagRouter(origin, doc, key, unsupported)
+            : parseConditionRouter(origin, doc, key, unsupported);
       return { rules, unsupported };
     }
     const rules: Rule[] = [];
@@ -219,7 +232,11 @@ function parseConfigurators(origin: RuleOrigin, doc: Record<string, unknown>, na
     // Checked once the entry is known to be well formed. Dubbo 2.7 and later apply an entry only on
     // the side it names (AbstractConfigurator.configure).
     if (c.side === 'consumer') return note('side: consumer', 'consumer-side overrides change Dubbo consumers, not the providers the mesh routes to');
-    if (c.side !== 'provider') return note(`side: ${c.side === undefined || c.side === null ? '(none)' : String(c.side)}`, 'Dubbo applies a configurator entry only on the side it names (provider or consumer); without side: provider it changes no provider, so neither does the mesh');
+    if (c.side !== 'provider')
+      return note(
+        `side: ${c.side === undefined || c.side === null ? '(none)' : String(c.side)}`,
+        'Dubbo applies a configurator entry only on the side it names (provider or consumer); without side: provider it changes no provider, so neither does the mesh',
+      );
     for (const [k, v] of Object.entries(params)) {
       if (k === 'weight') {
         const w = Number(v);
@@ -344,7 +361,10 @@ export function parseConditions(side: string, at: string): Condition[] {
     if (!p) continue;
     const m = /^([\w.\-[\]]+)\s*(!=|=)\s*(.*)$/.exec(p);
     if (!m) return fail(`${at}: "${p}" is not key = value or key != value`);
-    const values = m[3].split(',').map((v) => v.trim()).filter(Boolean);
+    const values = m[3]
+      .split(',')
+      .map((v) => v.trim())
+      .filter(Boolean);
     if (values.length === 0 || values.some((v) => /[\s=!]/.test(v))) return fail(`${at}: "${p}" needs values without spaces, = or !`);
     out.push({ key: m[1], negate: m[2] === '!=', values });
   }
@@ -410,7 +430,16 @@ function parseLegacyUrl(origin: RuleOrigin, url: string): { rules: Rule[]; unsup
     }
     if (!params.rule?.trim()) return fail('route:// without a rule parameter');
     const priority = Number(params.priority ?? 0);
-    const route: ConditionRoute = { kind: 'condition', origin, scope, force: flag(params.force), priority: Number.isFinite(priority) ? priority : 0, index: 0, text: params.rule.trim(), ...conditionRoute(params.rule, 'rule') };
+    const route: ConditionRoute = {
+      kind: 'condition',
+      origin,
+      scope,
+      force: flag(params.force),
+      priority: Number.isFinite(priority) ? priority : 0,
+      index: 0,
+      text: params.rule.trim(),
+      ...conditionRoute(params.rule, 'rule'),
+    };
     return { rules: [route], unsupported };
   }
 
@@ -463,7 +492,9 @@ function parseAdapterObject(origin: RuleOrigin, raw: unknown): Rule {
   if (typeof o.apiVersion === 'string' && /^networking\.istio\.io\/v1(alpha3|beta1)?$/.test(o.apiVersion) && (o.kind === 'VirtualService' || o.kind === 'DestinationRule')) {
     return parsePassThrough(origin, o.kind, name as string, o, at);
   }
-  return fail(`${at}: apiVersion ${JSON.stringify(o.apiVersion)} kind ${JSON.stringify(o.kind)} is neither ${ADAPTER_API_VERSION} TrafficPolicy nor a networking.istio.io VirtualService or DestinationRule`);
+  return fail(
+    `${at}: apiVersion ${JSON.stringify(o.apiVersion)} kind ${JSON.stringify(o.kind)} is neither ${ADAPTER_API_VERSION} TrafficPolicy nor a networking.istio.io VirtualService or DestinationRule`,
+  );
 }
 
 function stringMap(v: unknown, at: string): Record<string, string> {
@@ -525,12 +556,19 @@ function parseTrafficPolicy(origin: RuleOrigin, name: string, spec: unknown, at:
     p.timeout = s.timeout as string;
   }
   for (const k of Object.keys(s)) {
-    if (!['services', 'applications', 'split', 'zoneAffinity', 'loadBalancer', 'connectionPool', 'outlierDetection', 'retries', 'timeout'].includes(k)) fail(`${at}: spec.${k} is not a TrafficPolicy field`);
+    if (!['services', 'applications', 'split', 'zoneAffinity', 'loadBalancer', 'connectionPool', 'outlierDetection', 'retries', 'timeout'].includes(k))
+      fail(`${at}: spec.${k} is not a TrafficPolicy field`);
   }
   return p;
 }
 
-function parsePassThrough(origin: RuleOrigin, kind: 'VirtualService' | 'DestinationRule', name: string, o: { metadata?: { labels?: unknown; annotations?: unknown }; spec?: unknown }, at: string): PassThrough {
+function parsePassThrough(
+  origin: RuleOrigin,
+  kind: 'VirtualService' | 'DestinationRule',
+  name: string,
+  o: { metadata?: { labels?: unknown; annotations?: unknown }; spec?: unknown },
+  at: string,
+): PassThrough {
   try {
     yamlToProto(specType(kind), o.spec, 'spec');
   } catch (err) {
@@ -540,6 +578,9 @@ function parsePassThrough(origin: RuleOrigin, kind: 'VirtualService' | 'Destinat
   const hosts = kind === 'VirtualService' ? strings(spec.hosts, `${at}: spec.hosts`) : typeof spec.host === 'string' && spec.host ? [spec.host] : [];
   if (hosts.length === 0) fail(`${at}: ${kind === 'VirtualService' ? 'spec.hosts is empty' : 'spec.host is missing'}`);
   const annotations = stringMap(o.metadata?.annotations, `${at}: metadata.annotations`);
-  const clusters = (annotations[CLUSTERS_ANNOTATION] ?? '').split(',').map((c) => c.trim()).filter(Boolean);
+  const clusters = (annotations[CLUSTERS_ANNOTATION] ?? '')
+    .split(',')
+    .map((c) => c.trim())
+    .filter(Boolean);
   return { kind: 'passthrough', origin, objectKind: kind, name, clusters, labels: stringMap(o.metadata?.labels, `${at}: metadata.labels`), annotations, spec, hosts };
 }

@@ -175,7 +175,10 @@ function configuratorApplies(c: Configurator, svc: CatalogService, e: CatalogEnd
 
 /** A subset name (DNS-1123 label) for a label value: readable when it can be, hashed when not. */
 function subsetName(prefix: string, value: string): string {
-  const clean = `${prefix}-${value}`.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '');
+  const clean = `${prefix}-${value}`
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^-+|-+$/g, '');
   return clean.length <= 63 && clean === `${prefix}-${value}` ? clean : `${clean.slice(0, 50).replace(/-+$/, '')}-${contentHash(value, 8)}`;
 }
 
@@ -210,11 +213,42 @@ export function applyRules(svc: CatalogService, host: string, ports: readonly Se
   const passThrough = set.rules.filter((r): r is PassThrough => r.kind === 'passthrough' && r.hosts.includes(host) && (r.clusters.length === 0 || r.clusters.includes(view.name)));
   const kinds: PortKind[] = [...(ports.some((p) => p.protocol === 'TCP') ? ['tcp' as const] : []), ...(ports.some((p) => p.protocol !== 'TCP') ? ['http' as const] : [])];
 
-  const configured = applyConfigurators(svc, rules.filter((r): r is Configurator => r.kind === 'configurator'), s.mapping, report);
-  const tagged = applyTags(configured, rules.filter((r): r is TagRule => r.kind === 'tag'), s, report);
-  const chained = applyConditions(svc, tagged.endpoints, tagged.classes, conditionChain(rules.filter((r): r is ConditionRoute => r.kind === 'condition'), svc, report.notes), kinds, s.mapping, report);
+  const configured = applyConfigurators(
+    svc,
+    rules.filter((r): r is Configurator => r.kind === 'configurator'),
+    s.mapping,
+    report,
+  );
+  const tagged = applyTags(
+    configured,
+    rules.filter((r): r is TagRule => r.kind === 'tag'),
+    s,
+    report,
+  );
+  const chained = applyConditions(
+    svc,
+    tagged.endpoints,
+    tagged.classes,
+    conditionChain(
+      rules.filter((r): r is ConditionRoute => r.kind === 'condition'),
+      svc,
+      report.notes,
+    ),
+    kinds,
+    s.mapping,
+    report,
+  );
   const untagged = tagged.subsets.has(UNTAGGED);
-  const policy = applyPolicy(rules.filter((r): r is TrafficPolicy => r.kind === 'policy'), host, view, chained.endpoints, untagged, kinds, chained.chains, report);
+  const policy = applyPolicy(
+    rules.filter((r): r is TrafficPolicy => r.kind === 'policy'),
+    host,
+    view,
+    chained.endpoints,
+    untagged,
+    kinds,
+    chained.chains,
+    report,
+  );
 
   const subsets: Subsets = new Map([...tagged.subsets, ...chained.subsets, ...policy.subsets]);
   const out: ServicePolicy = { endpoints: chained.endpoints, applied: report.applied, notes: report.notes };
@@ -238,7 +272,9 @@ function applyConfigurators(svc: CatalogService, configurators: Configurator[], 
     const verdicts = endpoints.map((e) => configuratorApplies(c, svc, e, mapping));
     if (verdicts.includes(undefined)) {
       const missing = c.match.param.find((p) => !readable(p.key, mapping))?.key;
-      report.notes.push(`configurator ${c.origin.document}: ${missing ? `provider parameter "${missing}" is not read (${UNREAD})` : 'its match cannot be evaluated on every provider (an IPv6 or malformed address range)'}; not applied`);
+      report.notes.push(
+        `configurator ${c.origin.document}: ${missing ? `provider parameter "${missing}" is not read (${UNREAD})` : 'its match cannot be evaluated on every provider (an IPv6 or malformed address range)'}; not applied`,
+      );
       continue;
     }
     let n = 0;
@@ -303,7 +339,15 @@ function applyTags(input: CatalogEndpoint[], tagRules: TagRule[], s: RuleSetting
 }
 
 /** Condition rules: the chain (conditions.ts) per kind of port, its subsets and the labels that select them. */
-function applyConditions(svc: CatalogService, input: CatalogEndpoint[], classes: TagClass[], chainRules: ChainRule[], kinds: PortKind[], mapping: MappingConfig, report: Report): { endpoints: CatalogEndpoint[]; chains: Map<PortKind, ChainResult>; subsets: Subsets } {
+function applyConditions(
+  svc: CatalogService,
+  input: CatalogEndpoint[],
+  classes: TagClass[],
+  chainRules: ChainRule[],
+  kinds: PortKind[],
+  mapping: MappingConfig,
+  report: Report,
+): { endpoints: CatalogEndpoint[]; chains: Map<PortKind, ChainResult>; subsets: Subsets } {
   let endpoints = input;
   const subsets: Subsets = new Map();
   const holds = (conds: Condition[], e: CatalogEndpoint) => conditionsHold(conds, e, mapping);
@@ -311,13 +355,19 @@ function applyConditions(svc: CatalogService, input: CatalogEndpoint[], classes:
   for (const kind of kinds) {
     const chain = evaluateChain(chainRules, classes, kind, holds, svc.id);
     chains.set(kind, chain);
-    for (const { rule, why } of chain.inert) report.notes.push(`condition route ${rule.rule.origin.document} "${rule.rule.text}": ${why}; not applied on ${kind === 'tcp' ? 'the TCP (dubbo://) port' : 'gRPC ports'}`);
+    for (const { rule, why } of chain.inert)
+      report.notes.push(`condition route ${rule.rule.origin.document} "${rule.rule.text}": ${why}; not applied on ${kind === 'tcp' ? 'the TCP (dubbo://) port' : 'gRPC ports'}`);
     for (const [name, label] of chain.subsets) subsets.set(name, { [label]: 'true' });
     if (chain.labels.size) endpoints = endpoints.map((e) => chain.labels.get(e.id)?.reduce((x, l) => withLabel(x, l, 'true'), e) ?? e);
   }
   for (const r of chainRules) {
     const on = [...chains].filter(([, c]) => c.active.includes(r)).map(([k]) => k);
-    if (on.length) report.applied.push({ origin: r.rule.origin, kind: 'condition', effect: `${r.role === 'service' ? '' : `as the ${r.role.replace('-', ' ')}'s rule, `}in the chain on ${on.join(' and ')} ports` });
+    if (on.length)
+      report.applied.push({
+        origin: r.rule.origin,
+        kind: 'condition',
+        effect: `${r.role === 'service' ? '' : `as the ${r.role.replace('-', ' ')}'s rule, `}in the chain on ${on.join(' and ')} ports`,
+      });
   }
   return { endpoints, chains, subsets };
 }
@@ -333,7 +383,16 @@ interface PolicyOutcome {
 }
 
 /** The adapter's TrafficPolicy: the first by source and name wins a service. */
-function applyPolicy(candidates: TrafficPolicy[], host: string, view: ClusterConfig, endpoints: CatalogEndpoint[], untagged: boolean, kinds: PortKind[], chains: Map<PortKind, ChainResult>, report: Report): PolicyOutcome {
+function applyPolicy(
+  candidates: TrafficPolicy[],
+  host: string,
+  view: ClusterConfig,
+  endpoints: CatalogEndpoint[],
+  untagged: boolean,
+  kinds: PortKind[],
+  chains: Map<PortKind, ChainResult>,
+  report: Report,
+): PolicyOutcome {
   const out: PolicyOutcome = { defaultRoute: untagged ? [{ destination: { host, subset: UNTAGGED } }] : [{ destination: { host } }], trafficPolicy: {}, routeExtras: {}, subsets: new Map() };
   const policies = [...candidates].sort((a, b) => (a.origin.source + a.name < b.origin.source + b.name ? -1 : 1));
   const policy = policies[0];
@@ -345,14 +404,25 @@ function applyPolicy(candidates: TrafficPolicy[], host: string, view: ClusterCon
     if (Object.keys(w).length) {
       const names = new Map<string, string>();
       for (const value of Object.keys(w).sort()) {
-        const name = subsetName(policy.split.label.split('/').pop()!.replace(/[^a-z0-9-]/gi, '-'), value);
+        const name = subsetName(
+          policy.split.label
+            .split('/')
+            .pop()!
+            .replace(/[^a-z0-9-]/gi, '-'),
+          value,
+        );
         names.set(value, name);
         out.subsets.set(name, { [policy.split.label]: value });
-        if (w[value] > 0 && !endpoints.some((e) => e.labels[policy.split!.label] === value)) report.notes.push(`split: no endpoint has ${policy.split.label}=${value} in view ${view.name}; its ${w[value]}% will fail`);
+        if (w[value] > 0 && !endpoints.some((e) => e.labels[policy.split!.label] === value))
+          report.notes.push(`split: no endpoint has ${policy.split.label}=${value} in view ${view.name}; its ${w[value]}% will fail`);
       }
       if (untagged) report.notes.push(`TrafficPolicy ${policy.name}: the weighted split replaces the route to untagged providers`);
       out.defaultRoute = weighted(host, w, names);
-      effects.push(`split ${Object.entries(w).map(([k, v]) => `${k}=${v}`).join(' ')} on ${policy.split.label}`);
+      effects.push(
+        `split ${Object.entries(w)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(' ')} on ${policy.split.label}`,
+      );
     }
   }
   const lb: Record<string, unknown> = { ...(policy.loadBalancer ?? {}) };
@@ -373,7 +443,8 @@ function applyPolicy(candidates: TrafficPolicy[], host: string, view: ClusterCon
   if (policy.connectionPool) effects.push('connection pool');
   if (policy.outlierDetection) effects.push('outlier detection');
   report.applied.push({ origin: policy.origin, kind: 'policy', effect: effects.join(', ') || 'nothing for this service' });
-  if (policy.split && [...chains.values()].some((c) => c.routes.at(-1)?.to.some((d) => d.subset))) report.notes.push(`TrafficPolicy ${policy.name}: condition routes narrow the providers of every call, so the weighted split is not used`);
+  if (policy.split && [...chains.values()].some((c) => c.routes.at(-1)?.to.some((d) => d.subset)))
+    report.notes.push(`TrafficPolicy ${policy.name}: condition routes narrow the providers of every call, so the weighted split is not used`);
   return out;
 }
 
@@ -384,12 +455,19 @@ function virtualServiceSpec(svc: CatalogService, host: string, chains: Map<PortK
   const base = untagged ? { host, subset: UNTAGGED } : { host };
   const to = (r: ChainRoute) =>
     r.to.length === 1
-      ? r.to[0].subset ? [{ destination: { host, subset: r.to[0].subset } }] : policy.defaultRoute
+      ? r.to[0].subset
+        ? [{ destination: { host, subset: r.to[0].subset } }]
+        : policy.defaultRoute
       : r.to.map((d) => ({ destination: d.subset ? { host, subset: d.subset } : base, weight: d.weight }));
   const nameOf = (r: ChainRoute) => r.to.find((d) => d.subset)?.subset ?? 'default-route';
   const tcp = chains.get('tcp')?.routes ?? [];
   const http = chains.get('http')?.routes ?? [];
-  const routed = tcp.length > 1 || http.length > 1 || [...tcp, ...http].some((r) => r.to.some((d) => d.subset)) || policy.defaultRoute.some((r) => (r.destination as { subset?: string }).subset) || Object.keys(policy.routeExtras).length > 0;
+  const routed =
+    tcp.length > 1 ||
+    http.length > 1 ||
+    [...tcp, ...http].some((r) => r.to.some((d) => d.subset)) ||
+    policy.defaultRoute.some((r) => (r.destination as { subset?: string }).subset) ||
+    Object.keys(policy.routeExtras).length > 0;
   if (!routed) return undefined;
   const vs: Record<string, unknown> = { hosts: [host] };
   if (chains.has('http')) {
@@ -427,7 +505,9 @@ function conditionChain(conditions: ConditionRoute[], svc: CatalogService, notes
   for (const r of conditions.filter((c) => c.scope.kind === 'service').sort(order)) {
     const version = (r.scope as { version?: string }).version ?? '';
     if (svc.versions.some((v) => v !== version)) {
-      notes.push(`condition route ${r.origin.document} "${r.text}": keyed to ${version ? `version ${version}` : 'no version'}, but versions ${svc.versions.map((v) => v || '(none)').join(', ')} share this host and their consumers cannot be told apart; not applied`);
+      notes.push(
+        `condition route ${r.origin.document} "${r.text}": keyed to ${version ? `version ${version}` : 'no version'}, but versions ${svc.versions.map((v) => v || '(none)').join(', ')} share this host and their consumers cannot be told apart; not applied`,
+      );
       continue;
     }
     service.push({ rule: r, role: 'service', when: r.when });
@@ -437,7 +517,11 @@ function conditionChain(conditions: ConditionRoute[], svc: CatalogService, notes
   const provider = apps
     .filter((r) => providerApps.has((r.scope as { application: string }).application))
     .map((r): ChainRule => ({ rule: r, role: 'provider-application', when: [{ key: 'application', negate: true, values: [(r.scope as { application: string }).application] }, ...r.when] }));
-  const consumer = apps.map((r): ChainRule => ({ rule: r, role: 'consumer-application', when: [{ key: 'application', negate: false, values: [(r.scope as { application: string }).application] }, ...r.when] }));
+  const consumer = apps.map((r): ChainRule => ({
+    rule: r,
+    role: 'consumer-application',
+    when: [{ key: 'application', negate: false, values: [(r.scope as { application: string }).application] }, ...r.when],
+  }));
   return [...service, ...provider, ...consumer];
 }
 

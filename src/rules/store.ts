@@ -36,7 +36,10 @@ export class RuleStore {
   private readonly sourceOrder: string[];
   private cached?: RuleSet;
 
-  constructor(sources: readonly string[], private readonly observer: RuleStoreObserver) {
+  constructor(
+    sources: readonly string[],
+    private readonly observer: RuleStoreObserver,
+  ) {
     this.sourceOrder = [...sources];
   }
 

@@ -170,7 +170,9 @@ export abstract class Connection<Req, Sub extends { typeUrl: string; kind?: Isti
   abstract info(): ConnectionInfo;
 }
 
-export function describe(c: { id: string; cluster: string; protocol: 'sotw' | 'delta'; nodeId?: string; connectedAt: Date; peer: string }, types: [string, ConnectionInfo['types'][string]][]): ConnectionInfo {
+export function describe(
+  c: { id: string; cluster: string; protocol: 'sotw' | 'delta'; nodeId?: string; connectedAt: Date; peer: string },
+  types: [string, ConnectionInfo['types'][string]][],
+): ConnectionInfo {
   return { id: c.id, cluster: c.cluster, protocol: c.protocol, peer: c.peer, nodeId: c.nodeId, connectedAt: c.connectedAt.toISOString(), types: Object.fromEntries(types) };
 }
-

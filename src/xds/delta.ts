@@ -85,7 +85,12 @@ export class DeltaConnection extends Connection<DeltaDiscoveryRequestMsg, DeltaS
   }
 
   info(): ConnectionInfo {
-    return describe(this, [...this.subs.values()].map((s) => [s.typeUrl, { sentVersion: undefined, inFlight: !!s.inFlightNonce, pending: s.pending, nacks: s.nacks, lastNack: s.lastNack, resources: s.known.size, wildcard: s.wildcard }]));
+    return describe(
+      this,
+      [...this.subs.values()].map((s) => [
+        s.typeUrl,
+        { sentVersion: undefined, inFlight: !!s.inFlightNonce, pending: s.pending, nacks: s.nacks, lastNack: s.lastNack, resources: s.known.size, wildcard: s.wildcard },
+      ]),
+    );
   }
 }
-

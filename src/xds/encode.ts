@@ -47,7 +47,10 @@ export function lengthDelimitedField(fieldNumber: number, bytes: Uint8Array): Bu
  */
 export function ownedField(fieldNumber: number, bytes: Uint8Array): { field: Buffer; bytes: Buffer } {
   const w = protobuf.Writer.create();
-  const prefix = w.uint32((fieldNumber << 3) | 2).uint32(bytes.length).finish();
+  const prefix = w
+    .uint32((fieldNumber << 3) | 2)
+    .uint32(bytes.length)
+    .finish();
   const field = Buffer.allocUnsafeSlow(prefix.length + bytes.length);
   field.set(prefix, 0);
   field.set(bytes, prefix.length);

@@ -57,7 +57,9 @@ export async function listen(c: ClusterConfig, cfg: XdsConfig, handlers: AdsHand
     ? grpc.ServerCredentials.createSsl(null, [{ cert_chain: readFileSync(c.listener.tls.certFile), private_key: readFileSync(c.listener.tls.keyFile) }], false)
     : grpc.ServerCredentials.createInsecure();
   const address = `${c.listener.address.includes(':') ? `[${c.listener.address}]` : c.listener.address}:${c.listener.port}`;
-  const port = await new Promise<number>((resolve, reject) => server.bindAsync(address, creds, (err, p) => (err ? reject(new Error(`cannot listen on ${address} for cluster ${c.name}: ${err.message}`)) : resolve(p))));
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(address, creds, (err, p) => (err ? reject(new Error(`cannot listen on ${address} for cluster ${c.name}: ${err.message}`)) : resolve(p))),
+  );
   return { server, port, address };
 }
 

@@ -63,7 +63,12 @@ export class SotwConnection extends Connection<DiscoveryRequestMsg, SotwSub> {
   }
 
   info(): ConnectionInfo {
-    return describe(this, [...this.subs.values()].map((s) => [s.typeUrl, { sentVersion: s.sentVersion, ackedVersion: s.ackedVersion, inFlight: !!s.inFlightNonce, pending: s.pending, nacks: s.nacks, lastNack: s.lastNack }]));
+    return describe(
+      this,
+      [...this.subs.values()].map((s) => [
+        s.typeUrl,
+        { sentVersion: s.sentVersion, ackedVersion: s.ackedVersion, inFlight: !!s.inFlightNonce, pending: s.pending, nacks: s.nacks, lastNack: s.lastNack },
+      ]),
+    );
   }
 }
-

@@ -16,8 +16,7 @@ const RSS_BOUND_MB = 150;
 /** How much log one attack may write. */
 const LOG_BOUND_BYTES = 256 * 1024;
 
-const provider = (ip: string, iface = 'com.example.Victim', extra = '') =>
-  `dubbo://${ip}:20880/${iface}?application=victim&interface=${iface}&side=provider&timestamp=1700000000000${extra}`;
+const provider = (ip: string, iface = 'com.example.Victim', extra = '') => `dubbo://${ip}:20880/${iface}?application=victim&interface=${iface}&side=provider&timestamp=1700000000000${extra}`;
 
 /** The daemon with a ZooKeeper registry and rule source, and an xDS port of its own. */
 class AttackedDaemon extends DaemonProcess {
@@ -38,7 +37,11 @@ class AttackedDaemon extends DaemonProcess {
 /** A hostile client's raw ADS stream: write what it likes, and learn how the stream ended. */
 function attacker(address: string) {
   const client = new grpc.Client(address, grpc.credentials.createInsecure(), { 'grpc.max_send_message_length': -1, 'grpc.max_receive_message_length': -1 });
-  const stream = client.makeBidiStreamRequest(ADS, (m: object) => Buffer.from(DiscoveryRequest.encode(DiscoveryRequest.fromObject(m)).finish()), (b: Buffer) => b);
+  const stream = client.makeBidiStreamRequest(
+    ADS,
+    (m: object) => Buffer.from(DiscoveryRequest.encode(DiscoveryRequest.fromObject(m)).finish()),
+    (b: Buffer) => b,
+  );
   let received = 0;
   const ended = new Promise<number>((resolve) => {
     stream.on('error', (e: grpc.ServiceError) => resolve(e.code));
@@ -159,17 +162,31 @@ describe('the daemon under attack', () => {
       await sleep(50);
       for (const a of batch) a.close();
     }
-    const streams = async () => (await daemon.metrics()).split('\n').filter((l) => l.startsWith('dia_xds_connections{')).reduce((n, l) => n + Number(l.split(' ').pop()), 0);
+    const streams = async () =>
+      (await daemon.metrics())
+        .split('\n')
+        .filter((l) => l.startsWith('dia_xds_connections{'))
+        .reduce((n, l) => n + Number(l.split(' ').pop()), 0);
     await waitFor('only the good client left', async () => (await streams()) === 1, 30000);
   });
 
   it('a YAML alias bomb in the config center is refused; the daemon and its other rules stay', async () => {
     const levels = ['a0: &a0 [x, x, x, x, x, x, x, x, x, x]'];
-    for (let i = 1; i < 9; i++) levels.push(`a${i}: &a${i} [${Array(10).fill(`*a${i - 1}`).join(', ')}]`);
+    for (let i = 1; i < 9; i++)
+      levels.push(
+        `a${i}: &a${i} [${Array(10)
+          .fill(`*a${i - 1}`)
+          .join(', ')}]`,
+      );
     const bomb = `apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: bomb}\n${levels.join('\n')}\nspec: {hosts: [a.example], http: [{route: [{destination: {host: a.example}}], headers: *a8}]}\n`;
     await writer.put('/dubbo/config/dubbo-istio-adapter/bomb', bomb);
     await waitFor('the bomb refused', async () => /dia_rule_documents\{state="rejected"\} 1/.test(await daemon.metrics()), 30000).catch(async (e: Error) => {
-      throw new Error(`${e.message}\n${(await daemon.metrics()).split('\n').filter((l) => l.startsWith('dia_rule')).join('\n')}\n${readFileSync(daemon.log, 'utf8').slice(-3000)}`);
+      throw new Error(
+        `${e.message}\n${(await daemon.metrics())
+          .split('\n')
+          .filter((l) => l.startsWith('dia_rule'))
+          .join('\n')}\n${readFileSync(daemon.log, 'utf8').slice(-3000)}`,
+      );
     });
     expect(await (await fetch(`http://127.0.0.1:${daemon.admin}/readyz`)).text()).toMatch(/degraded/);
     await writer.remove('/dubbo/config/dubbo-istio-adapter/bomb');
@@ -186,7 +203,7 @@ describe('the daemon under attack', () => {
     await waitFor('synced again', async () => !/source zk is/.test(await (await fetch(`http://127.0.0.1:${daemon.admin}/readyz`)).text()), 30000);
   });
 
-  it('a slow drain (providers deleted one by one) is held once it passes half of the window\'s largest count', async () => {
+  it("a slow drain (providers deleted one by one) is held once it passes half of the window's largest count", async () => {
     const victims = Array.from({ length: 14 }, (_, i) => provider(`10.66.0.${i + 1}`));
     for (const v of victims) {
       await writer.unregister(v);

@@ -69,12 +69,29 @@ describe('the Helm chart', () => {
 
   it('wires ports, probes, config, TLS, secrets and security the way the daemon expects', () => {
     const ms = template([MULTI]);
-    const dep = byKind(ms, 'Deployment')[0] as unknown as { spec: { replicas: number; template: { metadata: { annotations: Record<string, string> }; spec: Record<string, unknown> & { containers: Record<string, unknown>[]; volumes: Record<string, unknown>[] } } } };
+    const dep = byKind(ms, 'Deployment')[0] as unknown as {
+      spec: {
+        replicas: number;
+        template: { metadata: { annotations: Record<string, string> }; spec: Record<string, unknown> & { containers: Record<string, unknown>[]; volumes: Record<string, unknown>[] } };
+      };
+    };
     const pod = dep.spec.template.spec;
-    const c = pod.containers[0] as { args: string[]; ports: { name: string; containerPort: number }[]; env: unknown[]; readinessProbe: unknown; livenessProbe: unknown; securityContext: Record<string, unknown>; volumeMounts: { mountPath: string }[] };
+    const c = pod.containers[0] as {
+      args: string[];
+      ports: { name: string; containerPort: number }[];
+      env: unknown[];
+      readinessProbe: unknown;
+      livenessProbe: unknown;
+      securityContext: Record<string, unknown>;
+      volumeMounts: { mountPath: string }[];
+    };
     expect(dep.spec.replicas).toBe(3);
     expect(c.args).toEqual(['run', '--config', '/etc/dubbo-istio-adapter/config/adapter.yaml']);
-    expect(c.ports.map((p) => [p.name, p.containerPort])).toEqual([['http-admin', 15080], ['xds-0', 15051], ['xds-1', 15052]]);
+    expect(c.ports.map((p) => [p.name, p.containerPort])).toEqual([
+      ['http-admin', 15080],
+      ['xds-0', 15051],
+      ['xds-1', 15052],
+    ]);
     expect(c.readinessProbe).toMatchObject({ httpGet: { path: '/readyz', port: 'http-admin' } });
     expect(c.livenessProbe).toMatchObject({ httpGet: { path: '/healthz', port: 'http-admin' } });
     expect(c.env).toEqual([
@@ -87,7 +104,11 @@ describe('the Helm chart', () => {
     expect(pod.affinity).toMatchObject({ podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [expect.objectContaining({ topologyKey: 'kubernetes.io/hostname' })] } });
     expect(dep.spec.template.metadata.annotations['checksum/config']).toMatch(/^[0-9a-f]{64}$/);
     const svc = byKind(ms, 'Service')[0] as unknown as { spec: { ports: { name: string; port: number; targetPort: string }[] } };
-    expect(svc.spec.ports.map((p) => [p.name, p.port, p.targetPort])).toEqual([['http-admin', 15080, 'http-admin'], ['grpc-xds-east', 15051, 'xds-0'], ['grpc-xds-west', 15052, 'xds-1']]);
+    expect(svc.spec.ports.map((p) => [p.name, p.port, p.targetPort])).toEqual([
+      ['http-admin', 15080, 'http-admin'],
+      ['grpc-xds-east', 15051, 'xds-0'],
+      ['grpc-xds-west', 15052, 'xds-1'],
+    ]);
     // The TLS files the config names are where the Secret is mounted.
     const config = parseConfig(configOf(ms));
     expect(config.clusters[0].listener.tls).toEqual({ certFile: '/etc/dubbo-istio-adapter/tls/tls.crt', keyFile: '/etc/dubbo-istio-adapter/tls/tls.key' });
@@ -95,11 +116,16 @@ describe('the Helm chart', () => {
   });
 
   it('is safe by default: a NetworkPolicy lets only istiod reach the MCP ports and the monitoring namespace the admin port', () => {
-    const [np] = byKind(template([MULTI]), 'NetworkPolicy') as unknown as { spec: { podSelector: unknown; policyTypes: string[]; ingress: { from: Record<string, unknown>[]; ports: { port: number }[] }[] } }[];
+    const [np] = byKind(template([MULTI]), 'NetworkPolicy') as unknown as {
+      spec: { podSelector: unknown; policyTypes: string[]; ingress: { from: Record<string, unknown>[]; ports: { port: number }[] }[] };
+    }[];
     expect(np.spec.policyTypes).toEqual(['Ingress']);
     expect(np.spec.ingress[0]).toEqual({
       from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'istio-system' } }, podSelector: { matchLabels: { app: 'istiod' } } }],
-      ports: [{ port: 15051, protocol: 'TCP' }, { port: 15052, protocol: 'TCP' }],
+      ports: [
+        { port: 15051, protocol: 'TCP' },
+        { port: 15052, protocol: 'TCP' },
+      ],
     });
     expect(np.spec.ingress[1]).toEqual({ from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }], ports: [{ port: 15080, protocol: 'TCP' }] });
     expect(byKind(template([{ networkPolicy: { enabled: false } }]), 'NetworkPolicy')).toEqual([]);
@@ -131,7 +157,10 @@ describe('the Helm chart', () => {
     const text = notes([MULTI]);
     const ms = template([MULTI]);
     const svc = byKind(ms, 'Service')[0];
-    for (const [view, port] of [['east', 15051], ['west', 15052]] as const) {
+    for (const [view, port] of [
+      ['east', 15051],
+      ['west', 15052],
+    ] as const) {
       const at = text.indexOf(`cluster view "${view}"`);
       const snippet = text.slice(text.indexOf('meshConfig:', at), text.indexOf('- address: k8s://', at) + '- address: k8s://'.length).replace(/<PEM[^>]*>/, 'PEM');
       const mesh = yaml.load(snippet) as { meshConfig: { configSources: { address: string; tlsSettings?: { mode: string } }[] } };

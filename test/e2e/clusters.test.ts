@@ -9,8 +9,7 @@ import { ZookeeperServer } from '../support/zookeeper-server';
 
 jest.setTimeout(180_000);
 
-const provider = (ip: string, iface: string, extra: string) =>
-  `dubbo://${ip}:20880/${iface}?application=shop&interface=${iface}&side=provider&timestamp=1700000000000${extra}`;
+const provider = (ip: string, iface: string, extra: string) => `dubbo://${ip}:20880/${iface}?application=shop&interface=${iface}&side=provider&timestamp=1700000000000${extra}`;
 
 describe('two clusters, one istiod each, each with its own view', () => {
   let zk: ZookeeperServer;
@@ -49,7 +48,10 @@ describe('two clusters, one istiod each, each with its own view', () => {
       ],
     });
     daemon = started.daemon;
-    for (const [cluster, revision] of [['east', 'east'], ['west', undefined]] as const) {
+    for (const [cluster, revision] of [
+      ['east', 'east'],
+      ['west', undefined],
+    ] as const) {
       const istiod = await new Istiod({ configSources: [`xds://127.0.0.1:${daemon.xds.port(cluster)}`], revision }).start();
       istiods.push(istiod);
       probes.push(new EnvoyProbe(istiod.xdsAddress).connect());
@@ -68,7 +70,12 @@ describe('two clusters, one istiod each, each with its own view', () => {
 
   it('gives the east istiod only its filtered view, with the overrides, under its revision', async () => {
     const stored = await istiods[0].configz();
-    expect(stored.filter((o) => o.kind === 'ServiceEntry').map((o) => o.spec.hosts).sort()).toEqual([['com.example.orderservice'], ['com.example.stockservice']]);
+    expect(
+      stored
+        .filter((o) => o.kind === 'ServiceEntry')
+        .map((o) => o.spec.hosts)
+        .sort(),
+    ).toEqual([['com.example.orderservice'], ['com.example.stockservice']]);
     expect(stored.every((o) => o.metadata.labels?.['istio.io/rev'] === 'east')).toBe(true);
     const orders = stored.filter((o) => o.kind === 'WorkloadEntry' && (o.spec.address as string).startsWith('10.8.0.'));
     expect(orders.map((o) => o.spec.address).sort()).toEqual(['10.8.0.1', '10.8.0.3']);
@@ -106,7 +113,11 @@ describe('two clusters, one istiod each, each with its own view', () => {
   it('moves an endpoint between views when its env label flips', async () => {
     await writer.unregister(provider('10.8.0.2', 'com.example.OrderService', '&env=green&region=eu&zone=eu-2'));
     await writer.register(provider('10.8.0.2', 'com.example.OrderService', '&env=blue&region=eu&zone=eu-2'));
-    const addresses = () => probes[0].endpointsOf(outbound(20880, 'com.example.orderservice'))?.map((e) => e.address).join(',');
+    const addresses = () =>
+      probes[0]
+        .endpointsOf(outbound(20880, 'com.example.orderservice'))
+        ?.map((e) => e.address)
+        .join(',');
     await waitFor('the flipped endpoint in the east view', () => addresses() === '10.8.0.1,10.8.0.2', 30000);
     await converged(istiods[0], probes[0], daemon, 'east');
     await converged(istiods[1], probes[1], daemon, 'west');

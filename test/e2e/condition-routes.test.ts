@@ -14,8 +14,7 @@ import { ZookeeperServer } from '../support/zookeeper-server';
 
 jest.setTimeout(180_000);
 
-const provider = (ip: string, iface: string, extra: string) =>
-  `dubbo://${ip}:20880/${iface}?application=warehouse&interface=${iface}&side=provider&timestamp=1700000000000${extra}`;
+const provider = (ip: string, iface: string, extra: string) => `dubbo://${ip}:20880/${iface}?application=warehouse&interface=${iface}&side=provider&timestamp=1700000000000${extra}`;
 const INVENTORY = 'com.example.InventoryService';
 const STOCK = 'com.example.StockService';
 const SERVICE_RULE = `/dubbo/config/dubbo/${INVENTORY}.condition-router`;
@@ -87,7 +86,7 @@ describe('condition routes in a real istiod: a chain, and a rule keyed by the co
     expect(reached(bops, 'com.example.inventoryservice')).toBe('1');
   });
 
-  it('applies the consumer application\'s rule to every service that application calls', async () => {
+  it("applies the consumer application's rule to every service that application calls", async () => {
     await waitFor('stock routed', () => reached(bops, 'com.example.stockservice') === '12', 30000);
     expect(reached(anyone, 'com.example.stockservice')).toBe('11,12');
   });

@@ -81,7 +81,8 @@ describe('a real Dubbo estate in a real istiod', () => {
   });
 
   it('gives each TCP service its own listener, whose default route leaves the tagged provider out', async () => {
-    const vip = (host: string) => [...served(stack.daemon!).get('ServiceEntry')!.values()].map((m) => m.spec as { hosts: string[]; addresses: string[] }).find((s) => s.hosts[0] === host)!.addresses[0];
+    const vip = (host: string) =>
+      [...served(stack.daemon!).get('ServiceEntry')!.values()].map((m) => m.spec as { hosts: string[]; addresses: string[] }).find((s) => s.hosts[0] === host)!.addresses[0];
     await waitFor('listeners of both versions', () => stack.probe!.tcpTargets.has(`${vip(V1)}_20880`) && stack.probe!.tcpTargets.has(`${vip(V2)}_20880`), 60000);
     expect(stack.probe!.tcpTargets.get(`${vip(V1)}_20880`)).toEqual([{ cluster: outbound(20880, V1, 'untagged') }]);
     expect(stack.probe!.tcpTargets.get(`${vip(V2)}_20880`)).toEqual([{ cluster: outbound(20880, V2) }]);
@@ -99,7 +100,8 @@ describe('a real Dubbo estate in a real istiod', () => {
     );
     const bops = new EnvoyProbe(stack.istiod!.xdsAddress, 'sidecar~10.0.0.8~bops-1.default~default.svc.cluster.local', { app: 'bops' }).connect({ listeners: true });
     try {
-      const vip = (host: string) => [...served(stack.daemon!).get('ServiceEntry')!.values()].map((m) => m.spec as { hosts: string[]; addresses: string[] }).find((x) => x.hosts[0] === host)!.addresses[0];
+      const vip = (host: string) =>
+        [...served(stack.daemon!).get('ServiceEntry')!.values()].map((m) => m.spec as { hosts: string[]; addresses: string[] }).find((x) => x.hosts[0] === host)!.addresses[0];
       const target = (probe: EnvoyProbe, host: string) => probe.tcpTargets.get(`${vip(host)}_20880`)?.[0];
       await waitFor('bops weighted on version 1.0.0', () => 'weighted' in (target(bops, V1) ?? {}), 60000);
       const weighted = (target(bops, V1) as { weighted: { name: string; weight: number }[] }).weighted;

@@ -47,12 +47,21 @@ describe('a Dubbo 3 application-level estate in a real istiod', () => {
   afterAll(() => stack.stop());
 
   const stored = async () => (await istiod.configz()).map((o) => `${o.kind} ${o.metadata.name}@${o.metadata.resourceVersion}`).sort();
-  const endpoints = () => new Map([...probe.clusters.keys()].filter((n) => n.startsWith('outbound|')).sort().map((n) => [n, comparable(probe.endpointsOf(n))]));
+  const endpoints = () =>
+    new Map(
+      [...probe.clusters.keys()]
+        .filter((n) => n.startsWith('outbound|'))
+        .sort()
+        .map((n) => [n, comparable(probe.endpointsOf(n))]),
+    );
 
-  it('reaches istiod\'s EDS: every exported service on its protocol port', () => {
+  it("reaches istiod's EDS: every exported service on its protocol port", () => {
     expect(probe.endpointsOf(outbound(20880, 'org.apache.dubbo.samples.api.greetingsservice'))).toEqual([expect.objectContaining({ address: '30.221.146.35', port: 20880 })]);
     expect(probe.endpointsOf(outbound(20880, '1.0.0.g1.org.apache.dubbo.samples.shop.userservice'))?.map((e) => `${e.address}:${e.port}`)).toEqual(['10.20.0.1:20880', '10.20.0.2:20880']);
-    expect(probe.endpointsOf(outbound(50051, '2.0.0.org.apache.dubbo.samples.shop.orderservice'))?.map((e) => `${e.address}:${e.port}:${e.locality.region}/${e.locality.zone}`)).toEqual(['10.20.0.1:50051:cn-east/zone-a', '10.20.0.2:50051:cn-east/zone-b']);
+    expect(probe.endpointsOf(outbound(50051, '2.0.0.org.apache.dubbo.samples.shop.orderservice'))?.map((e) => `${e.address}:${e.port}:${e.locality.region}/${e.locality.zone}`)).toEqual([
+      '10.20.0.1:50051:cn-east/zone-a',
+      '10.20.0.2:50051:cn-east/zone-b',
+    ]);
   });
 
   it('is stored and served exactly as its interface-level twin: adding the twin changes nothing, and the twin alone keeps every object as it was', async () => {

@@ -74,7 +74,11 @@ function instance(template: Record<string, unknown>, i: number): string {
   const md = inst.payload.metadata;
   if (rnd() < 0.4) md.env = valuePart();
   if (rnd() < 0.3) md.zone = valuePart();
-  if (rnd() < 0.2) md['dubbo.endpoints'] = JSON.stringify([{ port: pick([20880, 0, 70000, 'x']), protocol: pick(PROTOCOLS) }, { port: pick([50051, -5]), protocol: 'tri' }]);
+  if (rnd() < 0.2)
+    md['dubbo.endpoints'] = JSON.stringify([
+      { port: pick([20880, 0, 70000, 'x']), protocol: pick(PROTOCOLS) },
+      { port: pick([50051, -5]), protocol: 'tri' },
+    ]);
   if (rnd() < 0.1) md['dubbo.endpoints'] = junk();
   let text = JSON.stringify(inst);
   if (rnd() < 0.1) {
@@ -109,7 +113,10 @@ function istiodRefuses(objects: IstioObject[]): { name: string; kind: string; er
   const input = objects.map((o) => JSON.stringify({ kind: o.kind, name: o.name, namespace: o.namespace, labels: o.labels, annotations: o.annotations, spec: o.spec })).join('\n') + '\n';
   const r = spawnSync(ISTIO_VALIDATE, { input, maxBuffer: 1 << 30, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`istio-validate failed: ${r.stderr}`);
-  const results = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { name: string; kind: string; error: string });
+  const results = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { name: string; kind: string; error: string });
   expect(results).toHaveLength(objects.length);
   return results.filter((x) => x.error);
 }
@@ -129,7 +136,9 @@ describe(`${URLS.toLocaleString('en')} fuzzed provider URLs and ${INSTANCES.toLo
   it.each(['inline', 'workloadentry'] as const)('%s: istiod accepts every object served, and only a bad service identity ever holds an object back', (mode) => {
     const { served, invalid, unencodable } = serve(mode, byIface, instances);
     const count = (kind: string) => served.filter((o) => o.kind === kind).length;
-    console.log(`${mode}: served ${count('ServiceEntry')} ServiceEntries, ${count('WorkloadEntry')} WorkloadEntries, ${count('DestinationRule')} DestinationRules, ${count('VirtualService')} VirtualServices; held back ${invalid.length}`);
+    console.log(
+      `${mode}: served ${count('ServiceEntry')} ServiceEntries, ${count('WorkloadEntry')} WorkloadEntries, ${count('DestinationRule')} DestinationRules, ${count('VirtualService')} VirtualServices; held back ${invalid.length}`,
+    );
     expect(count('ServiceEntry')).toBeGreaterThan(500);
     expect(count('VirtualService')).toBeGreaterThan(50);
     expect(unencodable).toEqual([]);

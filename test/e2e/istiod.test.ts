@@ -11,8 +11,7 @@ import { ZookeeperServer } from '../support/zookeeper-server';
 jest.setTimeout(180_000);
 
 const fixtures = fixtureProviderEntries().map((e) => decodeURIComponent(e));
-const provider = (ip: string, iface: string, extra = '') =>
-  `dubbo://${ip}:20880/${iface}?application=orders&dubbo=2.0.2&interface=${iface}&side=provider&timestamp=1700000000000${extra}`;
+const provider = (ip: string, iface: string, extra = '') => `dubbo://${ip}:20880/${iface}?application=orders&dubbo=2.0.2&interface=${iface}&side=provider&timestamp=1700000000000${extra}`;
 // Providers beyond the fixtures: locality, weight, a blue/green env, a group, a meshed one, triple.
 const extras = [
   provider('10.7.0.1', 'com.example.OrderService', '&region=eu-west&zone=eu-west-1a&env=blue&weight=80'),
@@ -70,7 +69,7 @@ describe('a real istiod fed by the adapter', () => {
     expect(probe.endpointsOf(outbound(50051, 'com.example.userservice'))).toEqual([expect.objectContaining({ address: '10.7.0.5', port: 50051 })]);
   });
 
-  it('carries a registration, a change and a deregistration to istiod\'s EDS', async () => {
+  it("carries a registration, a change and a deregistration to istiod's EDS", async () => {
     const cluster = outbound(20880, 'com.example.orderservice');
     const endpoint = (ip: string) => probe.endpointsOf(cluster)?.find((e) => e.address === ip);
     const timed = async (what: string, change: () => Promise<void>, done: () => boolean): Promise<number> => {
@@ -82,14 +81,26 @@ describe('a real istiod fed by the adapter', () => {
       return ms;
     };
     const url = provider('10.7.0.9', 'com.example.OrderService', '&region=eu-west&zone=eu-west-1a');
-    await timed('register', () => writer.register(url).then(() => undefined), () => endpoint('10.7.0.9') !== undefined);
+    await timed(
+      'register',
+      () => writer.register(url).then(() => undefined),
+      () => endpoint('10.7.0.9') !== undefined,
+    );
     expect(endpoint('10.7.0.9')).toMatchObject({ port: 20880, weight: 100 });
     const changed = provider('10.7.0.9', 'com.example.OrderService', '&region=eu-west&zone=eu-west-1a&weight=30');
-    await timed('change weight', async () => {
-      await writer.register(changed);
-      await writer.unregister(url);
-    }, () => endpoint('10.7.0.9')?.weight === 30);
-    await timed('deregister', () => writer.unregister(changed), () => endpoint('10.7.0.9') === undefined);
+    await timed(
+      'change weight',
+      async () => {
+        await writer.register(changed);
+        await writer.unregister(url);
+      },
+      () => endpoint('10.7.0.9')?.weight === 30,
+    );
+    await timed(
+      'deregister',
+      () => writer.unregister(changed),
+      () => endpoint('10.7.0.9') === undefined,
+    );
     await converged(istiod, probe, daemon);
   });
 
@@ -98,7 +109,10 @@ describe('a real istiod fed by the adapter', () => {
     const endpointsBefore = [...probe.endpoints.values()].reduce((n, e) => n + e.length, 0);
     let fewest = endpointsBefore;
     const watch = setInterval(() => {
-      fewest = Math.min(fewest, [...probe.endpoints.values()].reduce((n, e) => n + e.length, 0));
+      fewest = Math.min(
+        fewest,
+        [...probe.endpoints.values()].reduce((n, e) => n + e.length, 0),
+      );
     }, 20);
     try {
       await daemon.stop();
@@ -114,9 +128,7 @@ describe('a real istiod fed by the adapter', () => {
       clearInterval(watch);
     }
     expect(fewest).toBe(endpointsBefore);
-    expect((await istiod.configz()).map((o) => `${o.metadata.name}@${o.metadata.resourceVersion}`).sort()).toEqual(
-      before.map((o) => `${o.metadata.name}@${o.metadata.resourceVersion}`).sort(),
-    );
+    expect((await istiod.configz()).map((o) => `${o.metadata.name}@${o.metadata.resourceVersion}`).sort()).toEqual(before.map((o) => `${o.metadata.name}@${o.metadata.resourceVersion}`).sort());
   });
 
   it('gives istiod the same endpoints in inline mode as in workloadentry mode', async () => {

@@ -19,7 +19,8 @@ describe.each(['inline', 'workloadentry'] as const)('a multi-protocol service in
   beforeAll(async () => {
     await stack.start({
       seed: async (writer) => {
-        for (const u of [url('dubbo', '10.7.2.1', 20880), url('tri', '10.7.2.2', 50051), url('dubbo', '10.7.2.3', 20890), url('tri', '10.7.2.3', 50061)]) await writer.register(u, { ephemeral: false });
+        for (const u of [url('dubbo', '10.7.2.1', 20880), url('tri', '10.7.2.2', 50051), url('dubbo', '10.7.2.3', 20890), url('tri', '10.7.2.3', 50061)])
+          await writer.register(u, { ephemeral: false });
       },
       daemon: { render: { endpointMode } },
     });
@@ -27,7 +28,11 @@ describe.each(['inline', 'workloadentry'] as const)('a multi-protocol service in
   afterAll(() => stack.stop());
 
   it('puts each endpoint only on the ports it serves, at its own port', () => {
-    const at = (port: number) => stack.probe!.endpointsOf(outbound(port, HOST))?.map((e) => `${e.address}:${e.port}`).sort();
+    const at = (port: number) =>
+      stack
+        .probe!.endpointsOf(outbound(port, HOST))
+        ?.map((e) => `${e.address}:${e.port}`)
+        .sort();
     expect(at(20880)).toEqual(['10.7.2.1:20880', '10.7.2.3:20890']);
     expect(at(50051)).toEqual(['10.7.2.2:50051', '10.7.2.3:50061']);
   });

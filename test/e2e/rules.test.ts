@@ -99,14 +99,25 @@ describe('config-center rules in a real istiod, two clusters', () => {
 
   it('stores the DestinationRule and VirtualService istiod needs for the split', async () => {
     const kinds = (await istiods[0].configz()).map((o) => `${o.kind} ${o.metadata.name}`).sort();
-    expect(kinds).toEqual(expect.arrayContaining(['DestinationRule com-example-orderservice', 'VirtualService com-example-orderservice', 'DestinationRule com-example-userservice', 'VirtualService com-example-userservice']));
+    expect(kinds).toEqual(
+      expect.arrayContaining([
+        'DestinationRule com-example-orderservice',
+        'VirtualService com-example-orderservice',
+        'DestinationRule com-example-userservice',
+        'VirtualService com-example-userservice',
+      ]),
+    );
     // Zone affinity: locality load balancing, with the outlier detection Istio needs to fail over.
     const dr = (await istiods[0].configz()).find((o) => o.kind === 'DestinationRule' && o.metadata.name === 'com-example-orderservice')!;
     expect(dr.spec).toMatchObject({ trafficPolicy: { loadBalancer: { localityLbSetting: { enabled: true } }, outlierDetection: { consecutive5xxErrors: 5, interval: '10s' } } });
   });
 
   it('turns a blue/green split into weighted routes in the proxy config, different per cluster (TCP and gRPC)', async () => {
-    await waitFor('weighted routes in both clusters', () => tcpSplit(probes[0]).length === 2 && grpcSplit(probes[0]).length === 2 && tcpSplit(probes[1]).length === 2 && grpcSplit(probes[1]).length === 2, 30000);
+    await waitFor(
+      'weighted routes in both clusters',
+      () => tcpSplit(probes[0]).length === 2 && grpcSplit(probes[0]).length === 2 && tcpSplit(probes[1]).length === 2 && grpcSplit(probes[1]).length === 2,
+      30000,
+    );
     expect(tcpSplit(probes[0])).toEqual(['env-blue=90', 'env-green=10']);
     expect(grpcSplit(probes[0])).toEqual(['env-blue=90', 'env-green=10']);
     expect(tcpSplit(probes[1])).toEqual(['env-blue=50', 'env-green=50']);
@@ -152,7 +163,10 @@ describe('config-center rules in a real istiod, two clusters', () => {
   });
 
   it('shows the effective rules per service and their sources at /debug/rules', async () => {
-    const r = (await (await fetch(`${admin}/debug/rules?format=json&cluster=east`)).json()) as { documents: { document: string; state: string }[]; services: { service: string; applied: { origin: { document: string }; effect: string }[] }[] };
+    const r = (await (await fetch(`${admin}/debug/rules?format=json&cluster=east`)).json()) as {
+      documents: { document: string; state: string }[];
+      services: { service: string; applied: { origin: { document: string }; effect: string }[] }[];
+    };
     expect(r.documents.map((d) => `${d.document} ${d.state}`).sort()).toEqual([`${CONFIGURATOR} ok`, `${POLICY} ok`].sort());
     const orders = r.services.find((s) => s.service === 'com.example.OrderService')!;
     expect(orders.applied.map((a) => `${a.origin.document}: ${a.effect}`)).toEqual([`${CONFIGURATOR}: disabled 1 endpoint(s)`, `${POLICY}: split blue=70 green=30 on env, zone affinity`]);

@@ -12,8 +12,7 @@ jest.setTimeout(180_000);
 
 const SHARDS = 4;
 const iface = (i: number) => `com.example.shard.Service${i}`;
-const provider = (ip: string, i: number, extra = '') =>
-  `dubbo://${ip}:20880/${iface(i)}?application=app${i % 7}&interface=${iface(i)}&side=provider&timestamp=1700000000000${extra}`;
+const provider = (ip: string, i: number, extra = '') => `dubbo://${ip}:20880/${iface(i)}?application=app${i % 7}&interface=${iface(i)}&side=provider&timestamp=1700000000000${extra}`;
 
 describe('one istiod reading the estate as 4 shard config sources', () => {
   const stack = new IstiodStack();
@@ -46,7 +45,11 @@ describe('one istiod reading the estate as 4 shard config sources', () => {
   it('splits the estate into disjoint shards that together are the whole', () => {
     const whole = served(daemon, 'whole');
     for (const kind of ['ServiceEntry', 'WorkloadEntry'] as const) {
-      const parts = shards.map((s) => [...(served(daemon, s).get(kind as never)?.keys() ?? [])]);
+      const parts = shards.map((s) => [
+        ...(served(daemon, s)
+          .get(kind as never)
+          ?.keys() ?? []),
+      ]);
       const union = parts.flat().sort();
       expect(union).toEqual([...(whole.get(kind as never)?.keys() ?? [])].sort());
       expect(new Set(union).size).toBe(union.length); // disjoint
@@ -68,7 +71,7 @@ describe('one istiod reading the estate as 4 shard config sources', () => {
     const pushes = async () => Promise.all(shards.map((cluster) => metricValue(admin, 'dia_xds_pushes_total', { cluster, type: 'WorkloadEntry' })));
     const before = await pushes();
     await writer.register(provider('10.9.99.1', 5));
-    await waitFor('the new endpoint in istiod\'s EDS', () => probe.endpointsOf(outbound(20880, 'com.example.shard.service5'))?.some((e) => e.address === '10.9.99.1') ?? false, 30000);
+    await waitFor("the new endpoint in istiod's EDS", () => probe.endpointsOf(outbound(20880, 'com.example.shard.service5'))?.some((e) => e.address === '10.9.99.1') ?? false, 30000);
     const after = await pushes();
     const pushed = shards.filter((_, i) => after[i] > before[i]);
     expect(pushed).toEqual([`shard-${shardOf(iface(5), SHARDS)}`]);

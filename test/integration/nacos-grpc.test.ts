@@ -121,7 +121,9 @@ describe('Nacos over gRPC: fuzzy watch refused', () => {
     try {
       await waitFor('initial sync', () => client.synced() && addresses(client).length === 2, 30000);
       const [s] = await sources(started.admin);
-      expect(s.details.grpc).toEqual([expect.objectContaining({ fuzzyWatch: [], listed: { DEFAULT_GROUP: expect.stringMatching(/more services than the server lets one fuzzy watch pattern match/) } })]);
+      expect(s.details.grpc).toEqual([
+        expect.objectContaining({ fuzzyWatch: [], listed: { DEFAULT_GROUP: expect.stringMatching(/more services than the server lets one fuzzy watch pattern match/) } }),
+      ]);
       await writer.register({ service: svc('com.example.Three'), ip: '10.42.0.3', port: 20880, metadata: dubboMetadata('com.example.Three') });
       await waitFor('a new service, found by the service list', () => addresses(client).includes('10.42.0.3:20880'), 20000);
       // Its instances come by push once subscribed.

@@ -115,7 +115,11 @@ describe('Nacos source against a real Nacos server', () => {
       expect(at('10.20.0.1')).toEqual([]);
       await publishDocuments(fx.shop.applicationLevel);
       await waitFor('both services of the instance', () => at('10.20.0.1').length === 2, 30000);
-      expect(at('10.20.0.1').map((w) => Object.entries(w.spec.ports as Record<string, number>)[0].join('=')).sort()).toEqual(['grpc-tri=50051', 'tcp-dubbo=20880']);
+      expect(
+        at('10.20.0.1')
+          .map((w) => Object.entries(w.spec.ports as Record<string, number>)[0].join('='))
+          .sort(),
+      ).toEqual(['grpc-tri=50051', 'tcp-dubbo=20880']);
       expect(at('10.20.0.1')[0].spec.labels).toMatchObject({ app: 'shop-provider', env: 'blue' });
     });
 
@@ -137,7 +141,6 @@ describe('Nacos source against a real Nacos server', () => {
       expect(at('30.221.146.35')).toHaveLength(1); // the application-level registration still holds it
     });
   });
-
 });
 
 /**

@@ -55,7 +55,11 @@ describe('rules from a real Nacos config center', () => {
 
   it('applies a Dubbo configurator from the dubbo group, and lifts it when the config is deleted', async () => {
     expect(addresses()).toContain('10.10.1.22');
-    await writer.publishConfig(CONFIGURATOR, 'dubbo', 'configVersion: v2.7\nscope: service\nkey: payments/com.example.order.OrderService:1.0.0\nconfigs:\n- addresses: [10.10.1.22]\n  side: provider\n  parameters: {disabled: true}\n');
+    await writer.publishConfig(
+      CONFIGURATOR,
+      'dubbo',
+      'configVersion: v2.7\nscope: service\nkey: payments/com.example.order.OrderService:1.0.0\nconfigs:\n- addresses: [10.10.1.22]\n  side: provider\n  parameters: {disabled: true}\n',
+    );
     await waitFor('the disabled provider is gone', () => !addresses().includes('10.10.1.22'), 30000);
     await writer.removeConfig(CONFIGURATOR, 'dubbo');
     await waitFor('and back once the rule is deleted', () => addresses().includes('10.10.1.22'), 30000);
@@ -63,19 +67,31 @@ describe('rules from a real Nacos config center', () => {
 
   it('applies condition rules from Nacos: one keyed by a consumer application, a v3.1 weighted one, on an unmapped parameter', async () => {
     type Route = { match?: { sourceLabels: Record<string, string> }[]; route: { destination: { subset?: string }; weight?: number }[] };
-    const routes = () => ((([...client.resources(VS).values()][0]?.spec.tcp as Route[] | undefined) ?? []));
+    const routes = () => ([...client.resources(VS).values()][0]?.spec.tcp as Route[] | undefined) ?? [];
     const members = (subset?: string) => {
       const labels = ([...client.resources(DR).values()][0]?.spec.subsets as { name: string; labels: Record<string, string> }[]).find((x) => x.name === subset)?.labels ?? {};
-      return [...client.resources(WE).values()].filter((w) => Object.entries(labels).every(([k, v]) => (w.spec.labels as Record<string, string>)[k] === v)).map((w) => w.spec.address as string).sort();
+      return [...client.resources(WE).values()]
+        .filter((w) => Object.entries(labels).every(([k, v]) => (w.spec.labels as Record<string, string>)[k] === v))
+        .map((w) => w.spec.address as string)
+        .sort();
     };
     // zone is not in mapping.labels: the rules name it, so it is read on its own.
     await writer.publishConfig('checkout.condition-router', 'dubbo', 'configVersion: v3.0\nscope: application\nkey: checkout\nconditions:\n  - "=> zone = zone-b"\n');
-    await writer.publishConfig('com.example.order.OrderService:1.0.0:payments.condition-router', 'dubbo', 'configVersion: v3.1\nscope: service\nkey: payments/com.example.order.OrderService:1.0.0\nconditions:\n  - from: {match: application=bops}\n    to:\n      - {match: zone=zone-a, weight: 70}\n      - {match: zone=zone-b, weight: 30}\n');
+    await writer.publishConfig(
+      'com.example.order.OrderService:1.0.0:payments.condition-router',
+      'dubbo',
+      'configVersion: v3.1\nscope: service\nkey: payments/com.example.order.OrderService:1.0.0\nconditions:\n  - from: {match: application=bops}\n    to:\n      - {match: zone=zone-a, weight: 70}\n      - {match: zone=zone-b, weight: 30}\n',
+    );
     await waitFor('both rules served', () => routes().some((r) => r.match?.[0].sourceLabels.app === 'checkout') && routes().some((r) => r.match?.[0].sourceLabels.app === 'bops'), 30000);
     const checkout = routes().find((r) => r.match?.[0].sourceLabels.app === 'checkout')!;
     expect(members(checkout.route[0].destination.subset)).toEqual(['10.10.1.22']);
     const bops = routes().find((r) => r.match?.[0].sourceLabels.app === 'bops')!;
-    expect(bops.route.map((r) => [members(r.destination.subset), r.weight])).toEqual(expect.arrayContaining([[['10.10.1.21'], 70], [['10.10.1.22'], 30]]));
+    expect(bops.route.map((r) => [members(r.destination.subset), r.weight])).toEqual(
+      expect.arrayContaining([
+        [['10.10.1.21'], 70],
+        [['10.10.1.22'], 30],
+      ]),
+    );
     await writer.removeConfig('checkout.condition-router', 'dubbo');
     await writer.removeConfig('com.example.order.OrderService:1.0.0:payments.condition-router', 'dubbo');
     await waitFor('the rules are lifted', () => !routes().some((r) => r.match), 30000);

@@ -98,7 +98,10 @@ describe('Dubbo 3 application-level discovery against a real ZooKeeper', () => {
     const rejected = await metricValue(admin, 'dia_rejected_inputs_total', { source: 'zk' });
     const before = client.resources(WE).size;
     const [, data] = znode(fx.shop.applicationLevel, '/services/shop-provider/10.20.0.1');
-    const fresh = data.replace(/10\.20\.0\.1/g, '10.30.0.9').replace(/"name":"shop-provider"/g, '"name":"billing"').replace(fx.shop.rev1, 'badrev');
+    const fresh = data
+      .replace(/10\.20\.0\.1/g, '10.30.0.9')
+      .replace(/"name":"shop-provider"/g, '"name":"billing"')
+      .replace(fx.shop.rev1, 'badrev');
     await writer.put('/dubbo/metadata/billing/badrev', '{"app":"billing","services":');
     await writer.put('/services/billing/10.30.0.9:20880', fresh);
     await waitFor('rejected with a metric', async () => (await metricValue(admin, 'dia_rejected_inputs_total', { source: 'zk' })) > rejected);
@@ -113,7 +116,9 @@ describe('Dubbo 3 application-level discovery against a real ZooKeeper', () => {
   });
 
   it('reports application-level counts in /debug/sources', async () => {
-    const { sources } = (await (await fetch(`${admin}/debug/sources?format=json`)).json()) as { sources: { details: { applicationLevel: { applications: number; metadata: number; mappings: number } } }[] };
+    const { sources } = (await (await fetch(`${admin}/debug/sources?format=json`)).json()) as {
+      sources: { details: { applicationLevel: { applications: number; metadata: number; mappings: number } } }[];
+    };
     expect(sources[0].details.applicationLevel).toMatchObject({ applications: 1 });
     expect(sources[0].details.applicationLevel.mappings).toBeGreaterThanOrEqual(3);
   });

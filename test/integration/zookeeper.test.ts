@@ -268,10 +268,14 @@ describe('ZooKeeper connection options', () => {
     const { daemon, admin, xdsAddress } = await startDaemon({ sources: [zkSource(`${zk.connect}/tenant-a`)] });
     const client = new IstiodLikeClient(xdsAddress).connect();
     try {
-      await waitFor('not ready, with the reason', async () => {
-        const r = await fetch(`${admin}/readyz`);
-        return r.status === 503 && /source zk has not synced yet.*(NO_AUTH|NoAuth)/i.test(await r.text());
-      }, 20000);
+      await waitFor(
+        'not ready, with the reason',
+        async () => {
+          const r = await fetch(`${admin}/readyz`);
+          return r.status === 503 && /source zk has not synced yet.*(NO_AUTH|NoAuth)/i.test(await r.text());
+        },
+        20000,
+      );
       expect(client.state.has(WE)).toBe(false); // istiod is not answered for our types: nothing is wiped
       expect(client.state.has('core/v1alpha1/MeshConfig')).toBe(true);
     } finally {

@@ -11,7 +11,10 @@ import { NacosServer, NacosWriter, dubboMetadata } from '../support/nacos-server
 import { sleep, waitFor } from '../support/net';
 
 function blockedAttempts(): number {
-  const [names, values] = readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Ip:')).map((l) => l.trim().split(/\s+/));
+  const [names, values] = readFileSync('/proc/net/snmp', 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith('Ip:'))
+    .map((l) => l.trim().split(/\s+/));
   return Number(values[names.indexOf('OutNoRoutes')]);
 }
 
@@ -23,7 +26,13 @@ async function main(): Promise<void> {
     // Nacos checks persistent instances every 2 to 7 seconds: three rounds at least.
     await sleep(20000);
     const afterWriter = blockedAttempts() - start;
-    const body = new URLSearchParams({ serviceName: 'providers:com.example.Dialled::', ip: '192.0.2.11', port: '20880', ephemeral: 'false', metadata: JSON.stringify(dubboMetadata('com.example.Dialled')) });
+    const body = new URLSearchParams({
+      serviceName: 'providers:com.example.Dialled::',
+      ip: '192.0.2.11',
+      port: '20880',
+      ephemeral: 'false',
+      metadata: JSON.stringify(dubboMetadata('com.example.Dialled')),
+    });
     const res = await fetch(`${nacos.base}/v1/ns/instance`, { method: 'POST', body });
     if (!res.ok) throw new Error(`register: ${res.status}`);
     const beforePlain = blockedAttempts();

@@ -50,21 +50,50 @@ export class DubboProvider {
   private proc?: ChildProcess;
 
   constructor(readonly opts: DubboProviderOptions) {
-    if (!testHosts().includes(opts.host)) throw new Error(`${opts.host} is not a test host of this run (${testHosts().join(', ') || 'none: run the suites under test/netguard/run.sh, as make test does'})`);
+    if (!testHosts().includes(opts.host))
+      throw new Error(`${opts.host} is not a test host of this run (${testHosts().join(', ') || 'none: run the suites under test/netguard/run.sh, as make test does'})`);
   }
 
   async start(): Promise<this> {
     const o = this.opts;
-    const args = [`registry=${o.registry}`, `host=${o.host}`, `protocols=${o.protocols.join(',')}`, `services=${o.services.join(',')}`, `application=${o.application ?? 'greeting-provider'}`, `register-mode=${o.registerMode ?? 'all'}`, ...(o.tag ? [`tag=${o.tag}`] : []), ...(o.metadata ? [`metadata=${o.metadata}`] : []), ...(o.meshed ? ['mesh=true'] : [])];
+    const args = [
+      `registry=${o.registry}`,
+      `host=${o.host}`,
+      `protocols=${o.protocols.join(',')}`,
+      `services=${o.services.join(',')}`,
+      `application=${o.application ?? 'greeting-provider'}`,
+      `register-mode=${o.registerMode ?? 'all'}`,
+      ...(o.tag ? [`tag=${o.tag}`] : []),
+      ...(o.metadata ? [`metadata=${o.metadata}`] : []),
+      ...(o.meshed ? ['mesh=true'] : []),
+    ];
     const log = openSync(path.join(this.dir, 'provider.log'), 'a');
     // Dubbo's documented switches for the address it binds and the one it registers.
     const env = { ...process.env, DUBBO_IP_TO_BIND: o.host, DUBBO_IP_TO_REGISTRY: o.host };
-    this.proc = spawn('java', ['-Xmx256m', '-XX:TieredStopAtLevel=1', `-Duser.home=${this.dir}`, '-Ddubbo.application.logger=slf4j', '-cp', [path.join(HOME, 'classes'), path.join(HOME, 'lib/*')].join(path.delimiter), 'dia.Provider', ...args], { stdio: ['ignore', log, log], env });
+    this.proc = spawn(
+      'java',
+      [
+        '-Xmx256m',
+        '-XX:TieredStopAtLevel=1',
+        `-Duser.home=${this.dir}`,
+        '-Ddubbo.application.logger=slf4j',
+        '-cp',
+        [path.join(HOME, 'classes'), path.join(HOME, 'lib/*')].join(path.delimiter),
+        'dia.Provider',
+        ...args,
+      ],
+      { stdio: ['ignore', log, log], env },
+    );
     const proc = this.proc;
-    await waitFor(`Dubbo provider at ${o.host}`, () => {
-      if (proc.exitCode !== null) throw new Error(`Dubbo provider exited (${proc.exitCode}):\n${this.logTail()}`);
-      return /^ready$/m.test(this.logTail(200_000));
-    }, 90000, 250);
+    await waitFor(
+      `Dubbo provider at ${o.host}`,
+      () => {
+        if (proc.exitCode !== null) throw new Error(`Dubbo provider exited (${proc.exitCode}):\n${this.logTail()}`);
+        return /^ready$/m.test(this.logTail(200_000));
+      },
+      90000,
+      250,
+    );
     return this;
   }
 

@@ -113,7 +113,10 @@ export class EnvoyProbe {
         this.clusters.set(c.name, { name: c.name, type: c.type, edsServiceName: c.edsClusterConfig?.serviceName || c.name });
       }
       this.stream!.write({ typeUrl: CDS, versionInfo: msg.versionInfo, responseNonce: msg.nonce });
-      const names = [...this.clusters.values()].filter((c) => c.type === 'EDS').map((c) => c.edsServiceName).sort();
+      const names = [...this.clusters.values()]
+        .filter((c) => c.type === 'EDS')
+        .map((c) => c.edsServiceName)
+        .sort();
       if (names.join(',') !== this.edsNames.join(',')) {
         this.edsNames = names;
         this.stream!.write({ typeUrl: EDS, resourceNames: names, versionInfo: this.versions.get(EDS) ?? '' });
@@ -124,7 +127,11 @@ export class EnvoyProbe {
           clusterName: string;
           endpoints: {
             locality?: { region: string; zone: string; subZone: string };
-            lbEndpoints: { endpoint: { address: { socketAddress: { address: string; portValue: number } } }; loadBalancingWeight?: { value: number }; metadata?: { filterMetadata: Record<string, unknown> } }[];
+            lbEndpoints: {
+              endpoint: { address: { socketAddress: { address: string; portValue: number } } };
+              loadBalancingWeight?: { value: number };
+              metadata?: { filterMetadata: Record<string, unknown> };
+            }[];
           }[];
         };
         this.endpoints.set(
@@ -166,7 +173,9 @@ export class EnvoyProbe {
         for (const vh of rc.virtualHosts ?? []) {
           const action = vh.routes?.[0]?.route;
           if (!action) continue;
-          const target: ProbeTarget = action.weightedClusters ? { weighted: action.weightedClusters.clusters.map((c) => ({ name: c.name, weight: c.weight?.value ?? 0 })) } : { cluster: action.cluster ?? '' };
+          const target: ProbeTarget = action.weightedClusters
+            ? { weighted: action.weightedClusters.clusters.map((c) => ({ name: c.name, weight: c.weight?.value ?? 0 })) }
+            : { cluster: action.cluster ?? '' };
           for (const d of vh.domains ?? []) byDomain.set(d, target);
         }
         this.routes.set(rc.name, byDomain);

@@ -4,17 +4,26 @@ import type { ConfigzObject, Istiod } from './istiod';
 import { waitFor } from './net';
 import { outbound, type EnvoyProbe, type ProbeEndpoint } from './envoy-probe';
 
-export type Manifest = ReturnType<typeof toManifest> & { kind: string; metadata: { name: string; namespace: string; labels?: Record<string, string>; resourceVersion: string; creationTimestamp: string }; spec: Record<string, unknown> };
+export type Manifest = ReturnType<typeof toManifest> & {
+  kind: string;
+  metadata: { name: string; namespace: string; labels?: Record<string, string>; resourceVersion: string; creationTimestamp: string };
+  spec: Record<string, unknown>;
+};
 
 /** The objects the daemon serves to one cluster view, as Kubernetes-style manifests, by kind. */
 export function served(daemon: Daemon, cluster = 'default'): Map<string, Map<string, Manifest>> {
   const snap = daemon.snapshots().find((s) => s.cluster === cluster)!;
   const out = new Map<string, Map<string, Manifest>>();
   for (const [kind, t] of snap.types) {
-    out.set(kind, new Map([...t.resources.values()].map((r) => {
-      const m = toManifest(r.object) as Manifest;
-      return [`${m.metadata.namespace}/${m.metadata.name}`, m];
-    })));
+    out.set(
+      kind,
+      new Map(
+        [...t.resources.values()].map((r) => {
+          const m = toManifest(r.object) as Manifest;
+          return [`${m.metadata.namespace}/${m.metadata.name}`, m];
+        }),
+      ),
+    );
   }
   return out;
 }
@@ -67,7 +76,7 @@ export function expectedEndpoints(objects: Map<string, Map<string, Manifest>>): 
     for (const host of spec.hosts) {
       const subsets = [...(objects.get('DestinationRule')?.values() ?? [])]
         .filter((d) => (d.spec as { host: string }).host === host)
-        .flatMap((d) => ((d.spec as { subsets?: { name: string; labels: Record<string, string> }[] }).subsets ?? []));
+        .flatMap((d) => (d.spec as { subsets?: { name: string; labels: Record<string, string> }[] }).subsets ?? []);
       for (const p of spec.ports) {
         const endpoints = (ws: WorkloadSpec[]) => ws.map((w) => toEndpoint(w, p)).sort((a, b) => `${a.address}:${a.port}`.localeCompare(`${b.address}:${b.port}`));
         out.set(outbound(p.number, host), endpoints(members));
@@ -101,7 +110,10 @@ export async function expectIstiodStores(istiod: Istiod, daemon: Daemon, cluster
   const stored = await istiod.configz();
   for (const kind of ['ServiceEntry', 'WorkloadEntry']) {
     const sent = [...(ours.get(kind as never)?.values() ?? [])].map(sentAs).sort(byName);
-    const got = stored.filter((o) => o.kind === kind).map(storedAs).sort(byName);
+    const got = stored
+      .filter((o) => o.kind === kind)
+      .map(storedAs)
+      .sort(byName);
     expect(got).toEqual(sent);
   }
 }
@@ -116,13 +128,18 @@ export function expectEnvoyConfig(probe: EnvoyProbe, daemon: Daemon, cluster = '
 }
 
 export async function converged(istiod: Istiod, probe: EnvoyProbe, daemon: Daemon, cluster = 'default'): Promise<void> {
-  await waitFor('istiod and its proxy converge on what we serve', async () => {
-    try {
-      await expectIstiodStores(istiod, daemon, cluster);
-      expectEnvoyConfig(probe, daemon, cluster);
-      return true;
-    } catch (err) {
-      throw new Error((err as Error).message.slice(0, 1500), { cause: err });
-    }
-  }, 30000, 100);
+  await waitFor(
+    'istiod and its proxy converge on what we serve',
+    async () => {
+      try {
+        await expectIstiodStores(istiod, daemon, cluster);
+        expectEnvoyConfig(probe, daemon, cluster);
+        return true;
+      } catch (err) {
+        throw new Error((err as Error).message.slice(0, 1500), { cause: err });
+      }
+    },
+    30000,
+    100,
+  );
 }

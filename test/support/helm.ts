@@ -15,7 +15,11 @@ export function provisionHelm(): void {
 }
 
 export function helm(args: string[], input?: string): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(HELM, args, { encoding: 'utf8', input, env: { ...process.env, HELM_CACHE_HOME: path.join(ROOT, '.cache/helm/home'), HELM_CONFIG_HOME: path.join(ROOT, '.cache/helm/home'), HELM_DATA_HOME: path.join(ROOT, '.cache/helm/home') } });
+  const r = spawnSync(HELM, args, {
+    encoding: 'utf8',
+    input,
+    env: { ...process.env, HELM_CACHE_HOME: path.join(ROOT, '.cache/helm/home'), HELM_CONFIG_HOME: path.join(ROOT, '.cache/helm/home'), HELM_DATA_HOME: path.join(ROOT, '.cache/helm/home') },
+  });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 

@@ -77,10 +77,15 @@ export class Istiod {
       },
     );
     const proc = this.proc;
-    await waitFor(`istiod xDS port ${this.grpcPort}`, () => {
-      if (proc.exitCode !== null) throw new Error(`istiod exited (${proc.exitCode}):\n${this.logTail()}`);
-      return canConnect(this.grpcPort);
-    }, 90000, 200).catch((err: Error) => {
+    await waitFor(
+      `istiod xDS port ${this.grpcPort}`,
+      () => {
+        if (proc.exitCode !== null) throw new Error(`istiod exited (${proc.exitCode}):\n${this.logTail()}`);
+        return canConnect(this.grpcPort);
+      },
+      90000,
+      200,
+    ).catch((err: Error) => {
       throw new Error(`${err.message}\n${this.logTail()}`);
     });
     return this;

@@ -80,14 +80,32 @@ export async function fakeMetadataService(answer: FakeMetadataService['answer'])
 export function localMetadataInstance(app: string, address: string, port: number, revision: string, metadataPort: number): string {
   const metadata = {
     'dubbo.endpoints': JSON.stringify([{ port, protocol: 'dubbo' }]),
-    'dubbo.metadata-service.url-params': JSON.stringify({ 'prefer.serialization': 'hessian2,fastjson2', version: '1.0.0', dubbo: '2.0.2', release: '3.3.5', side: 'provider', port: String(metadataPort), protocol: 'dubbo' }),
+    'dubbo.metadata-service.url-params': JSON.stringify({
+      'prefer.serialization': 'hessian2,fastjson2',
+      version: '1.0.0',
+      dubbo: '2.0.2',
+      release: '3.3.5',
+      side: 'provider',
+      port: String(metadataPort),
+      protocol: 'dubbo',
+    }),
     'dubbo.metadata.revision': revision,
     'dubbo.metadata.storage-type': 'local',
     'meta-v': '1.0.0',
     timestamp: '1764800000000',
   };
   const id = `${address}:${port}`;
-  return JSON.stringify({ name: app, id, address, port, sslPort: null, payload: { '@class': 'org.apache.dubbo.registry.zookeeper.ZookeeperInstance', id, name: app, metadata }, registrationTimeUTC: 1764800000500, serviceType: 'DYNAMIC', uriSpec: null });
+  return JSON.stringify({
+    name: app,
+    id,
+    address,
+    port,
+    sslPort: null,
+    payload: { '@class': 'org.apache.dubbo.registry.zookeeper.ZookeeperInstance', id, name: app, metadata },
+    registrationTimeUTC: 1764800000500,
+    serviceType: 'DYNAMIC',
+    uriSpec: null,
+  });
 }
 
 /** The same MetadataInfo as the metadata report holds it (JSON), for an estate that reports it. */

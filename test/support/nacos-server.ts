@@ -64,11 +64,16 @@ export class NacosServer {
       { stdio: ['ignore', log, log] },
     );
     const proc = this.proc;
-    await waitFor(`Nacos on ${this.address}`, async () => {
-      if (proc.exitCode !== null) throw new Error(`Nacos exited (${proc.exitCode}):\n${this.logTail()}`);
-      const res = await fetch(`${this.base}/v1/ns/operator/metrics`).catch(() => undefined);
-      return !!res && (res.ok || res.status === 403 || res.status === 401);
-    }, 120000, 250);
+    await waitFor(
+      `Nacos on ${this.address}`,
+      async () => {
+        if (proc.exitCode !== null) throw new Error(`Nacos exited (${proc.exitCode}):\n${this.logTail()}`);
+        const res = await fetch(`${this.base}/v1/ns/operator/metrics`).catch(() => undefined);
+        return !!res && (res.ok || res.status === 403 || res.status === 401);
+      },
+      120000,
+      250,
+    );
     if (this.opts.auth) await this.initAdmin(this.opts.auth.adminPassword);
     return this;
   }
@@ -77,10 +82,15 @@ export class NacosServer {
     const res = await fetch(`${this.base}/v3/auth/user/admin`, { method: 'POST', body: new URLSearchParams({ password }) });
     if (!res.ok && res.status !== 409) throw new Error(`could not set the Nacos admin password: ${res.status} ${await res.text()}`);
     // Nacos reloads its user cache periodically (about 15 s): wait until the login works.
-    await waitFor('Nacos admin login', async () => {
-      const login = await fetch(`${this.base}/v1/auth/login`, { method: 'POST', body: new URLSearchParams({ username: 'nacos', password }) });
-      return login.ok;
-    }, 60000, 500);
+    await waitFor(
+      'Nacos admin login',
+      async () => {
+        const login = await fetch(`${this.base}/v1/auth/login`, { method: 'POST', body: new URLSearchParams({ username: 'nacos', password }) });
+        return login.ok;
+      },
+      60000,
+      500,
+    );
   }
 
   logTail(): string {
@@ -114,7 +124,10 @@ export class NacosWriter {
   private token?: string;
   private readonly undialledServices = new Set<string>();
 
-  constructor(private readonly base: string, private readonly auth?: { username: string; password: string }) {}
+  constructor(
+    private readonly base: string,
+    private readonly auth?: { username: string; password: string },
+  ) {}
 
   private async params(p: Record<string, string>): Promise<URLSearchParams> {
     if (this.auth && !this.token) {
@@ -125,7 +138,17 @@ export class NacosWriter {
     return new URLSearchParams({ ...p, ...(this.token ? { accessToken: this.token } : {}) });
   }
 
-  async register(i: { service: string; ip: string; port: number; metadata: Record<string, string>; namespace?: string; group?: string; weight?: number; enabled?: boolean; healthy?: boolean }): Promise<void> {
+  async register(i: {
+    service: string;
+    ip: string;
+    port: number;
+    metadata: Record<string, string>;
+    namespace?: string;
+    group?: string;
+    weight?: number;
+    enabled?: boolean;
+    healthy?: boolean;
+  }): Promise<void> {
     await this.undialled(i.service, i.namespace, i.group);
     const body = await this.params({
       serviceName: i.service,
@@ -159,7 +182,10 @@ export class NacosWriter {
     const created = await fetch(`${this.base}/v3/admin/ns/service`, { method: 'POST', body: await this.params({ ...where, ephemeral: 'false', protectThreshold: '0' }) });
     if (!created.ok && !/already exist/i.test(await created.text())) throw new Error(`create service ${service}: ${created.status}`);
     const healthChecker = JSON.stringify({ type: 'NONE' });
-    const res = await fetch(`${this.base}/v3/admin/ns/cluster`, { method: 'PUT', body: await this.params({ ...where, clusterName: 'DEFAULT', checkPort: '0', useInstancePort4Check: 'true', healthChecker }) });
+    const res = await fetch(`${this.base}/v3/admin/ns/cluster`, {
+      method: 'PUT',
+      body: await this.params({ ...where, clusterName: 'DEFAULT', checkPort: '0', useInstancePort4Check: 'true', healthChecker }),
+    });
     if (!res.ok) throw new Error(`turn off health checks of ${service}: ${res.status} ${await res.text()}`);
     this.undialledServices.add(key);
   }
@@ -176,7 +202,14 @@ export class NacosWriter {
   }
 
   async deregister(i: { service: string; ip: string; port: number; namespace?: string; group?: string }): Promise<void> {
-    const q = await this.params({ serviceName: i.service, ip: i.ip, port: String(i.port), ephemeral: 'false', ...(i.namespace ? { namespaceId: i.namespace } : {}), ...(i.group ? { groupName: i.group } : {}) });
+    const q = await this.params({
+      serviceName: i.service,
+      ip: i.ip,
+      port: String(i.port),
+      ephemeral: 'false',
+      ...(i.namespace ? { namespaceId: i.namespace } : {}),
+      ...(i.group ? { groupName: i.group } : {}),
+    });
     const res = await fetch(`${this.base}/v1/ns/instance?${q}`, { method: 'DELETE' });
     if (!res.ok) throw new Error(`deregister: ${res.status} ${await res.text()}`);
   }

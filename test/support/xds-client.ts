@@ -1,13 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
-import {
-  DeltaDiscoveryRequest,
-  DeltaDiscoveryResponse,
-  DiscoveryRequest,
-  DiscoveryResponse,
-  McpResource,
-  protoRoot,
-} from '../../src/xds/proto';
+import { DeltaDiscoveryRequest, DeltaDiscoveryResponse, DiscoveryRequest, DiscoveryResponse, McpResource, protoRoot } from '../../src/xds/proto';
 
 /** What istiod asks for on connect (1.24 and later): MeshConfig plus every Pilot collection. */
 export function istiodTypeUrls(version: 'v1' | 'v1alpha3' = 'v1'): string[] {

@@ -32,15 +32,11 @@ export class ZkWriter {
   }
 
   mkdirp(path: string, acls?: zookeeper.ACL[]): Promise<void> {
-    return new Promise((resolve, reject) =>
-      this.client.mkdirp(path, undefined as unknown as Buffer, acls ?? OPEN_ACL, zookeeper.CreateMode.PERSISTENT, (err) => (err ? reject(err) : resolve())),
-    );
+    return new Promise((resolve, reject) => this.client.mkdirp(path, undefined as unknown as Buffer, acls ?? OPEN_ACL, zookeeper.CreateMode.PERSISTENT, (err) => (err ? reject(err) : resolve())));
   }
 
   create(path: string, mode = zookeeper.CreateMode.PERSISTENT, acls?: zookeeper.ACL[]): Promise<void> {
-    return new Promise((resolve, reject) =>
-      this.client.create(path, null as unknown as Buffer, acls ?? OPEN_ACL, mode, (err) => (err ? reject(err) : resolve())),
-    );
+    return new Promise((resolve, reject) => this.client.create(path, null as unknown as Buffer, acls ?? OPEN_ACL, mode, (err) => (err ? reject(err) : resolve())));
   }
 
   remove(path: string): Promise<void> {
@@ -70,7 +66,10 @@ export class ZkWriter {
   /** Writes a znode's data (UTF-8), creating it and its parents if needed. */
   async put(path: string, data: string, mode = zookeeper.CreateMode.PERSISTENT): Promise<void> {
     const buf = Buffer.from(data, 'utf8');
-    const set = () => new Promise<boolean>((resolve, reject) => this.client.setData(path, buf, -1, (err) => (!err ? resolve(true) : (err as zookeeper.Exception).getCode() === zookeeper.Exception.NO_NODE ? resolve(false) : reject(err))));
+    const set = () =>
+      new Promise<boolean>((resolve, reject) =>
+        this.client.setData(path, buf, -1, (err) => (!err ? resolve(true) : (err as zookeeper.Exception).getCode() === zookeeper.Exception.NO_NODE ? resolve(false) : reject(err))),
+      );
     if (await set()) return;
     await this.mkdirp(path.slice(0, path.lastIndexOf('/')));
     await new Promise<void>((resolve, reject) => this.client.create(path, buf, OPEN_ACL, mode, (err) => (err ? reject(err) : resolve())));

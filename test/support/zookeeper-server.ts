@@ -63,11 +63,16 @@ export class ZookeeperServer {
       { stdio: ['ignore', log, log] },
     );
     const proc = this.proc;
-    await waitFor(`ZooKeeper on ${this.connect}`, () => {
-      if (proc.exitCode !== null) throw new Error(`ZooKeeper exited (${proc.exitCode}); see ${path.join(this.dir, 'server.log')}:\n${fileTail(path.join(this.dir, 'server.log'), 2000)}`);
-      // ruok answers imok before the server serves; srvr shows Mode: only once it does.
-      return this.fourLetter('srvr').then((r) => r.includes('Mode:'));
-    }, 60000, 100).catch((err: Error) => {
+    await waitFor(
+      `ZooKeeper on ${this.connect}`,
+      () => {
+        if (proc.exitCode !== null) throw new Error(`ZooKeeper exited (${proc.exitCode}); see ${path.join(this.dir, 'server.log')}:\n${fileTail(path.join(this.dir, 'server.log'), 2000)}`);
+        // ruok answers imok before the server serves; srvr shows Mode: only once it does.
+        return this.fourLetter('srvr').then((r) => r.includes('Mode:'));
+      },
+      60000,
+      100,
+    ).catch((err: Error) => {
       if (proc.exitCode !== null) throw new FatalError(err.message);
       throw err;
     });

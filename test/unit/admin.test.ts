@@ -2,7 +2,8 @@ import type http from 'node:http';
 import { mayChange } from '../../src/admin/server';
 import { log, LogBudget } from '../../src/common/log';
 
-const req = (remoteAddress: string, authorization?: string) => ({ headers: authorization ? { authorization } : {}, socket: { remoteAddress } }) as unknown as Pick<http.IncomingMessage, 'headers' | 'socket'>;
+const req = (remoteAddress: string, authorization?: string) =>
+  ({ headers: authorization ? { authorization } : {}, socket: { remoteAddress } }) as unknown as Pick<http.IncomingMessage, 'headers' | 'socket'>;
 
 describe('who may call the admin endpoints that change something', () => {
   it('without a token: only a caller on this host', () => {

@@ -36,7 +36,10 @@ describe('Catalog', () => {
     c.setService('file', 'a.B', urls([url('10.0.0.1', '&env=green'), url('10.0.0.3')]));
     c.commit(1);
     const eps = c.service('a.B')!.endpoints;
-    expect(eps.map((e) => [e.address, e.source, e.labels.env])).toEqual([['10.0.0.1', 'zk', 'blue'], ['10.0.0.3', 'file', undefined]]);
+    expect(eps.map((e) => [e.address, e.source, e.labels.env])).toEqual([
+      ['10.0.0.1', 'zk', 'blue'],
+      ['10.0.0.3', 'file', undefined],
+    ]);
   });
 
   it('keeps versions apart by default: one mesh service per version, one endpoint each for a provider of both', () => {
@@ -72,15 +75,23 @@ describe('Catalog', () => {
 
   it('lets a sidecar registration replace only the same version and protocol at its address', () => {
     const { c } = catalog();
-    c.setService('zk', 'a.B', urls([
-      'dubbo://10.0.0.1:20880/a.B?version=1.0.0',
-      'dubbo://10.0.0.1:20882/a.B?version=1.0.0&mesh=true',
-      'dubbo://10.0.0.1:20881/a.B?version=2.0.0', // another version at the same address
-      'tri://10.0.0.1:50051/a.B?version=1.0.0', // another protocol at the same address
-    ]));
+    c.setService(
+      'zk',
+      'a.B',
+      urls([
+        'dubbo://10.0.0.1:20880/a.B?version=1.0.0',
+        'dubbo://10.0.0.1:20882/a.B?version=1.0.0&mesh=true',
+        'dubbo://10.0.0.1:20881/a.B?version=2.0.0', // another version at the same address
+        'tri://10.0.0.1:50051/a.B?version=1.0.0', // another protocol at the same address
+      ]),
+    );
     c.setService('zk', 'c.D', urls(['dubbo://10.0.0.1:20883/c.D?version=1.0.0'])); // another service
     c.commit(1);
-    const eps = (id: string) => c.service(id)!.endpoints.map((e) => `${e.protocol}:${e.port}:${e.version}:${e.meshed}`).sort();
+    const eps = (id: string) =>
+      c
+        .service(id)!
+        .endpoints.map((e) => `${e.protocol}:${e.port}:${e.version}:${e.meshed}`)
+        .sort();
     expect([...eps('a.B:1.0.0'), ...eps('a.B:2.0.0')]).toEqual(['dubbo:20882:1.0.0:true', 'tri:50051:1.0.0:false', 'dubbo:20881:2.0.0:false']);
     expect(c.service('c.D:1.0.0')!.endpoints).toHaveLength(1);
   });
@@ -124,7 +135,15 @@ describe('Catalog', () => {
   describe('mass-removal protection', () => {
     function populated() {
       const x = catalog();
-      x.c.replaceAll('zk', urlServices(new Map([['a.B', ['1', '2', '3', '4'].map((i) => url(`10.0.0.${i}`))], ['c.D', [url('10.0.1.1').replace('a.B', 'c.D')]]])));
+      x.c.replaceAll(
+        'zk',
+        urlServices(
+          new Map([
+            ['a.B', ['1', '2', '3', '4'].map((i) => url(`10.0.0.${i}`))],
+            ['c.D', [url('10.0.1.1').replace('a.B', 'c.D')]],
+          ]),
+        ),
+      );
       x.c.commit(0);
       return x;
     }
@@ -166,7 +185,15 @@ describe('Catalog', () => {
       const { c } = populated();
       c.replaceAll('zk', urlServices(new Map()));
       c.commit(10);
-      c.replaceAll('zk', urlServices(new Map([['a.B', ['1', '2', '3', '4'].map((i) => url(`10.0.0.${i}`))], ['c.D', [url('10.0.1.1').replace('a.B', 'c.D')]]])));
+      c.replaceAll(
+        'zk',
+        urlServices(
+          new Map([
+            ['a.B', ['1', '2', '3', '4'].map((i) => url(`10.0.0.${i}`))],
+            ['c.D', [url('10.0.1.1').replace('a.B', 'c.D')]],
+          ]),
+        ),
+      );
       c.commit(20);
       expect(c.guards()).toEqual([]);
       expect(ips(c)).toHaveLength(4);
@@ -177,22 +204,62 @@ describe('Catalog', () => {
       // puts it under its interface and under its application): 6 endpoints to istiod, not 12.
       const { c } = catalog(['zk']);
       const six = ['1', '2', '3', '4', '5', '6'].map((i) => url(`10.0.0.${i}`));
-      c.replaceAll('zk', urlServices(new Map([['a.B', six], ['app:app', six]])));
+      c.replaceAll(
+        'zk',
+        urlServices(
+          new Map([
+            ['a.B', six],
+            ['app:app', six],
+          ]),
+        ),
+      );
       c.commit(0);
-      c.replaceAll('zk', urlServices(new Map([['a.B', six.slice(1)], ['app:app', six.slice(1)]]))); // one JVM died
+      c.replaceAll(
+        'zk',
+        urlServices(
+          new Map([
+            ['a.B', six.slice(1)],
+            ['app:app', six.slice(1)],
+          ]),
+        ),
+      ); // one JVM died
       c.commit(10);
       expect(ips(c)).toHaveLength(5);
       expect(c.guards()).toEqual([]);
       // Three of six at once is half of what istiod has: held, and reported as 3 of 6.
       const { c: c2 } = catalog(['zk']);
-      c2.replaceAll('zk', urlServices(new Map([['a.B', six], ['app:app', six]])));
+      c2.replaceAll(
+        'zk',
+        urlServices(
+          new Map([
+            ['a.B', six],
+            ['app:app', six],
+          ]),
+        ),
+      );
       c2.commit(0);
-      c2.replaceAll('zk', urlServices(new Map([['a.B', six.slice(3)], ['app:app', six.slice(3)]])));
+      c2.replaceAll(
+        'zk',
+        urlServices(
+          new Map([
+            ['a.B', six.slice(3)],
+            ['app:app', six.slice(3)],
+          ]),
+        ),
+      );
       c2.commit(10);
       expect(c2.guards()).toEqual([{ source: 'zk', sinceMs: 10, heldRemovals: 3, publishedEndpoints: 6, releaseAtMs: 60010 }]);
       // Gone from one registry service only: istiod loses nothing, so nothing is held.
       const { c: c3 } = catalog(['zk']);
-      c3.replaceAll('zk', urlServices(new Map([['a.B', six], ['app:app', six]])));
+      c3.replaceAll(
+        'zk',
+        urlServices(
+          new Map([
+            ['a.B', six],
+            ['app:app', six],
+          ]),
+        ),
+      );
       c3.commit(0);
       c3.replaceAll('zk', urlServices(new Map([['app:app', six]])));
       c3.commit(10);
@@ -208,7 +275,11 @@ describe('Catalog', () => {
         c.setService('zk', 'a.B', urls(ten(10)));
         c.commit(0);
         // Two endpoints at a time, each commit 20 % of what is left or less.
-        for (const [t, n] of [[1000, 8], [2000, 6], [3000, 4]] as const) {
+        for (const [t, n] of [
+          [1000, 8],
+          [2000, 6],
+          [3000, 4],
+        ] as const) {
           c.setService('zk', 'a.B', urls(ten(n)));
           c.commit(t);
         }

@@ -36,7 +36,10 @@ describe('cli', () => {
     // They used to get one host and so claim one ServiceEntry name: one of them was never served.
     const dir = mkdtempSync(path.join(os.tmpdir(), 'dia-cli-'));
     const url = (iface: string, ip: string, ts: number) => `dubbo://${ip}:20880/${iface}?application=demo&interface=${iface}&side=provider&timestamp=${ts}`;
-    writeFileSync(path.join(dir, 'providers.yaml'), yaml.dump({ providers: { 'com.example.foo': [url('com.example.foo', '10.0.0.2', 1700000000001)], 'com.example.Foo': [url('com.example.Foo', '10.0.0.1', 1700000000000)] } }));
+    writeFileSync(
+      path.join(dir, 'providers.yaml'),
+      yaml.dump({ providers: { 'com.example.foo': [url('com.example.foo', '10.0.0.2', 1700000000001)], 'com.example.Foo': [url('com.example.Foo', '10.0.0.1', 1700000000000)] } }),
+    );
     writeFileSync(path.join(dir, 'adapter.yaml'), yaml.dump({ sources: [{ name: 'file', type: 'file', file: { path: path.join(dir, 'providers.yaml') } }] }));
     const r = cli('render', '--config', path.join(dir, 'adapter.yaml'));
     expect(r.status).toBe(0);
@@ -58,7 +61,10 @@ describe('cli', () => {
     // Keyed by the consumer application: its calls to the order service go to the blue provider.
     writeFileSync(path.join(dir, 'checkout.condition-router'), 'configVersion: v3.0\nscope: application\nkey: checkout\nconditions:\n  - "=> env = blue"\n');
     // A version-keyed configurator, with a range that matches no provider: nothing changes.
-    writeFileSync(path.join(dir, 'com.example.order.OrderService:1.0.0:payments.configurators'), 'configVersion: v3.0\nscope: service\nkey: payments/com.example.order.OrderService:1.0.0\nconfigs:\n  - side: provider\n    match: {address: {cird: 10.20.153.0/24}}\n    parameters: {disabled: true}\n');
+    writeFileSync(
+      path.join(dir, 'com.example.order.OrderService:1.0.0:payments.configurators'),
+      'configVersion: v3.0\nscope: service\nkey: payments/com.example.order.OrderService:1.0.0\nconfigs:\n  - side: provider\n    match: {address: {cird: 10.20.153.0/24}}\n    parameters: {disabled: true}\n',
+    );
     writeFileSync(path.join(dir, 'demo.condition-router'), 'configVersion: v3.0\nscope: application\nkey: demo\nconditions:\n  - "=> host = $host"\n');
     const r = cli('render', '--config', configWith([]), '--rules', dir);
     expect(r.status).toBe(0);

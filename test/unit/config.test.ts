@@ -23,7 +23,11 @@ describe('config', () => {
 
   it('fills every default', () => {
     const c = parseConfig('sources: [{name: zk, type: zookeeper, zookeeper: {connect: "a:2181,b:2181/chroot"}}]');
-    expect(c.sources[0]).toEqual({ name: 'zk', type: 'zookeeper', zookeeper: { connect: 'a:2181,b:2181/chroot', root: 'dubbo', sessionTimeoutMs: 30000, resyncIntervalMs: 300000, applications: { enabled: true, root: 'services' } } });
+    expect(c.sources[0]).toEqual({
+      name: 'zk',
+      type: 'zookeeper',
+      zookeeper: { connect: 'a:2181,b:2181/chroot', root: 'dubbo', sessionTimeoutMs: 30000, resyncIntervalMs: 300000, applications: { enabled: true, root: 'services' } },
+    });
     expect(c.render.endpointMode).toBe('inline');
     expect(c.mapping.meshed.sidecarPort).toBe(20882);
     expect(c.xds.debounce).toEqual({ quietMs: 100, maxDelayMs: 1000 });
@@ -33,10 +37,10 @@ describe('config', () => {
   it('names the path, the value and the fix', () => {
     expect(problems('sources: [{name: zk, type: zookeeper, zookeeper: {connect: 5}}]')).toEqual(['sources/0/zookeeper/connect: must be string (got 5)']);
     // A secret's value is never echoed, even when it is the wrong type.
-    expect(problems('sources: [{name: n, type: nacos, nacos: {serverAddr: "a:8848", auth: {username: u, password: 123456}}}]')).toEqual(['sources/0/nacos/auth/password: must be string (value not shown: a secret)']);
-    expect(problems('sources: [{name: f, type: file, file: {path: x}}]\nrender: {endpointMode: fancy}')).toEqual([
-      'render/endpointMode: must be one of workloadentry, inline (got "fancy")',
+    expect(problems('sources: [{name: n, type: nacos, nacos: {serverAddr: "a:8848", auth: {username: u, password: 123456}}}]')).toEqual([
+      'sources/0/nacos/auth/password: must be string (value not shown: a secret)',
     ]);
+    expect(problems('sources: [{name: f, type: file, file: {path: x}}]\nrender: {endpointMode: fancy}')).toEqual(['render/endpointMode: must be one of workloadentry, inline (got "fancy")']);
     expect(problems('sources: [{name: f, type: file, file: {path: x}}]\nrendr: {}')).toEqual(['(root): unknown key "rendr" (check its spelling)']);
     expect(problems('sources: [{name: f, type: file, fil: {path: x}}]').sort()).toEqual(['sources/0: missing "file"', 'sources/0: unknown key "fil" (check its spelling)']);
   });
@@ -63,10 +67,12 @@ rules: {sources: [{name: zk-rules, type: zookeeper, zookeeper: {connect: "a:2181
 `);
     expect(p).toEqual(['rules/sources/0/zookeeper/sessionTimeoutMs: 30000 differs from 4000 in sources/0; both name the same ZooKeeper, which the daemon reads on one session with one timeout']);
     // Other credentials, another session: no need to agree.
-    expect(problems(`
+    expect(
+      problems(`
 sources: [{name: zk, type: zookeeper, zookeeper: {connect: "a:2181", sessionTimeoutMs: 4000}}]
 rules: {sources: [{name: zk-rules, type: zookeeper, zookeeper: {connect: "a:2181", auth: {scheme: digest, credentials: "u:p"}}}]}
-`)).toEqual([]);
+`),
+    ).toEqual([]);
   });
 
   it('checks cluster filters and overrides', () => {
@@ -78,18 +84,12 @@ clusters:
     filter:
       endpoints: {matchExpressions: [{key: env, operator: In}, {key: zone, operator: Exists, values: [a]}]}
 `);
-    expect(p).toEqual([
-      'clusters/0/filter/endpoints/matchExpressions/0: In needs a non-empty "values" list',
-      'clusters/0/filter/endpoints/matchExpressions/1: Exists takes no "values"; remove them',
-    ]);
+    expect(p).toEqual(['clusters/0/filter/endpoints/matchExpressions/0: In needs a non-empty "values" list', 'clusters/0/filter/endpoints/matchExpressions/1: Exists takes no "values"; remove them']);
     const o = problems(`
 sources: [{name: a, type: file, file: {path: x}}]
 clusters: [{name: east, listener: {port: 15051}, overrides: {locality: "a/b/c/d", labels: {"bad key!": x}}}]
 `);
-    expect(o).toEqual([
-      expect.stringContaining('clusters/0/overrides/locality: must match pattern'),
-      expect.stringContaining('clusters/0/overrides/labels: key "bad key!" is not a valid label key'),
-    ]);
+    expect(o).toEqual([expect.stringContaining('clusters/0/overrides/locality: must match pattern'), expect.stringContaining('clusters/0/overrides/labels: key "bad key!" is not a valid label key')]);
   });
 
   it('rejects YAML that is not a mapping, and unreadable files', () => {

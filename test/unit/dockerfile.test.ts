@@ -9,7 +9,13 @@ function contextCopies(): string[] {
   return dockerfile
     .split('\n')
     .filter((l) => /^COPY\s/.test(l) && !/--from=/.test(l))
-    .flatMap((l) => l.replace(/^COPY\s+/, '').trim().split(/\s+/).slice(0, -1));
+    .flatMap((l) =>
+      l
+        .replace(/^COPY\s+/, '')
+        .trim()
+        .split(/\s+/)
+        .slice(0, -1),
+    );
 }
 
 describe('Dockerfile', () => {

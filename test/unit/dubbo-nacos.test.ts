@@ -15,7 +15,18 @@ const entry = (over: Record<string, unknown> = {}, metadata: Record<string, stri
       enabled: true,
       cluster: 'DEFAULT',
       // As Dubbo's NacosRegistry writes them: the provider URL's parameters.
-      metadata: { application: 'demo', dubbo: '2.0.2', interface: 'com.example.DemoService', version: '1.0.0', group: 'g1', side: 'provider', protocol: 'dubbo', methods: 'sayHello', timestamp: '1700000000000', ...metadata },
+      metadata: {
+        application: 'demo',
+        dubbo: '2.0.2',
+        interface: 'com.example.DemoService',
+        version: '1.0.0',
+        group: 'g1',
+        side: 'provider',
+        protocol: 'dubbo',
+        methods: 'sayHello',
+        timestamp: '1700000000000',
+        ...metadata,
+      },
       ...over,
     },
   });

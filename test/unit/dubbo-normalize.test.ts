@@ -64,10 +64,15 @@ describe('normalizeProviderEntry', () => {
 
   it('skips consumer and Dubbo 2.6 rule URLs with what they are, instead of refusing them for having no port', () => {
     // As Dubbo 2.7 writes a consumer into /dubbo/{interface}/consumers, and dubbo-admin 0.x an override.
-    const consumer = 'consumer://10.20.0.9/org.apache.dubbo.demo.DemoService?application=demo-consumer&category=consumers&check=false&dubbo=2.0.2&interface=org.apache.dubbo.demo.DemoService&side=consumer&timestamp=1630745700000';
+    const consumer =
+      'consumer://10.20.0.9/org.apache.dubbo.demo.DemoService?application=demo-consumer&category=consumers&check=false&dubbo=2.0.2&interface=org.apache.dubbo.demo.DemoService&side=consumer&timestamp=1630745700000';
     expect(normalizeProviderEntry(consumer, mapping)).toEqual({ ok: false, skipped: true, reason: 'a consumer registration (consumer://), not a provider' });
     expect(normalizeProviderEntry(encodeURIComponent(consumer), mapping)).toMatchObject({ skipped: true });
-    expect(normalizeProviderEntry('override://0.0.0.0/org.apache.dubbo.demo.DemoService?category=configurators&dynamic=false&enabled=true&disabled=true', mapping)).toEqual({ ok: false, skipped: true, reason: 'a Dubbo 2.6 override rule (override://), not a provider' });
+    expect(normalizeProviderEntry('override://0.0.0.0/org.apache.dubbo.demo.DemoService?category=configurators&dynamic=false&enabled=true&disabled=true', mapping)).toEqual({
+      ok: false,
+      skipped: true,
+      reason: 'a Dubbo 2.6 override rule (override://), not a provider',
+    });
   });
 
   it('keeps weight 0 (the catalog decides), and warns on a bad weight', () => {

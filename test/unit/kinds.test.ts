@@ -9,7 +9,14 @@ describe('the table of Istio kinds', () => {
 
   it('recognizes a kind under each GVK version it serves, and nothing else', () => {
     for (const v of ['v1', 'v1beta1', 'v1alpha3']) expect(kindOfTypeUrl(`networking.istio.io/${v}/ServiceEntry`)).toBe('ServiceEntry');
-    for (const url of ['networking.istio.io/v2/ServiceEntry', 'security.istio.io/v1/ServiceEntry', 'networking.istio.io/v1/Gateway', 'networking.istio.io/v1/toString', 'networking.istio.io/v1/ServiceEntry/x', 'core/v1alpha1/MeshConfig']) {
+    for (const url of [
+      'networking.istio.io/v2/ServiceEntry',
+      'security.istio.io/v1/ServiceEntry',
+      'networking.istio.io/v1/Gateway',
+      'networking.istio.io/v1/toString',
+      'networking.istio.io/v1/ServiceEntry/x',
+      'core/v1alpha1/MeshConfig',
+    ]) {
       expect(kindOfTypeUrl(url)).toBeUndefined();
     }
   });

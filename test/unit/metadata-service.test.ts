@@ -19,21 +19,33 @@ const target = (port: number, host = '127.0.0.1'): MetadataServiceTarget => ({ h
 
 describe('Dubbo codec', () => {
   it('frames a getMetadataInfo request as DubboCodec does', () => {
-    const req = encodeRequest({ id: 7n, service: 'org.apache.dubbo.metadata.MetadataService', version: '1.0.0', method: 'getMetadataInfo', parameterTypes: 'Ljava/lang/String;', args: ['r1'], attachments: { group: 'greeting-e' } });
+    const req = encodeRequest({
+      id: 7n,
+      service: 'org.apache.dubbo.metadata.MetadataService',
+      version: '1.0.0',
+      method: 'getMetadataInfo',
+      parameterTypes: 'Ljava/lang/String;',
+      args: ['r1'],
+      attachments: { group: 'greeting-e' },
+    });
     expect(req.readUInt16BE(0)).toBe(0xdabb);
     expect(req[2]).toBe(0xc2); // request, two-way, Hessian 2
     expect(req.readBigInt64BE(4)).toBe(7n);
     expect(req.readInt32BE(12)).toBe(req.length - HEADER_BYTES);
   });
 
-  it('reads a MetadataInfo answer into the metadata report\'s JSON shape', () => {
+  it("reads a MetadataInfo answer into the metadata report's JSON shape", () => {
     const r = readFrame(metadataAnswer(7n, METADATA), 65536);
     if (!r || 'error' in r) throw new Error('no frame');
     const value = decodeResponse(r.frame);
     if ('error' in value) throw new Error(value.error);
     const json = metadataInfoJson(value.value);
     if (typeof json !== 'string') throw new Error(json.error);
-    expect(parseMetadataInfo(json)).toMatchObject({ app: 'greeting-e', revision: 'r1', services: [{ name: 'dia.GreetingService', version: '1.0.0', protocol: 'dubbo', port: 20880, params: { application: 'greeting-e' } }] });
+    expect(parseMetadataInfo(json)).toMatchObject({
+      app: 'greeting-e',
+      revision: 'r1',
+      services: [{ name: 'dia.GreetingService', version: '1.0.0', protocol: 'dubbo', port: 20880, params: { application: 'greeting-e' } }],
+    });
   });
 
   it('says why when the answer is an error status, an exception, garbage or too large', () => {
@@ -43,7 +55,9 @@ describe('Dubbo codec', () => {
       return r.frame;
     };
     expect(decodeResponse(frame(response(1n, ['Service not found'], 60)))).toEqual({ error: 'service not found: Service not found' });
-    expect(decodeResponse(frame(response(1n, [0, { $class: 'java.lang.IllegalStateException', $: { detailMessage: 'no such revision' } }])))).toEqual({ error: 'the provider threw: no such revision' });
+    expect(decodeResponse(frame(response(1n, [0, { $class: 'java.lang.IllegalStateException', $: { detailMessage: 'no such revision' } }])))).toEqual({
+      error: 'the provider threw: no such revision',
+    });
     const garbage = Buffer.concat([response(1n, []).subarray(0, HEADER_BYTES - 4), Buffer.from([0, 0, 0, 3, 0xff, 0xfe, 0xfd])]);
     expect(decodeResponse(frame(garbage))).toEqual({ error: expect.stringMatching(/^undecodable response|unknown response flag/) });
     expect(readFrame(Buffer.from('HTTP/1.1 400 Bad Request\r\n\r\n'), 65536)).toEqual({ error: 'not a Dubbo frame (bad magic)' });
@@ -51,7 +65,9 @@ describe('Dubbo codec', () => {
   });
 
   it('reads the target from dubbo.metadata-service.url-params, as Dubbo 3.3 writes it', () => {
-    const metadata = { 'dubbo.metadata-service.url-params': '{"prefer.serialization":"hessian2,fastjson2","version":"1.0.0","dubbo":"2.0.2","release":"3.3.5","side":"provider","port":"20882","protocol":"dubbo"}' };
+    const metadata = {
+      'dubbo.metadata-service.url-params': '{"prefer.serialization":"hessian2,fastjson2","version":"1.0.0","dubbo":"2.0.2","release":"3.3.5","side":"provider","port":"20882","protocol":"dubbo"}',
+    };
     expect(metadataServiceTarget('198.18.0.6', metadata)).toEqual({ host: '198.18.0.6', port: 20882, protocol: 'dubbo', version: '1.0.0' });
     expect(metadataServiceTarget('198.18.0.6', {})).toEqual({ error: expect.stringContaining('names no MetadataService') });
   });
@@ -127,6 +143,8 @@ describe('MetadataFetcher', () => {
   });
 
   it('refuses a MetadataService over another protocol with a reason', async () => {
-    expect(await callMetadataService({ host: '127.0.0.1', port: 1, protocol: 'rest', version: '1.0.0' }, 'a', 'r', 100, 1024)).toEqual({ error: 'a MetadataService over rest is not supported (dubbo and tri are)' });
+    expect(await callMetadataService({ host: '127.0.0.1', port: 1, protocol: 'rest', version: '1.0.0' }, 'a', 'r', 100, 1024)).toEqual({
+      error: 'a MetadataService over rest is not supported (dubbo and tri are)',
+    });
   });
 });

@@ -10,7 +10,8 @@ import { waitFor } from '../support/net';
  */
 const Payload = nacosProtoRoot.lookupType('Payload');
 type Message = { type: string; headers: Record<string, string>; body: Record<string, unknown> };
-const encode = (type: string, body: unknown): Buffer => Buffer.from(Payload.encode(Payload.fromObject({ metadata: { type }, body: { value: Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)) } })).finish());
+const encode = (type: string, body: unknown): Buffer =>
+  Buffer.from(Payload.encode(Payload.fromObject({ metadata: { type }, body: { value: Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)) } })).finish());
 const decode = (b: Buffer): Message => {
   const p = Payload.decode(b) as unknown as { metadata: { type: string; headers?: Record<string, string> }; body: { value: Uint8Array } };
   return { type: p.metadata.type, headers: p.metadata.headers ?? {}, body: JSON.parse(Buffer.from(p.body.value).toString()) as Record<string, unknown> };
@@ -30,7 +31,15 @@ class FakeNacos {
     this.server.addService(
       {
         request: { path: '/Request/request', requestStream: false, responseStream: false, requestSerialize: id, requestDeserialize: id, responseSerialize: id, responseDeserialize: id },
-        requestBiStream: { path: '/BiRequestStream/requestBiStream', requestStream: true, responseStream: true, requestSerialize: id, requestDeserialize: id, responseSerialize: id, responseDeserialize: id },
+        requestBiStream: {
+          path: '/BiRequestStream/requestBiStream',
+          requestStream: true,
+          responseStream: true,
+          requestSerialize: id,
+          requestDeserialize: id,
+          responseSerialize: id,
+          responseDeserialize: id,
+        },
       },
       {
         request: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {

@@ -64,7 +64,25 @@ describe('one bad provider is refused on its own, with a reason', () => {
     const good = () => (rnd(4) ? `10.${rnd(256)}.${rnd(256)}.${1 + rnd(254)}` : `[2001:db8::${rnd(65536).toString(16)}]`);
     const hosts = ['[2001:db8::7]', '[2001:db8:::1]', '999.999.999.999', 'host.example', '0.0.0.0', '[::]', '10.0.0', '1.2.3.4.5', '[fe80::1%eth0]', ''];
     const ports = ['20880', '0', '65535', '65536', '-1', 'x', '50051'];
-    const params = ['&weight=4294967296', '&weight=-1', '&weight=abc', '&weight=0', '&weight=100', '&env=blue', '&env=' + 'x'.repeat(80), '&zone=z%2F1', '&region=r&zone=z', '&version=1.0.0', '&group=g', '&group=G!', '&tag=gray', '&dubbo.tag=a b', '&enabled=false', '&side=consumer', '&application=' + 'é'.repeat(3)];
+    const params = [
+      '&weight=4294967296',
+      '&weight=-1',
+      '&weight=abc',
+      '&weight=0',
+      '&weight=100',
+      '&env=blue',
+      '&env=' + 'x'.repeat(80),
+      '&zone=z%2F1',
+      '&region=r&zone=z',
+      '&version=1.0.0',
+      '&group=g',
+      '&group=G!',
+      '&tag=gray',
+      '&dubbo.tag=a b',
+      '&enabled=false',
+      '&side=consumer',
+      '&application=' + 'é'.repeat(3),
+    ];
     const protocols = ['dubbo', 'tri', 'rest', 'grpc'];
     const catalog = new Catalog(mapping, cfg.protection, ['s'], { rejected: () => {}, warning: () => {} }, 1000);
     const byService = new Map<string, string[]>();

@@ -15,11 +15,20 @@ function daemonWithTwoViews(): Daemon {
       clusters: [
         { name: 'all', listener: { port: 0 } },
         // A view that leaves the OrderService out.
-        { name: 'no-orders', listener: { port: 0 }, filter: { services: { matchExpressions: [{ key: 'dubbo.apache.org/interface', operator: 'NotIn', values: ['com.example.order.OrderService'] }] } } },
+        {
+          name: 'no-orders',
+          listener: { port: 0 },
+          filter: { services: { matchExpressions: [{ key: 'dubbo.apache.org/interface', operator: 'NotIn', values: ['com.example.order.OrderService'] }] } },
+        },
       ],
       rules: {
         documents: [
-          { apiVersion: 'dubbo-istio-adapter.io/v1', kind: 'TrafficPolicy', metadata: { name: 'orders' }, spec: { services: ['payments/com.example.order.OrderService'], split: { label: 'env', weights: { blue: 80, green: 20 } } } },
+          {
+            apiVersion: 'dubbo-istio-adapter.io/v1',
+            kind: 'TrafficPolicy',
+            metadata: { name: 'orders' },
+            spec: { services: ['payments/com.example.order.OrderService'], split: { label: 'env', weights: { blue: 80, green: 20 } } },
+          },
         ],
       },
     }),
@@ -38,7 +47,11 @@ describe('the pipeline: one render path for run, render and /debug/rules', () =>
   afterAll(() => daemon.stopSources());
 
   it('explains the rules of a view only for the services that view serves', () => {
-    const served = (cluster: string) => daemon.pipeline.objects(cluster).filter((o) => o.kind === 'VirtualService').map((o) => o.name);
+    const served = (cluster: string) =>
+      daemon.pipeline
+        .objects(cluster)
+        .filter((o) => o.kind === 'VirtualService')
+        .map((o) => o.name);
     expect(served('all')).toEqual(['1-0-0-payments-com-example-order-orderservice']);
     expect(daemon.effectiveRules('all').map((r) => r.service)).toEqual([ORDERS]);
     // /debug/rules used to list the OrderService here although the view never serves it.
@@ -66,12 +79,21 @@ describe('provider parameters that rules name are read on their own (issue 17, i
   afterAll(() => daemon.stopSources());
 
   const endpoints = () =>
-    (daemon.pipeline.objects('all').find((o) => o.kind === 'ServiceEntry' && o.name === '1-0-0-payments-com-example-order-orderservice')?.spec.endpoints ?? []) as { address: string; weight?: number; labels: Record<string, string> }[];
+    (daemon.pipeline.objects('all').find((o) => o.kind === 'ServiceEntry' && o.name === '1-0-0-payments-com-example-order-orderservice')?.spec.endpoints ?? []) as {
+      address: string;
+      weight?: number;
+      labels: Record<string, string>;
+    }[];
 
   it('matches a condition on zone and a configurator on a param without any mapping by hand', () => {
     // The forms of Dubbo's docs: "=> region = hangzhou" and match.param; zone is not in mapping.labels.
     daemon.rules.set('zk', RULE, 'configVersion: v3.0\nscope: service\nkey: payments/com.example.order.OrderService:1.0.0\nconditions:\n  - "application = checkout => zone = zone-b"\n', 1);
-    daemon.rules.set('zk', CONFIGURATOR, 'configVersion: v3.0\nscope: service\nkey: payments/com.example.order.OrderService:1.0.0\nconfigs:\n  - side: provider\n    match: {param: [{key: zone, value: {exact: zone-a}}]}\n    parameters: {weight: 7}\n', 1);
+    daemon.rules.set(
+      'zk',
+      CONFIGURATOR,
+      'configVersion: v3.0\nscope: service\nkey: payments/com.example.order.OrderService:1.0.0\nconfigs:\n  - side: provider\n    match: {param: [{key: zone, value: {exact: zone-a}}]}\n    parameters: {weight: 7}\n',
+      1,
+    );
     daemon.flushNow();
     const rules = daemon.effectiveRules('all').find((r) => r.service === ORDERS)!;
     expect(rules.notes).toEqual([]);

@@ -14,7 +14,18 @@ const view = cfg.clusters[0];
 const settings = { mapping: cfg.mapping, render: cfg.render };
 
 function servicesFrom(entries: Map<string, string[]>, c = cfg): CatalogService[] {
-  const cat = new Catalog(c.mapping, c.protection, ['s'], { rejected: (_s, e, r) => { throw new Error(`${e}: ${r}`); }, warning: () => {} }, 1000);
+  const cat = new Catalog(
+    c.mapping,
+    c.protection,
+    ['s'],
+    {
+      rejected: (_s, e, r) => {
+        throw new Error(`${e}: ${r}`);
+      },
+      warning: () => {},
+    },
+    1000,
+  );
   cat.replaceAll('s', urlServices(entries));
   cat.commit(1_700_000_000_000);
   return [...cat.serviceIds()].sort().map((id) => cat.service(id)!);
@@ -37,7 +48,9 @@ describe('names and labels from hostile input', () => {
 
 describe('renderService', () => {
   it('renders the example providers exactly as the reviewed golden file', () => {
-    const docs = servicesFrom(example()).flatMap((s) => renderService(s, settings, view)).map(toManifest);
+    const docs = servicesFrom(example())
+      .flatMap((s) => renderService(s, settings, view))
+      .map(toManifest);
     const text = docs.map((d) => yaml.dump(d, { lineWidth: 200 })).join('---\n');
     const golden = path.resolve(__dirname, '../golden/example-workloadentry.yaml');
     if (process.env.UPDATE_GOLDEN) writeFileSync(golden, text);
@@ -68,7 +81,7 @@ describe('renderService', () => {
     expect(se(two).version).toBe(se(one).version);
   });
 
-  it('keeps Dubbo version off Istio\'s version label, and volatile parameters off labels', () => {
+  it("keeps Dubbo version off Istio's version label, and volatile parameters off labels", () => {
     const [svc] = servicesFrom(new Map([['a.B', ['dubbo://10.0.0.1:20880/a.B?version=1.2.3&pid=77&timestamp=1700000000000&application=x']]]));
     const we = renderService(svc, settings, view).find((o) => o.kind === 'WorkloadEntry')!;
     expect(we.spec.labels).toEqual({ app: 'x', 'dubbo.version': '1.2.3', 'dubbo.apache.org/meshed': 'false', 'dubbo.apache.org/service': '1-2-3-a-b' });
@@ -80,7 +93,15 @@ describe('renderService', () => {
     const u = (protocol: string, ip: string, port: number) => `${protocol}://${ip}:${port}/a.Multi?application=m&interface=a.Multi`;
     const [svc] = servicesFrom(new Map([['a.Multi', [u('dubbo', '10.0.0.1', 20880), u('tri', '10.0.0.2', 50051), u('dubbo', '10.0.0.3', 20890), u('tri', '10.0.0.3', 50061)]]]), inline);
     const entries = renderService(svc, { mapping: inline.mapping, render: inline.render }, view);
-    expect(entries.map((o) => [o.kind, o.name, o.spec.hosts, (o.spec.ports as { name: string }[]).map((p) => p.name), (o.spec.endpoints as { address: string; ports: Record<string, number> }[]).map((e) => `${e.address} ${JSON.stringify(e.ports)}`)])).toEqual([
+    expect(
+      entries.map((o) => [
+        o.kind,
+        o.name,
+        o.spec.hosts,
+        (o.spec.ports as { name: string }[]).map((p) => p.name),
+        (o.spec.endpoints as { address: string; ports: Record<string, number> }[]).map((e) => `${e.address} ${JSON.stringify(e.ports)}`),
+      ]),
+    ).toEqual([
       ['ServiceEntry', 'a-multi', ['a.multi'], ['tcp-dubbo'], ['10.0.0.1 {"tcp-dubbo":20880}', '10.0.0.3 {"tcp-dubbo":20890}']],
       ['ServiceEntry', expect.stringMatching(/^a-multi-grpc-tri-[0-9a-f]{10}$/), ['a.multi'], ['grpc-tri'], ['10.0.0.2 {"grpc-tri":50051}', '10.0.0.3 {"grpc-tri":50061}']],
     ]);
@@ -101,7 +122,13 @@ describe('renderService', () => {
     expect(se.spec.workloadSelector).toBeUndefined();
     expect(se.spec.endpoints).toEqual([
       { address: '192.168.0.114', ports: { 'tcp-dubbo': 20880 }, labels: { app: 'dubbo-demo-api-provider', 'dubbo.apache.org/meshed': 'false' }, weight: 100 },
-      { address: '192.168.0.115', ports: { 'tcp-dubbo': 20882 }, labels: { app: 'dubbo-demo-api-provider', env: 'green', 'dubbo.apache.org/meshed': 'true' }, weight: 100, locality: 'cn-hangzhou/cn-hangzhou-b' },
+      {
+        address: '192.168.0.115',
+        ports: { 'tcp-dubbo': 20882 },
+        labels: { app: 'dubbo-demo-api-provider', env: 'green', 'dubbo.apache.org/meshed': 'true' },
+        weight: 100,
+        locality: 'cn-hangzhou/cn-hangzhou-b',
+      },
     ]);
     for (const o of objs) expect(validateObject(o)).toEqual([]);
   });
@@ -155,7 +182,10 @@ describe('renderService', () => {
   });
 
   it('uses host and namespace templates from config', () => {
-    const c = testConfig({ mapping: { hostTemplate: '{version}.{interface}.dubbo.svc', groupHostTemplate: '{version}.{group}.{interface}.dubbo.svc' }, render: { namespace: 'mesh-dubbo', exportTo: ['.'] } });
+    const c = testConfig({
+      mapping: { hostTemplate: '{version}.{interface}.dubbo.svc', groupHostTemplate: '{version}.{group}.{interface}.dubbo.svc' },
+      render: { namespace: 'mesh-dubbo', exportTo: ['.'] },
+    });
     const [plain, versioned] = servicesFrom(new Map([['a.B', ['dubbo://10.0.0.1:20880/a.B', 'dubbo://10.0.0.2:20880/a.B?version=2.1']]]), c);
     const host = (svc: CatalogService) => renderService(svc, { mapping: c.mapping, render: c.render }, view)[0];
     expect(host(plain)).toMatchObject({ namespace: 'mesh-dubbo', spec: { hosts: ['a.b.dubbo.svc'], exportTo: ['.'] } });

@@ -25,25 +25,74 @@ const SEEDS: [string, string][] = [
     (n): [string, string] => [n, readFileSync(path.join(FIXTURES, 'rules', n), 'utf8')],
   ),
   // Dubbo 3 configurator with a v3.0 match (Dubbo docs, "configuration rule").
-  ['org.apache.dubbo.demo.DemoService.configurators', 'configVersion: v3.0\nscope: service\nkey: org.apache.dubbo.demo.DemoService\nenabled: true\nconfigs:\n- side: provider\n  match:\n    address: {cird: 10.20.153.0/24}\n    app: {oneof: [{exact: demo-provider}, {prefix: demo-}]}\n    service: {oneof: [{wildcard: "*"}]}\n    param: [{key: orderVersion, value: {exact: v2}}]\n  parameters: {weight: 200}\n'],
+  [
+    'org.apache.dubbo.demo.DemoService.configurators',
+    'configVersion: v3.0\nscope: service\nkey: org.apache.dubbo.demo.DemoService\nenabled: true\nconfigs:\n- side: provider\n  match:\n    address: {cird: 10.20.153.0/24}\n    app: {oneof: [{exact: demo-provider}, {prefix: demo-}]}\n    service: {oneof: [{wildcard: "*"}]}\n    param: [{key: orderVersion, value: {exact: v2}}]\n  parameters: {weight: 200}\n',
+  ],
   // Tag route with a param match (Dubbo 3 docs, "tag routing").
-  ['demo-provider.tag-router', 'configVersion: v3.0\nforce: false\nenabled: true\nkey: demo-provider\ntags:\n- name: gray\n  match: [{key: env, value: {exact: gray}}]\n- name: canary\n  addresses: ["10.20.0.4:20880"]\n'],
+  [
+    'demo-provider.tag-router',
+    'configVersion: v3.0\nforce: false\nenabled: true\nkey: demo-provider\ntags:\n- name: gray\n  match: [{key: env, value: {exact: gray}}]\n- name: canary\n  addresses: ["10.20.0.4:20880"]\n',
+  ],
   // Application-scope condition route (Dubbo Admin's first form).
-  ['demo-consumer.condition-router', 'configVersion: v3.0\nscope: application\nkey: demo-consumer\nforce: false\npriority: 1\nconditions:\n- "=> env = blue"\n- "method = sayHello* & application != bops => host = 10.20.0.1,10.20.0.3"\n- "host = 10.20.153.10 =>"\n- "=> port = 20880~20881 & host = $host"\n'],
+  [
+    'demo-consumer.condition-router',
+    'configVersion: v3.0\nscope: application\nkey: demo-consumer\nforce: false\npriority: 1\nconditions:\n- "=> env = blue"\n- "method = sayHello* & application != bops => host = 10.20.0.1,10.20.0.3"\n- "host = 10.20.153.10 =>"\n- "=> port = 20880~20881 & host = $host"\n',
+  ],
   // Condition route v3.1 (Dubbo 3.3 docs).
-  ['org.apache.dubbo.demo.DemoService.condition-router', 'configVersion: v3.1\nscope: service\nkey: org.apache.dubbo.demo.DemoService\nforce: false\nconditions:\n- priority: 10\n  from: {match: method=sayHello}\n  trafficDisable: false\n  to:\n  - {match: region=hangzhou, weight: 80}\n  - {match: region=beijing, weight: 20}\n'],
+  [
+    'org.apache.dubbo.demo.DemoService.condition-router',
+    'configVersion: v3.1\nscope: service\nkey: org.apache.dubbo.demo.DemoService\nforce: false\nconditions:\n- priority: 10\n  from: {match: method=sayHello}\n  trafficDisable: false\n  to:\n  - {match: region=hangzhou, weight: 80}\n  - {match: region=beijing, weight: 20}\n',
+  ],
   // Dubbo 2.6 rule URLs (content: the decoded znode name under /dubbo/{interface}/configurators or /routers).
   ['override%3A%2F%2F0.0.0.0', 'override://0.0.0.0/org.apache.dubbo.demo.DemoService?application=demo-provider&category=configurators&dynamic=false&enabled=true&weight=50&~env=blue'],
-  ['route%3A%2F%2F0.0.0.0', 'route://0.0.0.0/org.apache.dubbo.demo.DemoService?category=routers&dynamic=false&enabled=true&force=true&priority=1&router=condition&rule=application%20%3D%20bops%20%3D%3E%20host%20%3D%2010.20.0.1'],
+  [
+    'route%3A%2F%2F0.0.0.0',
+    'route://0.0.0.0/org.apache.dubbo.demo.DemoService?category=routers&dynamic=false&enabled=true&force=true&priority=1&router=condition&rule=application%20%3D%20bops%20%3D%3E%20host%20%3D%2010.20.0.1',
+  ],
   // The adapter's own kinds.
-  ['orders', 'apiVersion: dubbo-istio-adapter.io/v1\nkind: TrafficPolicy\nmetadata: {name: orders}\nspec:\n  services: [org.apache.dubbo.demo.DemoService]\n  split: {label: env, weights: {blue: 100}, clusters: {east: {blue: 90, green: 10}}}\n  zoneAffinity: {enabled: true}\n  connectionPool: {tcp: {maxConnections: 10}}\n  timeout: 3s\n'],
-  ['custom', 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: demo, annotations: {dubbo-istio-adapter.io/clusters: east}}\nspec:\n  hosts: [org.apache.dubbo.demo.demoservice]\n  tcp:\n  - route:\n    - destination: {host: org.apache.dubbo.demo.demoservice}\n'],
+  [
+    'orders',
+    'apiVersion: dubbo-istio-adapter.io/v1\nkind: TrafficPolicy\nmetadata: {name: orders}\nspec:\n  services: [org.apache.dubbo.demo.DemoService]\n  split: {label: env, weights: {blue: 100}, clusters: {east: {blue: 90, green: 10}}}\n  zoneAffinity: {enabled: true}\n  connectionPool: {tcp: {maxConnections: 10}}\n  timeout: 3s\n',
+  ],
+  [
+    'custom',
+    'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: demo, annotations: {dubbo-istio-adapter.io/clusters: east}}\nspec:\n  hosts: [org.apache.dubbo.demo.demoservice]\n  tcp:\n  - route:\n    - destination: {host: org.apache.dubbo.demo.demoservice}\n',
+  ],
 ];
 
 const rnd = prng(17);
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)];
 
-const ODD_VALUES: unknown[] = [null, 5, -1, 0.5, true, false, '', ' ', 'x', '*', '$host', '~', '1~', '=>', '=', '!=', 'a=b', [], [null], [5], {}, { exact: null }, { regex: '(a+)+$' }, { cird: '::1/128' }, { oneof: 5 }, { key: null }, 'x'.repeat(5000)];
+const ODD_VALUES: unknown[] = [
+  null,
+  5,
+  -1,
+  0.5,
+  true,
+  false,
+  '',
+  ' ',
+  'x',
+  '*',
+  '$host',
+  '~',
+  '1~',
+  '=>',
+  '=',
+  '!=',
+  'a=b',
+  [],
+  [null],
+  [5],
+  {},
+  { exact: null },
+  { regex: '(a+)+$' },
+  { cird: '::1/128' },
+  { oneof: 5 },
+  { key: null },
+  'x'.repeat(5000),
+];
 
 /** Every (parent, key) in a parsed document. */
 function slots(node: unknown, out: [Record<string, unknown> | unknown[], string | number][] = []): typeof out {
@@ -91,7 +140,8 @@ function mutateText(text: string): string {
 
 function demoService() {
   const cat = new Catalog(cfg.mapping, cfg.protection, ['s'], { rejected: () => {}, warning: () => {} }, 1000);
-  const url = (ip: string, env: string, protocol: string) => `${protocol}://${ip}:20880/org.apache.dubbo.demo.DemoService?application=demo-provider&interface=org.apache.dubbo.demo.DemoService&env=${env}&timestamp=1700000000000`;
+  const url = (ip: string, env: string, protocol: string) =>
+    `${protocol}://${ip}:20880/org.apache.dubbo.demo.DemoService?application=demo-provider&interface=org.apache.dubbo.demo.DemoService&env=${env}&timestamp=1700000000000`;
   cat.setService('s', 'demo', urls([url('10.20.0.1', 'blue', 'dubbo'), url('10.20.0.2', 'green', 'dubbo'), url('10.20.0.3', 'gray', 'tri'), url('[2001:db8::4]', 'blue', 'dubbo')]));
   cat.commit(1);
   return cat.service('org.apache.dubbo.demo.DemoService')!;
@@ -99,7 +149,10 @@ function demoService() {
 
 it(`parses ${CASES} mutated rule documents without an exception or an unforeseen refusal`, () => {
   const svc = demoService();
-  const ports = [{ number: 20880, protocol: 'TCP', name: 'tcp-dubbo' }, { number: 20880, protocol: 'GRPC', name: 'grpc-tri' }];
+  const ports = [
+    { number: 20880, protocol: 'TCP', name: 'tcp-dubbo' },
+    { number: 20880, protocol: 'GRPC', name: 'grpc-tri' },
+  ];
   const parsedSeeds = SEEDS.map(([name, text]) => [name, yaml.load(text)] as const);
   const isUrl = (doc: unknown) => typeof doc === 'string';
   const unforeseen: string[] = [];

@@ -10,7 +10,12 @@ import { RuleStore } from '../../src/rules/store';
 import { encodeMcpAny } from '../../src/xds/encode';
 import { FIXTURES, testConfig, urls } from '../support/config';
 
-const cfg = testConfig({ clusters: [{ name: 'east', listener: { port: 0 } }, { name: 'west', listener: { port: 0 } }] });
+const cfg = testConfig({
+  clusters: [
+    { name: 'east', listener: { port: 0 } },
+    { name: 'west', listener: { port: 0 } },
+  ],
+});
 const [east, west] = cfg.clusters;
 const settings = { mapping: cfg.mapping, tagLabel: 'dubbo.tag', tagHeader: 'dubbo.tag', consumerLabel: 'app' };
 const HOST = 'org.apache.dubbo.demo.demoservice';
@@ -32,8 +37,20 @@ function set(...docs: ReturnType<typeof parse>[]): RuleSet {
 
 /** DemoService with four providers of demo-provider: blue, green, canary and one more blue. */
 function demoService(protocol = 'dubbo', port = 20880): CatalogService {
-  const cat = new Catalog(cfg.mapping, cfg.protection, ['s'], { rejected: (_s, e, r) => { throw new Error(`${e}: ${r}`); }, warning: () => {} }, 1000);
-  const url = (ip: string, env: string) => `${protocol}://${ip}:${port}/org.apache.dubbo.demo.DemoService?application=demo-provider&interface=org.apache.dubbo.demo.DemoService&env=${env}&zone=z-${ip.slice(-1)}&timestamp=1700000000000`;
+  const cat = new Catalog(
+    cfg.mapping,
+    cfg.protection,
+    ['s'],
+    {
+      rejected: (_s, e, r) => {
+        throw new Error(`${e}: ${r}`);
+      },
+      warning: () => {},
+    },
+    1000,
+  );
+  const url = (ip: string, env: string) =>
+    `${protocol}://${ip}:${port}/org.apache.dubbo.demo.DemoService?application=demo-provider&interface=org.apache.dubbo.demo.DemoService&env=${env}&zone=z-${ip.slice(-1)}&timestamp=1700000000000`;
   cat.setService('s', 'demo', urls([url('10.20.0.1', 'blue'), url('10.20.0.2', 'green'), url('10.20.0.3', 'blue'), url('10.20.0.4', 'canary')]));
   cat.commit(1_700_000_000_000);
   return cat.service('org.apache.dubbo.demo.DemoService')!;
@@ -43,7 +60,9 @@ const ips = (eps: { address: string }[]) => eps.map((e) => e.address);
 describe('Dubbo governance rules', () => {
   it('parse a service-scope configurator (disable one provider) and apply it', () => {
     const doc = parse('org.apache.dubbo.demo.DemoService::.configurators');
-    expect(doc.rules).toEqual([expect.objectContaining({ kind: 'configurator', scope: { kind: 'service', interface: 'org.apache.dubbo.demo.DemoService' }, addresses: ['10.20.0.2:20880'], disabled: true })]);
+    expect(doc.rules).toEqual([
+      expect.objectContaining({ kind: 'configurator', scope: { kind: 'service', interface: 'org.apache.dubbo.demo.DemoService' }, addresses: ['10.20.0.2:20880'], disabled: true }),
+    ]);
     const p = applyRules(demoService(), HOST, TCP, set(doc), east, settings);
     expect(ips(p.endpoints)).toEqual(['10.20.0.1', '10.20.0.3', '10.20.0.4']);
     expect(p.applied[0].effect).toBe('disabled 1 endpoint(s)');
@@ -54,12 +73,22 @@ describe('Dubbo governance rules', () => {
     const doc = parse('demo-provider.configurators');
     expect(doc.unsupported).toEqual([expect.objectContaining({ what: 'configs[1]: side: consumer' })]);
     const p = applyRules(demoService(), HOST, TCP, set(doc), east, settings);
-    expect(p.endpoints.map((e) => [e.address, e.weight])).toEqual([['10.20.0.1', 200], ['10.20.0.2', 100], ['10.20.0.3', 100], ['10.20.0.4', 100]]);
+    expect(p.endpoints.map((e) => [e.address, e.weight])).toEqual([
+      ['10.20.0.1', 200],
+      ['10.20.0.2', 100],
+      ['10.20.0.3', 100],
+      ['10.20.0.4', 100],
+    ]);
   });
 
   it('turn tag routes into labels, subsets and routes; untagged traffic goes to untagged providers', () => {
     const p = applyRules(demoService(), HOST, TCP, set(parse('demo-provider.tag-router')), east, settings);
-    expect(p.endpoints.map((e) => [e.address, e.labels['dubbo.tag']])).toEqual([['10.20.0.1', 'untagged'], ['10.20.0.2', 'untagged'], ['10.20.0.3', 'gray'], ['10.20.0.4', 'canary']]);
+    expect(p.endpoints.map((e) => [e.address, e.labels['dubbo.tag']])).toEqual([
+      ['10.20.0.1', 'untagged'],
+      ['10.20.0.2', 'untagged'],
+      ['10.20.0.3', 'gray'],
+      ['10.20.0.4', 'canary'],
+    ]);
     expect(p.destinationRule!.subsets).toEqual([
       { name: 'tag-canary', labels: { 'dubbo.tag': 'canary' } },
       { name: 'tag-gray', labels: { 'dubbo.tag': 'gray' } },
@@ -75,12 +104,15 @@ describe('Dubbo governance rules', () => {
     expect((g.virtualService!.http as { match?: unknown }[])[0].match).toEqual([{ headers: { 'dubbo.tag': { exact: 'canary' } } }]);
   });
 
-  it('apply a rule keyed to one version to that version\'s service only (each version its own host)', () => {
+  it("apply a rule keyed to one version to that version's service only (each version its own host)", () => {
     const cat = new Catalog(cfg.mapping, cfg.protection, ['s'], { rejected: () => {}, warning: () => {} }, 1000);
     const url = (ip: string, version: string) => `dubbo://${ip}:20880/org.example.GreetingService?application=greeter&interface=org.example.GreetingService&version=${version}&timestamp=1700000000000`;
     cat.setService('s', 'g', urls([url('10.30.0.1', '1.0.0'), url('10.30.0.2', '2.0.0')]));
     cat.commit(1);
-    const doc = parse('org.example.GreetingService:2.0.0.configurators', 'configVersion: v3.0\nscope: service\nkey: org.example.GreetingService:2.0.0\nconfigs:\n- side: provider\n  parameters: {weight: 7}\n');
+    const doc = parse(
+      'org.example.GreetingService:2.0.0.configurators',
+      'configVersion: v3.0\nscope: service\nkey: org.example.GreetingService:2.0.0\nconfigs:\n- side: provider\n  parameters: {weight: 7}\n',
+    );
     const weights = (version: string) => applyRules(cat.service(`org.example.GreetingService:${version}`)!, HOST, TCP, set(doc), east, settings);
     expect(weights('2.0.0').endpoints.map((e) => e.weight)).toEqual([7]);
     const v1 = weights('1.0.0');
@@ -91,26 +123,34 @@ describe('Dubbo governance rules', () => {
   it('evaluate a condition route v3.1 (Dubbo 3.3): weighted destinations among those that keep a provider', () => {
     // The form of Dubbo 3.3's documentation (conditions as objects with from/to and weights), on
     // this service's parameters; priority and trafficDisable are fields Dubbo 3.3's router does not read.
-    const v31 = (to: string, force = false) => [
-      'configVersion: v3.1',
-      'scope: service',
-      'key: org.apache.dubbo.demo.DemoService',
-      `force: ${force}`,
-      'conditions:',
-      '  - priority: 10',
-      '    from: {match: application=bops}',
-      '    trafficDisable: false',
-      `    to: ${to}`,
-      '',
-    ].join('\n');
+    const v31 = (to: string, force = false) =>
+      [
+        'configVersion: v3.1',
+        'scope: service',
+        'key: org.apache.dubbo.demo.DemoService',
+        `force: ${force}`,
+        'conditions:',
+        '  - priority: 10',
+        '    from: {match: application=bops}',
+        '    trafficDisable: false',
+        `    to: ${to}`,
+        '',
+      ].join('\n');
     const doc = parse('org.apache.dubbo.demo.DemoService.condition-router', v31('[{match: env=blue, weight: 80}, {match: env=green, weight: 20}]'));
     expect(doc.unsupported.map((u) => u.what)).toEqual(['conditions[0].priority', 'conditions[0].trafficDisable']);
     const p = applyRules(demoService(), HOST, TCP, set(doc), east, settings);
     const tcp = p.virtualService!.tcp as { match?: unknown; route: { destination: { subset?: string }; weight?: number }[] }[];
     expect(tcp[0].match).toEqual([{ sourceLabels: { app: 'bops' } }]);
     const subsets = p.destinationRule!.subsets as { name: string; labels: Record<string, string> }[];
-    const members = (subset?: string) => p.endpoints.filter((e) => Object.entries(subsets.find((x) => x.name === subset)!.labels).every(([k, v]) => e.labels[k] === v)).map((e) => e.address.slice(-1)).join(',');
-    expect(tcp[0].route.map((r) => [members(r.destination.subset), r.weight]).sort()).toEqual([['1,3', 80], ['2', 20]]);
+    const members = (subset?: string) =>
+      p.endpoints
+        .filter((e) => Object.entries(subsets.find((x) => x.name === subset)!.labels).every(([k, v]) => e.labels[k] === v))
+        .map((e) => e.address.slice(-1))
+        .join(',');
+    expect(tcp[0].route.map((r) => [members(r.destination.subset), r.weight]).sort()).toEqual([
+      ['1,3', 80],
+      ['2', 20],
+    ]);
     expect(tcp[1]).toEqual({ route: [{ destination: { host: HOST } }] });
     // A destination that keeps no provider is not chosen: its weight goes to the others.
     const one = applyRules(demoService(), HOST, TCP, set(parse('x.condition-router', v31('[{match: env=blue, weight: 80}, {match: env=nosuch, weight: 20}]'))), east, settings);
@@ -135,10 +175,12 @@ describe('Dubbo governance rules', () => {
     const subset = tcp[0].route[0].destination.subset!;
     const label = Object.keys((p.destinationRule!.subsets as { name: string; labels: Record<string, string> }[]).find((s) => s.name === subset)!.labels)[0];
     expect(p.endpoints.filter((e) => e.labels[label] === 'true').map((e) => e.address)).toEqual(['10.20.0.1', '10.20.0.3']);
-    expect(p.notes).toEqual(expect.arrayContaining([
-      expect.stringContaining('"method" needs a request protocol; a TCP (dubbo://) port carries no method; not applied on the TCP (dubbo://) port'),
-      expect.stringContaining('the consumer\'s "host" is not visible to the mesh'),
-    ]));
+    expect(p.notes).toEqual(
+      expect.arrayContaining([
+        expect.stringContaining('"method" needs a request protocol; a TCP (dubbo://) port carries no method; not applied on the TCP (dubbo://) port'),
+        expect.stringContaining('the consumer\'s "host" is not visible to the mesh'),
+      ]),
+    );
     // On gRPC the method condition becomes a path match.
     const g = applyRules(demoService('tri', 50051), HOST, GRPC, set(doc), east, settings);
     expect((g.virtualService!.http as { match?: unknown[] }[]).map((r) => r.match)).toContainEqual([{ uri: { prefix: '/org.apache.dubbo.demo.DemoService/sayHello' } }]);
@@ -156,12 +198,17 @@ describe('condition routes as Dubbo chains them', () => {
     const members = (subset?: string) => {
       if (!subset) return 'default';
       const labels = subsets.find((s) => s.name === subset)!.labels;
-      return p.endpoints.filter((e) => Object.entries(labels).every(([k, v]) => e.labels[k] === v)).map((e) => e.address.slice(-1)).join(',') || 'none';
+      return (
+        p.endpoints
+          .filter((e) => Object.entries(labels).every(([k, v]) => e.labels[k] === v))
+          .map((e) => e.address.slice(-1))
+          .join(',') || 'none'
+      );
     };
     return ((p.virtualService?.[which] ?? []) as Route[]).map((r) => [r.match?.[0] ?? 'all', members(r.route[0].destination.subset)]);
   }
 
-  it('chains a document\'s conditions: a match-all filter first no longer shadows an application\'s route', () => {
+  it("chains a document's conditions: a match-all filter first no longer shadows an application's route", () => {
     // Dubbo applies each condition to the providers the previous one left (ListenableStateRouter).
     const doc = rule(['=> host != 10.20.0.4', 'application = bops => env = blue']);
     const p = applyRules(demoService(), HOST, TCP, set(doc), east, settings);
@@ -176,15 +223,24 @@ describe('condition routes as Dubbo chains them', () => {
     const loose = applyRules(demoService(), HOST, TCP, set(rule(['application = a => env = nosuch'])), east, settings);
     expect(loose.virtualService).toBeUndefined();
     const forced = applyRules(demoService(), HOST, TCP, set(rule(['application = a => env = nosuch'], 'force: true\n')), east, settings);
-    expect(outcome(forced)).toEqual([[{ sourceLabels: { app: 'a' } }, 'none'], ['all', 'default']]);
+    expect(outcome(forced)).toEqual([
+      [{ sourceLabels: { app: 'a' } }, 'none'],
+      ['all', 'default'],
+    ]);
     // The blocklist form from Dubbo's docs: "host = 10.20.153.10 =>" (here by application).
     const block = applyRules(demoService(), HOST, TCP, set(rule(['application = evil =>'])), east, settings);
-    expect(outcome(block)).toEqual([[{ sourceLabels: { app: 'evil' } }, 'none'], ['all', 'default']]);
+    expect(outcome(block)).toEqual([
+      [{ sourceLabels: { app: 'evil' } }, 'none'],
+      ['all', 'default'],
+    ]);
   });
 
   it('evaluates ranges, globs and negations as Dubbo does, and makes a $ reference inert', () => {
     const p = applyRules(demoService(), HOST, TCP, set(rule(['application = a => port = 20000~20880 & env != canary & host = 10.20.*'])), east, settings);
-    expect(outcome(p)).toEqual([[{ sourceLabels: { app: 'a' } }, '1,2,3'], ['all', 'default']]);
+    expect(outcome(p)).toEqual([
+      [{ sourceLabels: { app: 'a' } }, '1,2,3'],
+      ['all', 'default'],
+    ]);
     const ref = applyRules(demoService(), HOST, TCP, set(rule(['=> host = $host'])), east, settings);
     expect(ref.virtualService).toBeUndefined();
     expect(ref.notes).toEqual([expect.stringContaining('a $ reference to the consumer')]);
@@ -198,7 +254,10 @@ describe('condition routes as Dubbo chains them', () => {
     // Dubbo Admin's first form: scope application, key = the consumer's application.
     const consumer = rule(['=> env = green'], '', 'demo-consumer', 'application');
     const p = applyRules(demoService(), HOST, TCP, set(consumer), east, settings);
-    expect(outcome(p)).toEqual([[{ sourceLabels: { app: 'demo-consumer' } }, '2'], ['all', 'default']]);
+    expect(outcome(p)).toEqual([
+      [{ sourceLabels: { app: 'demo-consumer' } }, '2'],
+      ['all', 'default'],
+    ]);
     expect(p.applied).toEqual([expect.objectContaining({ kind: 'condition', effect: expect.stringContaining("as the consumer application's rule") })]);
     // Keyed by the provider's application: every consumer but the application itself.
     const provider = rule(['=> env = blue'], '', 'demo-provider', 'application');
@@ -214,7 +273,10 @@ describe('condition routes as Dubbo chains them', () => {
     // 300 consumer applications with rules about other services' providers, and one about these.
     const others = Array.from({ length: 300 }, (_, i) => rule([`=> host = 10.99.${i >> 8}.${i & 255}`], '', `app-${i}`, 'application'));
     const p = applyRules(demoService(), HOST, TCP, set(...others, rule(['=> env = green'], '', 'demo-consumer', 'application')), east, settings);
-    expect(outcome(p)).toEqual([[{ sourceLabels: { app: 'demo-consumer' } }, '2'], ['all', 'default']]);
+    expect(outcome(p)).toEqual([
+      [{ sourceLabels: { app: 'demo-consumer' } }, '2'],
+      ['all', 'default'],
+    ]);
     expect(p.notes).toEqual([]);
   });
 
@@ -238,7 +300,7 @@ describe('condition routes as Dubbo chains them', () => {
     ]);
   });
 
-  it('runs conditions after the tag router: a tagged call is narrowed among its tag\'s providers', () => {
+  it("runs conditions after the tag router: a tagged call is narrowed among its tag's providers", () => {
     const doc = rule(['application = order-web => env = blue']);
     const p = applyRules(demoService(), HOST, TCP, set(doc, parse('demo-provider.tag-router')), east, settings);
     // gray is 10.20.0.3 (blue), canary 10.20.0.4; untagged 10.20.0.1 (blue) and .2 (green).
@@ -279,7 +341,10 @@ describe('keys, addresses and applications compared as Dubbo compares them (neve
   });
 
   it('tag addresses are Dubbo IP expressions: ranges, * octets, CIDRs, an optional port', () => {
-    const tagged = (addresses: string) => applyRules(demoService(), HOST, TCP, set(parse('demo-provider.tag-router', `configVersion: v3.0\nkey: demo-provider\ntags:\n- name: gray\n  addresses: ${addresses}\n`)), east, settings).endpoints.filter((e) => e.labels['dubbo.tag'] === 'gray').map((e) => e.address.slice(-1));
+    const tagged = (addresses: string) =>
+      applyRules(demoService(), HOST, TCP, set(parse('demo-provider.tag-router', `configVersion: v3.0\nkey: demo-provider\ntags:\n- name: gray\n  addresses: ${addresses}\n`)), east, settings)
+        .endpoints.filter((e) => e.labels['dubbo.tag'] === 'gray')
+        .map((e) => e.address.slice(-1));
     expect(tagged('["10.20.0.1-2"]')).toEqual(['1', '2']);
     expect(tagged('["10.20.0.*:20880"]')).toEqual(['1', '2', '3', '4']);
     expect(tagged('["10.20.0.*:20881"]')).toEqual([]);
@@ -306,7 +371,10 @@ describe('Dubbo 2.6 rule URLs (issue 17, item 7)', () => {
     const other = legacy('override://0.0.0.0/org.apache.dubbo.demo.DemoService?application=someone-else&category=configurators&dynamic=false&weight=50');
     expect(applyRules(demoService(), HOST, TCP, set(other), east, settings).endpoints.map((e) => e.weight)).toEqual([100, 100, 100, 100]);
     // For one consumer (an address without a port): Dubbo applies it on that consumer only.
-    expect(legacy('override://10.20.153.10/org.apache.dubbo.demo.DemoService?category=configurators&dynamic=false&disabled=true')).toEqual({ rules: [], unsupported: [expect.objectContaining({ what: 'override://10.20.153.10' })] });
+    expect(legacy('override://10.20.153.10/org.apache.dubbo.demo.DemoService?category=configurators&dynamic=false&disabled=true')).toEqual({
+      rules: [],
+      unsupported: [expect.objectContaining({ what: 'override://10.20.153.10' })],
+    });
     expect(legacy('override://0.0.0.0/org.apache.dubbo.demo.DemoService?category=configurators&enabled=false&disabled=true').rules).toEqual([]);
   });
 
@@ -315,14 +383,19 @@ describe('Dubbo 2.6 rule URLs (issue 17, item 7)', () => {
     const route = legacy(`route://0.0.0.0/org.apache.dubbo.demo.DemoService?category=routers&dynamic=false&enabled=true&force=false&name=bops&priority=0&router=condition&rule=${rule}&runtime=false`);
     const p = applyRules(demoService(), HOST, TCP, set(route), east, settings);
     expect((p.virtualService!.tcp as { match?: unknown }[]).map((r) => r.match)).toEqual([[{ sourceLabels: { app: 'bops' } }], undefined]);
-    const script = legacy(`route://0.0.0.0/org.apache.dubbo.demo.DemoService?category=routers&router=script&type=javascript&rule=${encodeURIComponent('function route(invokers) { return invokers; }')}`);
+    const script = legacy(
+      `route://0.0.0.0/org.apache.dubbo.demo.DemoService?category=routers&router=script&type=javascript&rule=${encodeURIComponent('function route(invokers) { return invokers; }')}`,
+    );
     expect(script).toEqual({ rules: [], unsupported: [expect.objectContaining({ what: 'route://, router=script', why: expect.stringContaining('inert') })] });
   });
 });
 
 describe('fail-safe matchers (issue 17, item 5)', () => {
   const configurator = (match: string) =>
-    parse('org.apache.dubbo.demo.DemoService.configurators', `configVersion: v3.0\nscope: service\nkey: org.apache.dubbo.demo.DemoService\nconfigs:\n- side: provider\n  match: ${match}\n  parameters: {disabled: true}\n`);
+    parse(
+      'org.apache.dubbo.demo.DemoService.configurators',
+      `configVersion: v3.0\nscope: service\nkey: org.apache.dubbo.demo.DemoService\nconfigs:\n- side: provider\n  match: ${match}\n  parameters: {disabled: true}\n`,
+    );
 
   it('evaluates an address CIDR (cird) instead of dropping it and disabling every provider', () => {
     // The example of the Dubbo 3 configurator docs, on addresses outside the range: nothing is disabled.
@@ -344,7 +417,10 @@ describe('fail-safe matchers (issue 17, item 5)', () => {
 
   it('reports a script router as inert instead of skipping it without a word', () => {
     // The form of Dubbo's docs ("script routing"): JavaScript run inside each consumer.
-    const doc = parse('org.apache.dubbo.demo.DemoService.script-router', 'configVersion: v3.0\nkey: org.apache.dubbo.demo.DemoService\ntype: javascript\nenabled: true\nscript: |\n  (function route(invokers, invocation, context) { return invokers; } (invokers, invocation, context));\n');
+    const doc = parse(
+      'org.apache.dubbo.demo.DemoService.script-router',
+      'configVersion: v3.0\nkey: org.apache.dubbo.demo.DemoService\ntype: javascript\nenabled: true\nscript: |\n  (function route(invokers, invocation, context) { return invokers; } (invokers, invocation, context));\n',
+    );
     expect(doc).toEqual({ rules: [], unsupported: [expect.objectContaining({ what: 'script router', why: expect.stringContaining('inert') })] });
     // Dubbo 3's mesh rules ({application}.MESHAPPRULE), Dubbo's own VirtualService form.
     const mesh = parse('demo-provider.MESHAPPRULE', 'apiVersion: service.dubbo.apache.org/v1alpha1\nkind: VirtualService\nmetadata: {name: demo-route}\nspec:\n  hosts: [demo]\n');
@@ -383,8 +459,14 @@ spec:
 
   it('splits by weight on the env label, differently per cluster view, with zone affinity', () => {
     const weights = (view: typeof east) => (applyRules(demoService(), HOST, TCP, set(doc()), view, settings).virtualService!.tcp as { route: unknown[] }[])[0].route;
-    expect(weights(east)).toEqual([{ destination: { host: HOST, subset: 'env-blue' }, weight: 90 }, { destination: { host: HOST, subset: 'env-green' }, weight: 10 }]);
-    expect(weights(west)).toEqual([{ destination: { host: HOST, subset: 'env-blue' }, weight: 50 }, { destination: { host: HOST, subset: 'env-green' }, weight: 50 }]);
+    expect(weights(east)).toEqual([
+      { destination: { host: HOST, subset: 'env-blue' }, weight: 90 },
+      { destination: { host: HOST, subset: 'env-green' }, weight: 10 },
+    ]);
+    expect(weights(west)).toEqual([
+      { destination: { host: HOST, subset: 'env-blue' }, weight: 50 },
+      { destination: { host: HOST, subset: 'env-green' }, weight: 50 },
+    ]);
     const dr = applyRules(demoService(), HOST, TCP, set(doc()), east, settings).destinationRule!;
     expect(dr.trafficPolicy).toEqual({
       loadBalancer: { localityLbSetting: { enabled: true } },
@@ -400,10 +482,17 @@ spec:
     cat.setService('s', 'demo', urls([url('10.20.0.1'), url('10.20.0.2', '&dubbo.tag=gray')]));
     cat.commit(1);
     const none: RuleSet = { version: 'none', rules: [], unsupported: [] };
-    const objs = renderService(cat.service('org.apache.dubbo.demo.DemoService')!, { mapping: cfg.mapping, render: cfg.render, rules: { set: none, tagLabel: 'dubbo.tag', tagHeader: 'dubbo.tag', consumerLabel: 'app' } }, east);
+    const objs = renderService(
+      cat.service('org.apache.dubbo.demo.DemoService')!,
+      { mapping: cfg.mapping, render: cfg.render, rules: { set: none, tagLabel: 'dubbo.tag', tagHeader: 'dubbo.tag', consumerLabel: 'app' } },
+      east,
+    );
     const dr = objs.find((o) => o.kind === 'DestinationRule')!;
     const vs = objs.find((o) => o.kind === 'VirtualService')!;
-    expect(dr.spec.subsets).toEqual([{ name: 'tag-gray', labels: { 'dubbo.tag': 'gray' } }, { name: 'untagged', labels: { 'dubbo.tag': 'untagged' } }]);
+    expect(dr.spec.subsets).toEqual([
+      { name: 'tag-gray', labels: { 'dubbo.tag': 'gray' } },
+      { name: 'untagged', labels: { 'dubbo.tag': 'untagged' } },
+    ]);
     expect(vs.spec.tcp).toEqual([
       { match: [{ sourceLabels: { 'dubbo.tag': 'gray' } }], route: [{ destination: { host: HOST, subset: 'tag-gray' } }] },
       { route: [{ destination: { host: HOST, subset: 'untagged' } }] },

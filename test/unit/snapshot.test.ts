@@ -6,7 +6,15 @@ import { Any } from '../support/proto-any';
 const WE_URL = 'networking.istio.io/v1/WorkloadEntry';
 
 const se = (name: string, host: string, ports = [{ number: 20880, protocol: 'TCP', name: 'tcp-dubbo' }]) =>
-  object('ServiceEntry', 'dubbo', name, { 'istio.io/rev': 'canary' }, { 'dubbo.apache.org/interface': host }, { hosts: [host], ports, location: 'MESH_INTERNAL', resolution: 'STATIC', workloadSelector: { labels: { s: name } } }, 1_630_745_698_310);
+  object(
+    'ServiceEntry',
+    'dubbo',
+    name,
+    { 'istio.io/rev': 'canary' },
+    { 'dubbo.apache.org/interface': host },
+    { hosts: [host], ports, location: 'MESH_INTERNAL', resolution: 'STATIC', workloadSelector: { labels: { s: name } } },
+    1_630_745_698_310,
+  );
 const we = (name: string, address: string) => object('WorkloadEntry', 'dubbo', name, {}, {}, { address, ports: { 'tcp-dubbo': 20880 }, labels: { app: 'x' }, weight: 100, locality: 'r/z' }, 1_000);
 
 describe('SnapshotBuilder', () => {
@@ -64,7 +72,12 @@ describe('SnapshotBuilder', () => {
     a.update(new Map([['s1', [we('w1', '10.0.0.1')]]]));
     a.update(new Map([['s2', [we('w2', '10.0.0.2')]]]));
     const b = new SnapshotBuilder('c');
-    b.update(new Map([['s2', [we('w2', '10.0.0.2')]], ['s1', [we('w1', '10.0.0.1')]]]));
+    b.update(
+      new Map([
+        ['s2', [we('w2', '10.0.0.2')]],
+        ['s1', [we('w1', '10.0.0.1')]],
+      ]),
+    );
     expect(a.latest().types.get('WorkloadEntry')!.version).toBe(b.latest().types.get('WorkloadEntry')!.version);
     expect(a.latest().types.get('WorkloadEntry')!.response(WE_URL, 'n').bytes.equals(b.latest().types.get('WorkloadEntry')!.response(WE_URL, 'n').bytes)).toBe(true);
   });
@@ -91,10 +104,19 @@ describe('SnapshotBuilder', () => {
   it('keeps every type in name order as objects come and go, without sorting the whole type again', () => {
     const b = new SnapshotBuilder('c');
     const names = (s: ReturnType<SnapshotBuilder['latest']>) => [...s.types.get('WorkloadEntry')!.resources.keys()];
-    b.update(new Map([['s2', [we('w-m', '10.0.0.2'), we('w-c', '10.0.0.3')]], ['s1', [we('w-x', '10.0.0.1')]]]));
+    b.update(
+      new Map([
+        ['s2', [we('w-m', '10.0.0.2'), we('w-c', '10.0.0.3')]],
+        ['s1', [we('w-x', '10.0.0.1')]],
+      ]),
+    );
     expect(names(b.latest())).toEqual(['dubbo/w-c', 'dubbo/w-m', 'dubbo/w-x']);
-    b.update(new Map([['s3', [we('w-a', '10.0.0.4')]], ['s2', [we('w-m', '10.0.0.2')]]]));
+    b.update(
+      new Map([
+        ['s3', [we('w-a', '10.0.0.4')]],
+        ['s2', [we('w-m', '10.0.0.2')]],
+      ]),
+    );
     expect(names(b.latest())).toEqual(['dubbo/w-a', 'dubbo/w-m', 'dubbo/w-x']);
   });
 });
-

@@ -10,7 +10,8 @@ import { xdsTelemetry } from '../../src/daemon/telemetry';
 import { waitFor } from '../support/net';
 import { DeltaClient, IstiodLikeClient, istiodTypeUrls } from '../support/xds-client';
 
-const se = (name: string) => object('ServiceEntry', 'dubbo', name, {}, {}, { hosts: [`${name}.svc`], ports: [{ number: 20880, protocol: 'TCP', name: 'tcp-dubbo' }], location: 'MESH_INTERNAL', resolution: 'STATIC' }, 1000);
+const se = (name: string) =>
+  object('ServiceEntry', 'dubbo', name, {}, {}, { hosts: [`${name}.svc`], ports: [{ number: 20880, protocol: 'TCP', name: 'tcp-dubbo' }], location: 'MESH_INTERNAL', resolution: 'STATIC' }, 1000);
 const we = (name: string, ip: string, weight = 100) => object('WorkloadEntry', 'dubbo', name, {}, {}, { address: ip, ports: { 'tcp-dubbo': 20880 }, weight }, 1000);
 const SE = 'networking.istio.io/v1/ServiceEntry';
 const LIMITS = { maxRequestBytes: 4 << 20, maxResendsPerSecond: 5, maxDeltaNames: 1000 };
@@ -26,7 +27,11 @@ describe('XdsServer', () => {
 
   beforeEach(async () => {
     metrics = new Metrics(false);
-    server = new XdsServer([{ name: 'c1', listener: { address: '127.0.0.1', port: 0 } }], { debounce: { quietMs: 0, maxDelayMs: 0 }, keepalive: { timeMs: 30000, timeoutMs: 10000 }, limits: LIMITS }, xdsTelemetry(metrics));
+    server = new XdsServer(
+      [{ name: 'c1', listener: { address: '127.0.0.1', port: 0 } }],
+      { debounce: { quietMs: 0, maxDelayMs: 0 }, keepalive: { timeMs: 30000, timeoutMs: 10000 }, limits: LIMITS },
+      xdsTelemetry(metrics),
+    );
     await server.start();
     addr = `127.0.0.1:${server.port('c1')}`;
     builder = new SnapshotBuilder('c1');
@@ -113,7 +118,7 @@ describe('XdsServer', () => {
     (c as unknown as { stream: { write(m: object): void } }).stream.write({ typeUrl: WE, versionInfo: c.state.get(WE)!.version, responseNonce: c.state.get(WE)!.nonce });
     await waitFor('latest', () => c.resources(WE).get('dubbo/a-1')?.spec.weight === 6);
     expect(c.history.filter((h) => h.typeUrl === WE)).toHaveLength(3);
-    expect((await metrics.registry.getSingleMetricAsString('dia_xds_skipped_versions_total'))).toMatch(/ [1-9]\d*$/m);
+    expect(await metrics.registry.getSingleMetricAsString('dia_xds_skipped_versions_total')).toMatch(/ [1-9]\d*$/m);
   });
 
   it('writes the pre-framed bytes through grpc-js as they are (no copy per stream), the same bytes as without the patch', async () => {
@@ -125,7 +130,8 @@ describe('XdsServer', () => {
     // without it (any other value takes grpc-js's own path), grpc-js frames what the response
     // serializer hands it, the plain message. Both must be the same bytes.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const call = (require('@grpc/grpc-js/build/src/server-interceptors') as { BaseServerInterceptingCall: { prototype: { serializeMessage(this: unknown, v: unknown): Buffer } } }).BaseServerInterceptingCall.prototype;
+    const call = (require('@grpc/grpc-js/build/src/server-interceptors') as { BaseServerInterceptingCall: { prototype: { serializeMessage(this: unknown, v: unknown): Buffer } } })
+      .BaseServerInterceptingCall.prototype;
     const framed = frame([Buffer.from('resource one'), Buffer.from('resource two')]);
     const self = { handler: { serialize: (v: unknown) => (v === 'plain' ? framed.message : Buffer.alloc(0)) } };
     const patched = call.serializeMessage.call(self, framed);
@@ -162,7 +168,10 @@ describe('XdsServer', () => {
 
   it('sends every version of a large type intact while reusing response memory', async () => {
     // About 3 MB per response: over the pool's threshold, so versions take turns in its memory.
-    const many = (n: number, w: number) => Array.from({ length: n }, (_, i) => object('WorkloadEntry', 'dubbo', `big-${i}`, {}, {}, { address: `10.1.${i >> 8}.${i & 255}`, ports: { 'tcp-dubbo': 20880 }, labels: { pad: 'x'.repeat(200), i: String(i) }, weight: w }, 1000));
+    const many = (n: number, w: number) =>
+      Array.from({ length: n }, (_, i) =>
+        object('WorkloadEntry', 'dubbo', `big-${i}`, {}, {}, { address: `10.1.${i >> 8}.${i & 255}`, ports: { 'tcp-dubbo': 20880 }, labels: { pad: 'x'.repeat(200), i: String(i) }, weight: w }, 1000),
+      );
     const take = jest.spyOn(BufferPool.prototype, 'take');
     server.setSnapshot(builder.update(new Map([['s', many(8000, 1)]])));
     const c = sotw([WE]);
@@ -209,7 +218,7 @@ describe('XdsServer', () => {
     expect(server.connections()[0].types[WE].lastNack).toBe('bad thing');
   });
 
-  it('keeps and labels nothing of a client\'s own text beyond a short prefix', async () => {
+  it("keeps and labels nothing of a client's own text beyond a short prefix", async () => {
     server.setSnapshot(builder.update(new Map([['s', [we('a-1', '10.0.0.1')]]])));
     const c = sotw([WE]);
     await waitFor('synced', () => c.synced());
@@ -238,7 +247,11 @@ describe('XdsServer', () => {
     const good = sotw([WE]);
     const client = new grpc.Client(addr, grpc.credentials.createInsecure());
     clients.push(client);
-    const stream = client.makeBidiStreamRequest('/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources', (m: object) => Buffer.from(DiscoveryRequest.encode(DiscoveryRequest.fromObject(m)).finish()), (b: Buffer) => b);
+    const stream = client.makeBidiStreamRequest(
+      '/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources',
+      (m: object) => Buffer.from(DiscoveryRequest.encode(DiscoveryRequest.fromObject(m)).finish()),
+      (b: Buffer) => b,
+    );
     let code: number | undefined;
     stream.on('error', (e: grpc.ServiceError) => (code = e.code));
     stream.on('data', () => {});

@@ -6,7 +6,12 @@ import { parseConfig } from '../../src/config/load';
 /** A "billion laughs" document: each level repeats the one before ten times, through aliases. */
 function aliasBomb(levels: number, top: (last: string) => string): string {
   const lines = ['a0: &a0 [x, x, x, x, x, x, x, x, x, x]'];
-  for (let i = 1; i < levels; i++) lines.push(`a${i}: &a${i} [${Array(10).fill(`*a${i - 1}`).join(', ')}]`);
+  for (let i = 1; i < levels; i++)
+    lines.push(
+      `a${i}: &a${i} [${Array(10)
+        .fill(`*a${i - 1}`)
+        .join(', ')}]`,
+    );
   lines.push(top(`*a${levels - 1}`));
   return lines.join('\n') + '\n';
 }

@@ -26,7 +26,12 @@ describe('watchLiveness (a ZooKeeper that keeps its connection but answers nothi
   it('reports silence once after a whole session timeout, never stacks reads, and reports answers again', async () => {
     const c = fakeClient();
     const events: string[] = [];
-    const stop = watchLiveness(c as unknown as Client, 1000, () => events.push('silent'), () => events.push('answering'));
+    const stop = watchLiveness(
+      c as unknown as Client,
+      1000,
+      () => events.push('silent'),
+      () => events.push('answering'),
+    );
     try {
       await new Promise((r) => setTimeout(r, 1200));
       expect(events).toEqual([]); // answered all along: nothing to report
@@ -47,7 +52,12 @@ describe('watchLiveness (a ZooKeeper that keeps its connection but answers nothi
   it('does not take a lost connection for an answer', async () => {
     const events: string[] = [];
     const lost = { exists: (_p: string, cb: (err: unknown) => void) => setImmediate(() => cb(new zookeeper.Exception(zookeeper.Exception.CONNECTION_LOSS, 'lost', Error))) };
-    const stop = watchLiveness(lost as unknown as Client, 200, () => events.push('silent'), () => events.push('answering'));
+    const stop = watchLiveness(
+      lost as unknown as Client,
+      200,
+      () => events.push('silent'),
+      () => events.push('answering'),
+    );
     try {
       await waitFor('silence noticed', () => events.length === 1, 5000);
       expect(events).toEqual(['silent']);
