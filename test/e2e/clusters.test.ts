@@ -1,17 +1,19 @@
 import type { Daemon } from '../../src/daemon';
-import { startDaemon, zkSource } from '../support/daemon';
+import { zkSource } from '../support/daemon';
 import { EnvoyProbe, outbound } from '../support/envoy-probe';
 import { converged, served } from '../support/expect-istio';
 import { Istiod } from '../support/istiod';
 import { waitFor } from '../support/net';
 import { ZkWriter } from '../support/zk-client';
 import { ZookeeperServer } from '../support/zookeeper-server';
+import { suiteStack } from '../support/harness';
 
 jest.setTimeout(180_000);
 
 const provider = (ip: string, iface: string, extra: string) => `dubbo://${ip}:20880/${iface}?application=shop&interface=${iface}&side=provider&timestamp=1700000000000${extra}`;
 
 describe('two clusters, one istiod each, each with its own view', () => {
+  const stack = suiteStack();
   let zk: ZookeeperServer;
   let writer: ZkWriter;
   let daemon: Daemon;
@@ -19,8 +21,8 @@ describe('two clusters, one istiod each, each with its own view', () => {
   const probes: EnvoyProbe[] = [];
 
   beforeAll(async () => {
-    zk = await new ZookeeperServer().start();
-    writer = await ZkWriter.connect(zk.connect);
+    zk = await stack.zookeeper();
+    writer = await stack.zkWriter(zk.connect);
     for (const url of [
       provider('10.8.0.1', 'com.example.OrderService', '&env=blue&region=eu&zone=eu-1'),
       provider('10.8.0.2', 'com.example.OrderService', '&env=green&region=eu&zone=eu-2'),
@@ -29,7 +31,7 @@ describe('two clusters, one istiod each, each with its own view', () => {
     ]) {
       await writer.register(url, { ephemeral: false });
     }
-    const started = await startDaemon({
+    const started = await stack.daemon({
       sources: [zkSource(zk.connect)],
       clusters: [
         {
@@ -52,20 +54,12 @@ describe('two clusters, one istiod each, each with its own view', () => {
       ['east', 'east'],
       ['west', undefined],
     ] as const) {
-      const istiod = await new Istiod({ configSources: [`xds://127.0.0.1:${daemon.xds.port(cluster)}`], revision }).start();
+      const istiod = await stack.istiod({ configSources: [`xds://127.0.0.1:${daemon.xds.port(cluster)}`], revision });
       istiods.push(istiod);
-      probes.push(new EnvoyProbe(istiod.xdsAddress).connect());
+      probes.push(stack.probe(istiod));
     }
     await converged(istiods[0], probes[0], daemon, 'east');
     await converged(istiods[1], probes[1], daemon, 'west');
-  });
-
-  afterAll(async () => {
-    for (const p of probes) p.close();
-    for (const i of istiods) await i.destroy();
-    await daemon?.stop();
-    await writer?.close();
-    await zk?.destroy();
   });
 
   it('gives the east istiod only its filtered view, with the overrides, under its revision', async () => {

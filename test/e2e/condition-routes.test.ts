@@ -4,13 +4,14 @@
  * and one of any other application. Each sees the providers its outbound listener leads to.
  */
 import type { Daemon } from '../../src/daemon';
-import { startDaemon, zkRuleSource, zkSource } from '../support/daemon';
+import { zkRuleSource, zkSource } from '../support/daemon';
 import { EnvoyProbe } from '../support/envoy-probe';
 import { converged } from '../support/expect-istio';
 import { Istiod } from '../support/istiod';
 import { waitFor } from '../support/net';
 import { ZkWriter } from '../support/zk-client';
 import { ZookeeperServer } from '../support/zookeeper-server';
+import { suiteStack } from '../support/harness';
 
 jest.setTimeout(180_000);
 
@@ -33,6 +34,7 @@ function reached(probe: EnvoyProbe, host: string): string | undefined {
 }
 
 describe('condition routes in a real istiod: a chain, and a rule keyed by the consumer application', () => {
+  const stack = suiteStack();
   let zk: ZookeeperServer;
   let writer: ZkWriter;
   let daemon: Daemon;
@@ -41,8 +43,8 @@ describe('condition routes in a real istiod: a chain, and a rule keyed by the co
   let bops: EnvoyProbe;
 
   beforeAll(async () => {
-    zk = await new ZookeeperServer().start();
-    writer = await ZkWriter.connect(zk.connect);
+    zk = await stack.zookeeper();
+    writer = await stack.zkWriter(zk.connect);
     for (const url of [
       provider('10.12.0.1', INVENTORY, '&env=blue'),
       provider('10.12.0.2', INVENTORY, '&env=green'),
@@ -57,25 +59,16 @@ describe('condition routes in a real istiod: a chain, and a rule keyed by the co
     await writer.put(SERVICE_RULE, `configVersion: v3.0\nscope: service\nkey: ${INVENTORY}\nforce: false\nconditions:\n  - "=> host != 10.12.0.3"\n  - "application = bops => env = blue"\n`);
     // Keyed by the consumer application: bops calls green providers wherever there are any.
     await writer.put(CONSUMER_RULE, 'configVersion: v3.0\nscope: application\nkey: bops\nforce: false\nconditions:\n  - "=> env = green"\n');
-    const started = await startDaemon({
+    const started = await stack.daemon({
       sources: [zkSource(zk.connect)],
       rules: { sources: [zkRuleSource(zk.connect)] },
       render: { endpointMode: 'inline' },
     });
     daemon = started.daemon;
-    istiod = await new Istiod({ configSources: [`xds://127.0.0.1:${daemon.xds.port('default')}`] }).start();
-    anyone = new EnvoyProbe(istiod.xdsAddress).connect({ listeners: true });
-    bops = new EnvoyProbe(istiod.xdsAddress, 'sidecar~10.0.0.8~bops-1.default~default.svc.cluster.local', { app: 'bops' }).connect({ listeners: true });
+    istiod = await stack.istiod({ configSources: [`xds://127.0.0.1:${daemon.xds.port('default')}`] });
+    anyone = stack.probe(istiod, { listeners: true });
+    bops = stack.own('probe', new EnvoyProbe(istiod.xdsAddress, 'sidecar~10.0.0.8~bops-1.default~default.svc.cluster.local', { app: 'bops' }), (p) => p.close()).connect({ listeners: true });
     await converged(istiod, anyone, daemon);
-  });
-
-  afterAll(async () => {
-    anyone?.close();
-    bops?.close();
-    await istiod?.destroy();
-    await daemon?.stop();
-    await writer?.close();
-    await zk?.destroy();
   });
 
   it('sends each consumer to the providers the whole chain leaves it', async () => {

@@ -1,12 +1,13 @@
 import type { Daemon } from '../../src/daemon';
 import { fixtureProviderEntries } from '../support/config';
-import { startDaemon, zkSource } from '../support/daemon';
+import { zkSource } from '../support/daemon';
 import { EnvoyProbe, outbound } from '../support/envoy-probe';
 import { comparable, converged, expectEnvoyConfig, expectIstiodStores, served } from '../support/expect-istio';
 import { Istiod } from '../support/istiod';
 import { sleep, waitFor } from '../support/net';
 import { ZkWriter } from '../support/zk-client';
 import { ZookeeperServer } from '../support/zookeeper-server';
+import { suiteStack, withStack } from '../support/harness';
 
 jest.setTimeout(180_000);
 
@@ -22,6 +23,7 @@ const extras = [
 ];
 
 describe('a real istiod fed by the adapter', () => {
+  const stack = suiteStack();
   let zk: ZookeeperServer;
   let writer: ZkWriter;
   let daemon: Daemon;
@@ -30,23 +32,15 @@ describe('a real istiod fed by the adapter', () => {
   let probe: EnvoyProbe;
 
   beforeAll(async () => {
-    zk = await new ZookeeperServer().start();
-    writer = await ZkWriter.connect(zk.connect);
+    zk = await stack.zookeeper();
+    writer = await stack.zkWriter(zk.connect);
     for (const url of [...fixtures, ...extras]) await writer.register(url, { ephemeral: false });
-    const started = await startDaemon({ sources: [zkSource(zk.connect)], render: { emptyServiceGraceMs: 0 } });
+    const started = await stack.daemon({ sources: [zkSource(zk.connect)], render: { emptyServiceGraceMs: 0 } });
     daemon = started.daemon;
     xdsPort = daemon.xds.port('default')!;
-    istiod = await new Istiod({ configSources: [`xds://${started.xdsAddress}`] }).start();
-    probe = new EnvoyProbe(istiod.xdsAddress).connect();
+    istiod = await stack.istiod({ configSources: [`xds://${started.xdsAddress}`] });
+    probe = stack.probe(istiod);
     await converged(istiod, probe, daemon);
-  });
-
-  afterAll(async () => {
-    probe?.close();
-    await istiod?.destroy();
-    await daemon?.stop();
-    await writer?.close();
-    await zk?.destroy();
   });
 
   it('stores every ServiceEntry and WorkloadEntry we send, with spec, labels, versions and create time', async () => {
@@ -119,7 +113,7 @@ describe('a real istiod fed by the adapter', () => {
       await sleep(1500);
       // While the adapter is gone, istiod keeps what it had.
       expect((await istiod.configz()).map((o) => o.metadata.resourceVersion).sort()).toEqual(before.map((o) => o.metadata.resourceVersion).sort());
-      const restarted = await startDaemon({ sources: [zkSource(zk.connect)], render: { emptyServiceGraceMs: 0 }, clusters: [{ name: 'default', listener: { port: xdsPort } }] });
+      const restarted = await stack.daemon({ sources: [zkSource(zk.connect)], render: { emptyServiceGraceMs: 0 }, clusters: [{ name: 'default', listener: { port: xdsPort } }] });
       daemon = restarted.daemon;
       await waitFor('istiod reconnects', () => daemon.xds.connections().length > 0, 60000, 100);
       await converged(istiod, probe, daemon);
@@ -131,20 +125,15 @@ describe('a real istiod fed by the adapter', () => {
     expect((await istiod.configz()).map((o) => `${o.metadata.name}@${o.metadata.resourceVersion}`).sort()).toEqual(before.map((o) => `${o.metadata.name}@${o.metadata.resourceVersion}`).sort());
   });
 
-  it('gives istiod the same endpoints in inline mode as in workloadentry mode', async () => {
-    const inline = await startDaemon({ sources: [zkSource(zk.connect)], render: { endpointMode: 'inline' } });
-    const istiod2 = await new Istiod({ configSources: [`xds://${inline.xdsAddress}`] }).start();
-    const probe2 = new EnvoyProbe(istiod2.xdsAddress).connect();
-    try {
+  it('gives istiod the same endpoints in inline mode as in workloadentry mode', () =>
+    withStack(async (parts) => {
+      const inline = await parts.daemon({ sources: [zkSource(zk.connect)], render: { endpointMode: 'inline' } });
+      const istiod2 = await parts.istiod({ configSources: [`xds://${inline.xdsAddress}`] });
+      const probe2 = parts.probe(istiod2);
       expect(served(inline.daemon).get('WorkloadEntry' as never)?.size ?? 0).toBe(0);
       await converged(istiod2, probe2, inline.daemon);
       const all = (p: EnvoyProbe) => new Map([...p.clusters.keys()].filter((n) => n.startsWith('outbound|')).map((n) => [n, comparable(p.endpointsOf(n))]));
       expect(all(probe2)).toEqual(all(probe));
       expect(all(probe).size).toBeGreaterThan(5);
-    } finally {
-      probe2.close();
-      await istiod2.destroy();
-      await inline.daemon.stop();
-    }
-  });
+    }));
 });

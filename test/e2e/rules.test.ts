@@ -1,12 +1,13 @@
 import yaml from 'js-yaml';
 import type { Daemon } from '../../src/daemon';
-import { metricValue, startDaemon, zkRuleSource, zkSource } from '../support/daemon';
+import { metricValue, zkRuleSource, zkSource } from '../support/daemon';
 import { EnvoyProbe, outbound, type ProbeTarget } from '../support/envoy-probe';
 import { converged } from '../support/expect-istio';
 import { Istiod } from '../support/istiod';
 import { sleep, waitFor } from '../support/net';
 import { ZkWriter } from '../support/zk-client';
 import { ZookeeperServer } from '../support/zookeeper-server';
+import { suiteStack } from '../support/harness';
 
 jest.setTimeout(180_000);
 
@@ -49,6 +50,7 @@ const tcpSplit = (p: EnvoyProbe) => split([...p.tcpTargets.values()].flat().find
 const grpcSplit = (p: EnvoyProbe) => split([...(p.routes.get('50051') ?? new Map()).entries()].find(([d]) => d.startsWith(USERS))?.[1]);
 
 describe('config-center rules in a real istiod, two clusters', () => {
+  const stack = suiteStack();
   let zk: ZookeeperServer;
   let writer: ZkWriter;
   let daemon: Daemon;
@@ -57,8 +59,8 @@ describe('config-center rules in a real istiod, two clusters', () => {
   const probes: EnvoyProbe[] = [];
 
   beforeAll(async () => {
-    zk = await new ZookeeperServer().start();
-    writer = await ZkWriter.connect(zk.connect);
+    zk = await stack.zookeeper();
+    writer = await stack.zkWriter(zk.connect);
     for (const url of [
       provider('dubbo', '10.11.0.1', 20880, 'com.example.OrderService', '&env=blue&region=r1&zone=z1'),
       provider('dubbo', '10.11.0.2', 20880, 'com.example.OrderService', '&env=green&region=r1&zone=z2'),
@@ -70,7 +72,7 @@ describe('config-center rules in a real istiod, two clusters', () => {
     }
     await writer.put(POLICY, policy('{blue: 90, green: 10}'));
     await writer.put(CONFIGURATOR, disable('10.11.0.3:20880'));
-    const started = await startDaemon({
+    const started = await stack.daemon({
       sources: [zkSource(zk.connect)],
       rules: { sources: [zkRuleSource(zk.connect)] },
       clusters: [
@@ -81,21 +83,14 @@ describe('config-center rules in a real istiod, two clusters', () => {
     daemon = started.daemon;
     admin = started.admin;
     for (const cluster of ['east', 'west']) {
-      const istiod = await new Istiod({ configSources: [`xds://127.0.0.1:${daemon.xds.port(cluster)}`] }).start();
+      const istiod = await stack.istiod({ configSources: [`xds://127.0.0.1:${daemon.xds.port(cluster)}`] });
       istiods.push(istiod);
-      probes.push(new EnvoyProbe(istiod.xdsAddress).connect({ listeners: true, routes: ['50051'] }));
+      probes.push(stack.probe(istiod, { listeners: true, routes: ['50051'] }));
     }
     await converged(istiods[0], probes[0], daemon, 'east');
     await converged(istiods[1], probes[1], daemon, 'west');
   });
 
-  afterAll(async () => {
-    for (const p of probes) p.close();
-    for (const i of istiods) await i.destroy();
-    await daemon?.stop();
-    await writer?.close();
-    await zk?.destroy();
-  });
 
   it('stores the DestinationRule and VirtualService istiod needs for the split', async () => {
     const kinds = (await istiods[0].configz()).map((o) => `${o.kind} ${o.metadata.name}`).sort();

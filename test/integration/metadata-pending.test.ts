@@ -5,13 +5,13 @@
  * garbage, then nothing, then a real Dubbo answer frame (real Dubbo providers answer in
  * dubbo-providers.test.ts and the e2e estate).
  */
-import type { Daemon } from '../../src/daemon';
-import { metricValue, SE, startDaemon, zkSource } from '../support/daemon';
+import { metricValue, SE, zkSource } from '../support/daemon';
 import { fakeMetadataService, localMetadataInstance, metadataAnswer, metadataInfo, type FakeMetadataService } from '../support/metadata-provider';
 import { waitFor } from '../support/net';
 import { IstiodLikeClient } from '../support/xds-client';
 import { ZkWriter } from '../support/zk-client';
 import { ZookeeperServer } from '../support/zookeeper-server';
+import { suiteStack } from '../support/harness';
 
 jest.setTimeout(120_000);
 
@@ -19,30 +19,21 @@ const APP = 'inventory-provider';
 const REVISION = '5d1e0c3b9a8f7e6d5c4b3a2918070605';
 
 describe('metadata asked of a provider that misbehaves', () => {
+  const stack = suiteStack();
   let zk: ZookeeperServer;
   let writer: ZkWriter;
-  let daemon: Daemon;
   let admin: string;
   let client: IstiodLikeClient;
   let provider: FakeMetadataService;
 
   beforeAll(async () => {
-    zk = await new ZookeeperServer().start();
-    writer = await ZkWriter.connect(zk.connect);
-    provider = await fakeMetadataService(() => Buffer.from('garbage, not a Dubbo frame'));
+    zk = await stack.zookeeper();
+    writer = await stack.zkWriter(zk.connect);
+    provider = stack.own('metadata provider', await fakeMetadataService(() => Buffer.from('garbage, not a Dubbo frame')), (p) => p.close());
     await writer.put(`/services/${APP}/127.0.0.1:20880`, localMetadataInstance(APP, '127.0.0.1', 20880, REVISION, provider.port));
-    const started = await startDaemon({ sources: [zkSource(zk.connect)], metadataService: { timeoutMs: 300, retryMs: 500, pendingDegradedMs: 300 }, render: { endpointMode: 'inline' } });
-    daemon = started.daemon;
+    const started = await stack.daemon({ sources: [zkSource(zk.connect)], metadataService: { timeoutMs: 300, retryMs: 500, pendingDegradedMs: 300 }, render: { endpointMode: 'inline' } });
     admin = started.admin;
-    client = new IstiodLikeClient(started.xdsAddress).connect();
-  });
-
-  afterAll(async () => {
-    client?.close();
-    await daemon?.stop();
-    provider?.close();
-    await writer?.close();
-    await zk?.destroy();
+    client = stack.xdsClient(started.xdsAddress);
   });
 
   const served = () => [...client.resources(SE).values()].some((o) => (o.spec.hosts as string[])[0] === '1.0.0.com.example.inventoryservice');

@@ -1,12 +1,12 @@
 import path from 'node:path';
 import yaml from 'js-yaml';
-import type { Daemon } from '../../src/daemon';
-import { metricValue, startDaemon, WE } from '../support/daemon';
+import { metricValue, WE } from '../support/daemon';
 import { dubbo3Fixture, ordersSplitPolicy } from '../support/config';
 import { dubboMetadata, NacosServer, NacosWriter } from '../support/nacos-server';
 import { freePort, sleep, waitFor } from '../support/net';
 import { TcpProxy } from '../support/tcp-proxy';
 import { IstiodLikeClient } from '../support/xds-client';
+import { suiteStack, withStack } from '../support/harness';
 
 jest.setTimeout(180_000);
 
@@ -25,27 +25,20 @@ async function sources(admin: string): Promise<{ state: string; reason?: string;
 }
 
 describe('Nacos over gRPC: pushes and fuzzy watch', () => {
+  const stack = suiteStack();
   let nacos: NacosServer;
   let writer: NacosWriter;
-  let daemon: Daemon;
   let admin: string;
   let client: IstiodLikeClient;
 
   beforeAll(async () => {
-    nacos = await new NacosServer().start();
+    nacos = await stack.nacos();
     writer = new NacosWriter(nacos.base);
     await writer.register({ service: svc('com.example.Push'), ip: '10.41.0.1', port: 20880, metadata: dubboMetadata('com.example.Push') });
-    const started = await startDaemon({ sources: [{ name: 'nacos', type: 'nacos', nacos: { serverAddr: nacos.address, ...NO_POLL } }] });
-    daemon = started.daemon;
+    const started = await stack.daemon({ sources: [{ name: 'nacos', type: 'nacos', nacos: { serverAddr: nacos.address, ...NO_POLL } }] });
     admin = started.admin;
-    client = new IstiodLikeClient(started.xdsAddress).connect();
+    client = stack.xdsClient(started.xdsAddress);
     await waitFor('initial sync', () => client.synced() && addresses(client).length === 1, 30000);
-  });
-
-  afterAll(async () => {
-    client?.close();
-    await daemon?.stop();
-    await nacos?.destroy();
   });
 
   it('watches the group with fuzzy watch and subscribes to its services', async () => {
@@ -78,14 +71,14 @@ describe('Nacos over gRPC: pushes and fuzzy watch', () => {
 });
 
 describe('Nacos over gRPC: Dubbo 3 metadata published after its instances', () => {
-  it('reads the metadata as soon as Nacos says it is published (a config listener), with no poll and no instance push', async () => {
-    const fx = dubbo3Fixture();
-    const nacos = await new NacosServer().start();
-    const writer = new NacosWriter(nacos.base);
-    const started = await startDaemon({ sources: [{ name: 'nacos', type: 'nacos', nacos: { serverAddr: nacos.address, ...NO_POLL } }] });
-    const client = new IstiodLikeClient(started.xdsAddress).connect();
-    const at = (ip: string) => [...client.resources(WE).values()].filter((w) => w.spec.address === ip);
-    try {
+  it('reads the metadata as soon as Nacos says it is published (a config listener), with no poll and no instance push', () =>
+    withStack(async (parts) => {
+      const fx = dubbo3Fixture();
+      const nacos = await parts.nacos();
+      const writer = new NacosWriter(nacos.base);
+      const started = await parts.daemon({ sources: [{ name: 'nacos', type: 'nacos', nacos: { serverAddr: nacos.address, ...NO_POLL } }] });
+      const client = parts.xdsClient(started.xdsAddress);
+      const at = (ip: string) => [...client.resources(WE).values()].filter((w) => w.spec.address === ip);
       await waitFor('initial sync', () => client.synced(), 30000);
       const i = JSON.parse(fx.shop.applicationLevel['/services/shop-provider/10.20.0.1:20880']) as { name: string; address: string; port: number; payload: { metadata: Record<string, string> } };
       await writer.register({ service: i.name, ip: i.address, port: i.port, metadata: i.payload.metadata });
@@ -100,25 +93,20 @@ describe('Nacos over gRPC: Dubbo 3 metadata published after its instances', () =
       const t0 = Date.now();
       await waitFor('both services of the instance, once its metadata is readable', () => at('10.20.0.1').length === 2, 20000, 20);
       console.log(`Nacos gRPC: metadata published after its instance served it in ${Date.now() - t0} ms`);
-    } finally {
-      client.close();
-      await started.daemon.stop();
-      await nacos.destroy();
-    }
-  });
+    }));
 });
 
 describe('Nacos over gRPC: fuzzy watch refused', () => {
-  it('finds new services by listing them every pollMs when Nacos refuses the fuzzy watch', async () => {
-    // More services than one pattern may match (here 1) make Nacos refuse the watch, as on a
-    // large estate with the default limit of 500; Nacos 2 has no fuzzy watch at all.
-    const nacos = await new NacosServer({ properties: { 'nacos.naming.fuzzy.watch.max.pattern.match.service.count': '1' } }).start();
-    const writer = new NacosWriter(nacos.base);
-    await writer.register({ service: svc('com.example.One'), ip: '10.42.0.1', port: 20880, metadata: dubboMetadata('com.example.One') });
-    await writer.register({ service: svc('com.example.Two'), ip: '10.42.0.2', port: 20880, metadata: dubboMetadata('com.example.Two') });
-    const started = await startDaemon({ sources: [{ name: 'nacos', type: 'nacos', nacos: { serverAddr: nacos.address, pollMs: 500, resyncMs: 0 } }] });
-    const client = new IstiodLikeClient(started.xdsAddress).connect();
-    try {
+  it('finds new services by listing them every pollMs when Nacos refuses the fuzzy watch', () =>
+    withStack(async (parts) => {
+      // More services than one pattern may match (here 1) make Nacos refuse the watch, as on a
+      // large estate with the default limit of 500; Nacos 2 has no fuzzy watch at all.
+      const nacos = await parts.nacos({ properties: { 'nacos.naming.fuzzy.watch.max.pattern.match.service.count': '1' } });
+      const writer = new NacosWriter(nacos.base);
+      await writer.register({ service: svc('com.example.One'), ip: '10.42.0.1', port: 20880, metadata: dubboMetadata('com.example.One') });
+      await writer.register({ service: svc('com.example.Two'), ip: '10.42.0.2', port: 20880, metadata: dubboMetadata('com.example.Two') });
+      const started = await parts.daemon({ sources: [{ name: 'nacos', type: 'nacos', nacos: { serverAddr: nacos.address, pollMs: 500, resyncMs: 0 } }] });
+      const client = parts.xdsClient(started.xdsAddress);
       await waitFor('initial sync', () => client.synced() && addresses(client).length === 2, 30000);
       const [s] = await sources(started.admin);
       expect(s.details.grpc).toEqual([
@@ -129,34 +117,26 @@ describe('Nacos over gRPC: fuzzy watch refused', () => {
       // Its instances come by push once subscribed.
       await writer.register({ service: svc('com.example.Three'), ip: '10.42.0.4', port: 20880, metadata: dubboMetadata('com.example.Three') });
       await waitFor('an instance of it', () => addresses(client).includes('10.42.0.4:20880'), 20000);
-    } finally {
-      client.close();
-      await started.daemon.stop();
-      await nacos.destroy();
-    }
-  });
+    }));
 });
 
 describe('Nacos over gRPC: a cut connection and the fallback to HTTP', () => {
+  const stack = suiteStack();
   let nacos: NacosServer;
   let writer: NacosWriter;
 
   beforeAll(async () => {
-    nacos = await new NacosServer().start();
+    nacos = await stack.nacos();
     writer = new NacosWriter(nacos.base);
     await writer.register({ service: svc('com.example.Cut'), ip: '10.43.0.1', port: 20880, metadata: dubboMetadata('com.example.Cut') });
   });
 
-  afterAll(async () => {
-    await nacos?.destroy();
-  });
-
-  it('keeps the last state while the gRPC connection is cut, then resubscribes and applies only the difference', async () => {
-    // The gRPC port is reached through a relay; HTTP (config) directly.
-    const relay = await new TcpProxy(nacos.port + 1000).start();
-    const started = await startDaemon({ sources: [{ name: 'nacos', type: 'nacos', nacos: { serverAddr: nacos.address, grpcPortOffset: relay.port - nacos.port, ...NO_POLL } }] });
-    const client = new IstiodLikeClient(started.xdsAddress).connect();
-    try {
+  it('keeps the last state while the gRPC connection is cut, then resubscribes and applies only the difference', () =>
+    withStack(async (parts) => {
+      // The gRPC port is reached through a relay; HTTP (config) directly.
+      const relay = parts.own('relay', await new TcpProxy(nacos.port + 1000).start(), (r) => r.stop());
+      const started = await parts.daemon({ sources: [{ name: 'nacos', type: 'nacos', nacos: { serverAddr: nacos.address, grpcPortOffset: relay.port - nacos.port, ...NO_POLL } }] });
+      const client = parts.xdsClient(started.xdsAddress);
       await waitFor('initial sync', () => client.synced() && addresses(client).includes('10.43.0.1:20880'), 30000);
       await relay.cut();
       await waitFor('stale', async () => (await sources(started.admin))[0].state === 'stale', 20000);
@@ -169,74 +149,56 @@ describe('Nacos over gRPC: a cut connection and the fallback to HTTP', () => {
       await waitFor('resubscribed: the change made while cut', () => addresses(client).join() === '10.43.0.2:20880', 40000);
       expect((await sources(started.admin))[0].state).toBe('synced');
       expect(await metricValue(started.admin, 'dia_nacos_reconnects_total', { source: 'nacos' })).toBe(reconnects + 1);
-    } finally {
-      client.close();
-      await started.daemon.stop();
-      await relay.stop();
-    }
-  });
+    }));
 
-  it('falls back to polling over HTTP, logged, when the gRPC port refuses and HTTP answers', async () => {
-    const closed = await freePort(); // nothing listens there
-    const started = await startDaemon({ sources: [{ name: 'nacos', type: 'nacos', nacos: { serverAddr: nacos.address, grpcPortOffset: closed - nacos.port, pollMs: 300 } }] });
-    const client = new IstiodLikeClient(started.xdsAddress).connect();
-    try {
+  it('falls back to polling over HTTP, logged, when the gRPC port refuses and HTTP answers', () =>
+    withStack(async (parts) => {
+      const closed = await freePort(); // nothing listens there
+      const started = await parts.daemon({ sources: [{ name: 'nacos', type: 'nacos', nacos: { serverAddr: nacos.address, grpcPortOffset: closed - nacos.port, pollMs: 300 } }] });
+      const client = parts.xdsClient(started.xdsAddress);
       await waitFor('synced over HTTP', () => client.synced() && addresses(client).length > 0, 30000);
       const [s] = await sources(started.admin);
       expect(s.state).toBe('synced');
       expect(s.details).toMatchObject({ transport: 'http', fallback: expect.stringContaining(`gRPC refused`) });
       await writer.register({ service: svc('com.example.Polled'), ip: '10.43.1.1', port: 20880, metadata: dubboMetadata('com.example.Polled') });
       await waitFor('a registration, polled', () => addresses(client).includes('10.43.1.1:20880'), 20000);
-    } finally {
-      client.close();
-      await started.daemon.stop();
-    }
-  });
+    }));
 
-  it('polls over HTTP when told to (transport: http)', async () => {
-    const started = await startDaemon({ sources: [{ name: 'nacos', type: 'nacos', nacos: { serverAddr: nacos.address, transport: 'http', pollMs: 300 } }] });
-    const client = new IstiodLikeClient(started.xdsAddress).connect();
-    try {
+  it('polls over HTTP when told to (transport: http)', () =>
+    withStack(async (parts) => {
+      const started = await parts.daemon({ sources: [{ name: 'nacos', type: 'nacos', nacos: { serverAddr: nacos.address, transport: 'http', pollMs: 300 } }] });
+      const client = parts.xdsClient(started.xdsAddress);
       await waitFor('synced over HTTP', () => client.synced() && addresses(client).length > 0, 30000);
       const [s] = await sources(started.admin);
       expect(s.details).toMatchObject({ transport: 'http' });
       expect(s.details.grpc).toBeUndefined();
       await writer.register({ service: svc('com.example.Polled2'), ip: '10.43.2.1', port: 20880, metadata: dubboMetadata('com.example.Polled2') });
       await waitFor('a registration, polled', () => addresses(client).includes('10.43.2.1:20880'), 20000);
-    } finally {
-      client.close();
-      await started.daemon.stop();
-    }
-  });
+    }));
 });
 
 describe('Nacos over gRPC: rules from Nacos config', () => {
-  it('applies a change to a rule document as Nacos pushes it, with no poll', async () => {
-    const VS = 'networking.istio.io/v1/VirtualService';
-    const policy = ordersSplitPolicy;
-    const nacos = await new NacosServer().start();
-    const writer = new NacosWriter(nacos.base);
-    await writer.publishConfig('orders', 'dubbo-istio-adapter', policy(90));
-    const started = await startDaemon({
-      sources: [{ name: 'file', type: 'file', file: { path: path.resolve(__dirname, '../../config/providers.yaml'), pollMs: 200 } }],
-      rules: { sources: [{ name: 'nacos-rules', type: 'nacos', nacos: { serverAddr: nacos.address, ...NO_POLL } }] },
-    });
-    const client = new IstiodLikeClient(started.xdsAddress).connect();
-    const weights = () => {
-      const vs = [...client.resources(VS).values()][0];
-      return ((vs?.spec.tcp as { route: { destination: { subset: string }; weight: number }[] }[] | undefined) ?? [])[0]?.route.map((r) => `${r.destination.subset}=${r.weight}`).join() ?? '';
-    };
-    try {
+  it('applies a change to a rule document as Nacos pushes it, with no poll', () =>
+    withStack(async (parts) => {
+      const VS = 'networking.istio.io/v1/VirtualService';
+      const policy = ordersSplitPolicy;
+      const nacos = await parts.nacos();
+      const writer = new NacosWriter(nacos.base);
+      await writer.publishConfig('orders', 'dubbo-istio-adapter', policy(90));
+      const started = await parts.daemon({
+        sources: [{ name: 'file', type: 'file', file: { path: path.resolve(__dirname, '../../config/providers.yaml'), pollMs: 200 } }],
+        rules: { sources: [{ name: 'nacos-rules', type: 'nacos', nacos: { serverAddr: nacos.address, ...NO_POLL } }] },
+      });
+      const client = parts.xdsClient(started.xdsAddress);
+      const weights = () => {
+        const vs = [...client.resources(VS).values()][0];
+        return ((vs?.spec.tcp as { route: { destination: { subset: string }; weight: number }[] }[] | undefined) ?? [])[0]?.route.map((r) => `${r.destination.subset}=${r.weight}`).join() ?? '';
+      };
       await waitFor('the policy from Nacos', () => weights() === 'env-blue=90,env-green=10', 60000);
       await sleep(1000); // listened to once read
       const t0 = Date.now();
       await writer.publishConfig('orders', 'dubbo-istio-adapter', policy(30));
       await waitFor('the changed policy, pushed', () => weights() === 'env-blue=30,env-green=70', 20000, 20);
       console.log(`Nacos gRPC: a rule change reached the xDS client in ${Date.now() - t0} ms`);
-    } finally {
-      client.close();
-      await started.daemon.stop();
-      await nacos.destroy();
-    }
-  });
+    }));
 });

@@ -1,12 +1,10 @@
-import { createServer, type AddressInfo, type Server } from 'node:net';
-import type { Daemon } from '../../src/daemon';
-import { metricValue, SE, startDaemon, WE, zkSource } from '../support/daemon';
+import { createServer, type AddressInfo } from 'node:net';
+import { metricValue, SE, WE, zkSource } from '../support/daemon';
 import { dubbo3Fixture, znode } from '../support/config';
 import { dubboMetadata, NacosServer, NacosWriter } from '../support/nacos-server';
 import { sleep, waitFor } from '../support/net';
 import { IstiodLikeClient } from '../support/xds-client';
-import { ZkWriter } from '../support/zk-client';
-import { ZookeeperServer } from '../support/zookeeper-server';
+import { suiteStack, withStack } from '../support/harness';
 
 jest.setTimeout(180_000);
 
@@ -15,29 +13,22 @@ const svc = (iface: string, version = '', group = '') => `providers:${iface}:${v
 const addresses = (c: IstiodLikeClient) => [...c.resources(WE).values()].map((w) => `${w.spec.address}:${(w.spec.ports as Record<string, number>)['tcp-dubbo']}`).sort();
 
 describe('Nacos source against a real Nacos server', () => {
+  const stack = suiteStack();
   let nacos: NacosServer;
   let writer: NacosWriter;
-  let daemon: Daemon;
   let admin: string;
   let client: IstiodLikeClient;
 
   beforeAll(async () => {
-    nacos = await new NacosServer().start();
+    nacos = await stack.nacos();
     writer = new NacosWriter(nacos.base);
     await writer.register({ service: svc('com.example.Greeter'), ip: '10.40.0.1', port: 20880, metadata: dubboMetadata('com.example.Greeter') });
     // A consumer registration, as Dubbo writes it: never a provider.
     await writer.register({ service: 'consumers:com.example.Greeter::', ip: '10.40.9.9', port: 1, metadata: { side: 'consumer', interface: 'com.example.Greeter' } });
-    const started = await startDaemon({ sources: [nacosSource(nacos.address)], protection: { massRemoval: { threshold: 0.5, minEndpoints: 100, holdMs: 0 } } });
-    daemon = started.daemon;
+    const started = await stack.daemon({ sources: [nacosSource(nacos.address)], protection: { massRemoval: { threshold: 0.5, minEndpoints: 100, holdMs: 0 } } });
     admin = started.admin;
-    client = new IstiodLikeClient(started.xdsAddress).connect();
+    client = stack.xdsClient(started.xdsAddress);
     await waitFor('initial sync', () => client.synced() && client.resources(WE).size === 1, 30000);
-  });
-
-  afterAll(async () => {
-    client?.close();
-    await daemon?.stop();
-    await nacos?.destroy();
   });
 
   it('serves providers:* services and skips consumers:*', () => {
@@ -73,21 +64,17 @@ describe('Nacos source against a real Nacos server', () => {
     expect(await metricValue(admin, 'dia_rejected_inputs_total', { source: 'nacos' })).toBe(before + 1);
   });
 
-  it('reads only the namespaces and groups it is told to', async () => {
-    await writer.register({ service: svc('com.example.Elsewhere'), ip: '10.40.3.1', port: 20880, metadata: dubboMetadata('com.example.Elsewhere'), group: 'TEAM_B' });
-    await writer.register({ service: svc('com.example.Elsewhere'), ip: '10.40.3.2', port: 20880, metadata: dubboMetadata('com.example.Elsewhere'), namespace: 'ns-b', group: 'TEAM_B' });
-    await writer.register({ service: svc('com.example.Elsewhere'), ip: '10.40.3.3', port: 20880, metadata: dubboMetadata('com.example.Elsewhere'), namespace: 'ns-c', group: 'TEAM_B' });
-    await sleep(1500);
-    expect(addresses(client).filter((a) => a.startsWith('10.40.3.'))).toEqual([]);
-    const other = await startDaemon({ sources: [nacosSource(nacos.address, { namespaces: ['', 'ns-b'], groups: ['TEAM_B'] })] });
-    const c2 = new IstiodLikeClient(other.xdsAddress).connect();
-    try {
+  it('reads only the namespaces and groups it is told to', () =>
+    withStack(async (parts) => {
+      await writer.register({ service: svc('com.example.Elsewhere'), ip: '10.40.3.1', port: 20880, metadata: dubboMetadata('com.example.Elsewhere'), group: 'TEAM_B' });
+      await writer.register({ service: svc('com.example.Elsewhere'), ip: '10.40.3.2', port: 20880, metadata: dubboMetadata('com.example.Elsewhere'), namespace: 'ns-b', group: 'TEAM_B' });
+      await writer.register({ service: svc('com.example.Elsewhere'), ip: '10.40.3.3', port: 20880, metadata: dubboMetadata('com.example.Elsewhere'), namespace: 'ns-c', group: 'TEAM_B' });
+      await sleep(1500);
+      expect(addresses(client).filter((a) => a.startsWith('10.40.3.'))).toEqual([]);
+      const other = await parts.daemon({ sources: [nacosSource(nacos.address, { namespaces: ['', 'ns-b'], groups: ['TEAM_B'] })] });
+      const c2 = parts.xdsClient(other.xdsAddress);
       await waitFor('group TEAM_B of the public namespace and ns-b', () => c2.synced() && addresses(c2).join() === '10.40.3.1:20880,10.40.3.2:20880', 30000);
-    } finally {
-      c2.close();
-      await other.daemon.stop();
-    }
-  });
+    }));
 
   describe('Dubbo 3 application-level instances', () => {
     const fx = dubbo3Fixture();
@@ -151,23 +138,22 @@ describe('Nacos source against a real Nacos server', () => {
  * failed one marked an instance unhealthy and withdrew it in one run).
  */
 describe('Nacos restart', () => {
-  it('keeps the endpoints through a Nacos restart, then resyncs', async () => {
-    const nacos = await new NacosServer().start();
-    const writer = new NacosWriter(nacos.base);
-    const listeners: Server[] = [];
-    const listen = (ip: string) =>
-      new Promise<number>((resolve) => {
-        const server = createServer((socket) => socket.destroy()).listen(0, ip, () => resolve((server.address() as AddressInfo).port));
-        listeners.push(server);
-      });
-    const ports: Record<string, number> = {};
-    for (const ip of ['127.40.5.1', '127.40.5.2']) {
-      ports[ip] = await listen(ip);
-      await writer.register({ service: svc('com.example.Survivor'), ip, port: ports[ip], metadata: dubboMetadata('com.example.Survivor') });
-    }
-    const { daemon, admin, xdsAddress } = await startDaemon({ sources: [nacosSource(nacos.address)], protection: { massRemoval: { threshold: 0.5, minEndpoints: 100, holdMs: 0 } } });
-    const client = new IstiodLikeClient(xdsAddress).connect();
-    try {
+  it('keeps the endpoints through a Nacos restart, then resyncs', () =>
+    withStack(async (parts) => {
+      const nacos = await parts.nacos();
+      const writer = new NacosWriter(nacos.base);
+      const listen = (ip: string) =>
+        new Promise<number>((resolve) => {
+          const server = createServer((socket) => socket.destroy()).listen(0, ip, () => resolve((server.address() as AddressInfo).port));
+          parts.own('listener', server, (s) => s.close());
+        });
+      const ports: Record<string, number> = {};
+      for (const ip of ['127.40.5.1', '127.40.5.2']) {
+        ports[ip] = await listen(ip);
+        await writer.register({ service: svc('com.example.Survivor'), ip, port: ports[ip], metadata: dubboMetadata('com.example.Survivor') });
+      }
+      const { daemon, admin, xdsAddress } = await parts.daemon({ sources: [nacosSource(nacos.address)], protection: { massRemoval: { threshold: 0.5, minEndpoints: 100, holdMs: 0 } } });
+      const client = parts.xdsClient(xdsAddress);
       await waitFor('initial sync', () => client.synced() && client.resources(WE).size === 2, 30000);
       const baseline = addresses(client);
       await nacos.stop();
@@ -182,20 +168,15 @@ describe('Nacos restart', () => {
       const port = await listen('127.40.5.3');
       await writer.register({ service: svc('com.example.AfterRestart'), ip: '127.40.5.3', port, metadata: dubboMetadata('com.example.AfterRestart') });
       await waitFor('changes flow after the restart', () => addresses(client).includes(`127.40.5.3:${port}`), 30000);
-    } finally {
-      for (const l of listeners) l.close();
-      client.close();
-      await daemon.stop();
-      await nacos.destroy();
-    }
-  });
+    }));
 });
 
 describe('Nacos with auth on', () => {
+  const stack = suiteStack();
   let nacos: NacosServer;
 
   beforeAll(async () => {
-    nacos = await new NacosServer({ auth: { adminPassword: 'Adm1n-pass' } }).start();
+    nacos = await stack.nacos({ auth: { adminPassword: 'Adm1n-pass' } });
     await new NacosWriter(nacos.base, { username: 'nacos', password: 'Adm1n-pass' }).register({
       service: svc('com.example.Secure'),
       ip: '10.41.0.1',
@@ -203,51 +184,41 @@ describe('Nacos with auth on', () => {
       metadata: dubboMetadata('com.example.Secure'),
     });
   });
-  afterAll(async () => {
-    await nacos?.destroy();
-  });
 
-  it('reads with a username and a password from the environment', async () => {
-    process.env.TEST_NACOS_PASSWORD = 'Adm1n-pass';
-    const d = await startDaemon({ sources: [nacosSource(nacos.address, { auth: { username: 'nacos', passwordEnv: 'TEST_NACOS_PASSWORD' } })] });
-    const c = new IstiodLikeClient(d.xdsAddress).connect();
-    try {
+  it('reads with a username and a password from the environment', () =>
+    withStack(async (parts) => {
+      process.env.TEST_NACOS_PASSWORD = 'Adm1n-pass';
+      const d = await parts.daemon({ sources: [nacosSource(nacos.address, { auth: { username: 'nacos', passwordEnv: 'TEST_NACOS_PASSWORD' } })] });
+      const c = parts.xdsClient(d.xdsAddress);
       await waitFor('secure provider', () => c.synced() && addresses(c).join() === '10.41.0.1:20880', 30000);
-    } finally {
-      c.close();
-      await d.daemon.stop();
-    }
-  });
+    }));
 
-  it('reports refused credentials instead of serving an empty mesh', async () => {
-    const d = await startDaemon({ sources: [nacosSource(nacos.address, { auth: { username: 'nacos', password: 'wrong' } })] });
-    try {
+  it('reports refused credentials instead of serving an empty mesh', () =>
+    withStack(async (parts) => {
+      const d = await parts.daemon({ sources: [nacosSource(nacos.address, { auth: { username: 'nacos', password: 'wrong' } })] });
       await waitFor('failed', () => d.daemon.catalog.sourceHealth().get('nacos')!.state === 'failed', 30000);
       const ready = await fetch(`${d.admin}/readyz`);
       expect(ready.status).toBe(503);
       expect(await ready.text()).toContain('Nacos refused our credentials');
-    } finally {
-      await d.daemon.stop();
-    }
-  });
+    }));
 });
 
 describe('ZooKeeper and Nacos together', () => {
-  it('merge one service key from both into one endpoint set, without duplicates', async () => {
-    const zk = await new ZookeeperServer().start();
-    const nacos = await new NacosServer().start();
-    const zkw = await ZkWriter.connect(zk.connect);
-    const nw = new NacosWriter(nacos.base);
-    const iface = 'com.example.Migrating';
-    const url = (ip: string) => `dubbo://${ip}:20880/${iface}?application=demo&interface=${iface}&side=provider&timestamp=1700000000000`;
-    // 10.42.0.1 is registered in both (dual registration during a migration).
-    await zkw.register(url('10.42.0.1'));
-    await zkw.register(url('10.42.0.2'));
-    await nw.register({ service: svc(iface), ip: '10.42.0.1', port: 20880, metadata: dubboMetadata(iface) });
-    await nw.register({ service: svc(iface), ip: '10.42.0.3', port: 20880, metadata: dubboMetadata(iface) });
-    const d = await startDaemon({ sources: [zkSource(zk.connect), nacosSource(nacos.address)] });
-    const c = new IstiodLikeClient(d.xdsAddress).connect();
-    try {
+  it('merge one service key from both into one endpoint set, without duplicates', () =>
+    withStack(async (parts) => {
+      const zk = await parts.zookeeper();
+      const nacos = await parts.nacos();
+      const zkw = await parts.zkWriter(zk.connect);
+      const nw = new NacosWriter(nacos.base);
+      const iface = 'com.example.Migrating';
+      const url = (ip: string) => `dubbo://${ip}:20880/${iface}?application=demo&interface=${iface}&side=provider&timestamp=1700000000000`;
+      // 10.42.0.1 is registered in both (dual registration during a migration).
+      await zkw.register(url('10.42.0.1'));
+      await zkw.register(url('10.42.0.2'));
+      await nw.register({ service: svc(iface), ip: '10.42.0.1', port: 20880, metadata: dubboMetadata(iface) });
+      await nw.register({ service: svc(iface), ip: '10.42.0.3', port: 20880, metadata: dubboMetadata(iface) });
+      const d = await parts.daemon({ sources: [zkSource(zk.connect), nacosSource(nacos.address)] });
+      const c = parts.xdsClient(d.xdsAddress);
       await waitFor('merged', () => c.synced() && addresses(c).length === 3, 30000);
       expect(addresses(c)).toEqual(['10.42.0.1:20880', '10.42.0.2:20880', '10.42.0.3:20880']);
       expect(c.resources(SE).size).toBe(1);
@@ -255,12 +226,5 @@ describe('ZooKeeper and Nacos together', () => {
       await zkw.unregister(url('10.42.0.1'));
       await sleep(1500);
       expect(addresses(c)).toContain('10.42.0.1:20880');
-    } finally {
-      c.close();
-      await d.daemon.stop();
-      await zkw.close();
-      await nacos.destroy();
-      await zk.destroy();
-    }
-  });
+    }));
 });

@@ -1,10 +1,10 @@
 import path from 'node:path';
-import type { Daemon } from '../../src/daemon';
-import { metricValue, startDaemon, WE } from '../support/daemon';
+import { metricValue, WE } from '../support/daemon';
 import { ordersSplitPolicy } from '../support/config';
 import { NacosServer, NacosWriter } from '../support/nacos-server';
 import { sleep, waitFor } from '../support/net';
 import { IstiodLikeClient } from '../support/xds-client';
+import { suiteStack } from '../support/harness';
 
 jest.setTimeout(180_000);
 
@@ -16,9 +16,9 @@ const CONFIGURATOR = 'com.example.order.OrderService:1.0.0:payments.configurator
 const policy = ordersSplitPolicy;
 
 describe('rules from a real Nacos config center', () => {
+  const stack = suiteStack();
   let nacos: NacosServer;
   let writer: NacosWriter;
-  let daemon: Daemon;
   let admin: string;
   let client: IstiodLikeClient;
   const addresses = () => [...client.resources(WE).values()].map((w) => w.spec.address as string).sort();
@@ -28,23 +28,16 @@ describe('rules from a real Nacos config center', () => {
   };
 
   beforeAll(async () => {
-    nacos = await new NacosServer().start();
+    nacos = await stack.nacos();
     writer = new NacosWriter(nacos.base);
     await writer.publishConfig('orders', 'dubbo-istio-adapter', policy(90));
-    const started = await startDaemon({
+    const started = await stack.daemon({
       sources: [{ name: 'file', type: 'file', file: { path: PROVIDERS, pollMs: 200 } }],
       rules: { sources: [{ name: 'nacos-rules', type: 'nacos', nacos: { serverAddr: nacos.address, pollMs: 300 } }] },
     });
-    daemon = started.daemon;
     admin = started.admin;
-    client = new IstiodLikeClient(started.xdsAddress).connect();
+    client = stack.xdsClient(started.xdsAddress);
     await waitFor('the policy from Nacos is served', () => weights().length === 2, 60000);
-  });
-
-  afterAll(async () => {
-    client?.close();
-    await daemon?.stop();
-    await nacos?.destroy();
   });
 
   it('serves a TrafficPolicy from the adapter group as a DestinationRule and a weighted VirtualService', () => {

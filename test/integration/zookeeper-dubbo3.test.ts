@@ -1,11 +1,11 @@
 import zookeeper from 'node-zookeeper-client';
-import type { Daemon } from '../../src/daemon';
 import { dubbo3Fixture, znode } from '../support/config';
-import { metricValue, SE, startDaemon, WE, zkSource } from '../support/daemon';
+import { metricValue, SE, WE, zkSource } from '../support/daemon';
 import { sleep, waitFor } from '../support/net';
 import { IstiodLikeClient } from '../support/xds-client';
 import { ZkWriter } from '../support/zk-client';
 import { ZookeeperServer } from '../support/zookeeper-server';
+import { suiteStack } from '../support/harness';
 
 jest.setTimeout(120_000);
 
@@ -28,29 +28,21 @@ const CART = 'dubbo/org-apache-dubbo-samples-shop-cartservice';
 const GREET = 'dubbo/org-apache-dubbo-samples-api-greetingsservice';
 
 describe('Dubbo 3 application-level discovery against a real ZooKeeper', () => {
+  const stack = suiteStack();
   let zk: ZookeeperServer;
   let writer: ZkWriter;
-  let daemon: Daemon;
   let admin: string;
   let client: IstiodLikeClient;
 
   beforeAll(async () => {
-    zk = await new ZookeeperServer().start();
-    writer = await ZkWriter.connect(zk.connect);
+    zk = await stack.zookeeper();
+    writer = await stack.zkWriter(zk.connect);
     // The shop estate registers application-level only, as Dubbo 3 does with register-mode=instance.
     await writer.putAll(fx.shop.applicationLevel, zookeeper.CreateMode.EPHEMERAL);
-    const started = await startDaemon({ sources: [zkSource(zk.connect)], render: { emptyServiceGraceMs: 1000 }, mapping: { locality: { defaultRegion: 'cn-east' } } });
-    daemon = started.daemon;
+    const started = await stack.daemon({ sources: [zkSource(zk.connect)], render: { emptyServiceGraceMs: 1000 }, mapping: { locality: { defaultRegion: 'cn-east' } } });
     admin = started.admin;
-    client = new IstiodLikeClient(started.xdsAddress).connect();
+    client = stack.xdsClient(started.xdsAddress);
     await waitFor('synced', () => client.synced() && client.resources(SE).size === 2);
-  });
-
-  afterAll(async () => {
-    client?.close();
-    await daemon?.stop();
-    await writer?.close();
-    await zk?.destroy();
   });
 
   it('serves an application-level-only estate: every exported service, on its protocol port, with instance labels', () => {

@@ -2,12 +2,13 @@ import { createHash } from 'node:crypto';
 import zookeeper from 'node-zookeeper-client';
 import type { Daemon } from '../../src/daemon';
 import { fixtureProviderEntries } from '../support/config';
-import { metricValue, minWorkloadsSince, SE, startDaemon, WE, zkRuleSource, zkSource } from '../support/daemon';
+import { metricValue, minWorkloadsSince, SE, WE, zkRuleSource, zkSource } from '../support/daemon';
 import { sleep, waitFor } from '../support/net';
 import { DeltaClient, IstiodLikeClient } from '../support/xds-client';
 import { TcpProxy } from '../support/tcp-proxy';
 import { ZkWriter } from '../support/zk-client';
 import { ZookeeperServer } from '../support/zookeeper-server';
+import { suiteStack, withStack } from '../support/harness';
 
 jest.setTimeout(120_000);
 
@@ -16,6 +17,7 @@ const provider = (ip: string, iface = 'org.apache.dubbo.demo.GreetingService', e
   `dubbo://${ip}:20880/${iface}?application=greeting&dubbo=2.0.2&interface=${iface}&side=provider&timestamp=1700000000000${extra}`;
 
 describe('ZooKeeper source against a real ZooKeeper', () => {
+  const stack = suiteStack();
   let zk: ZookeeperServer;
   let writer: ZkWriter;
   let daemon: Daemon;
@@ -24,11 +26,11 @@ describe('ZooKeeper source against a real ZooKeeper', () => {
   let proxy: TcpProxy;
 
   beforeAll(async () => {
-    zk = await new ZookeeperServer().start();
-    proxy = await new TcpProxy(zk.port).start();
-    writer = await ZkWriter.connect(zk.connect);
+    zk = await stack.zookeeper();
+    proxy = stack.own('tcp proxy', await new TcpProxy(zk.port).start(), (p) => p.stop());
+    writer = await stack.zkWriter(zk.connect);
     for (const url of fixtures) await writer.register(url, { ephemeral: false });
-    const started = await startDaemon({
+    const started = await stack.daemon({
       sources: [zkSource(proxy.address)],
       // The same ZooKeeper as config center, as most estates have it.
       rules: { sources: [zkRuleSource(zk.connect)] },
@@ -37,16 +39,8 @@ describe('ZooKeeper source against a real ZooKeeper', () => {
     });
     daemon = started.daemon;
     admin = started.admin;
-    client = new IstiodLikeClient(started.xdsAddress).connect();
+    client = stack.xdsClient(started.xdsAddress);
     await waitFor('istiod-like client synced with the fixtures', () => client.synced() && client.resources(WE).size === fixtures.length);
-  });
-
-  afterAll(async () => {
-    client?.close();
-    await daemon?.stop();
-    await writer?.close();
-    await proxy?.stop();
-    await zk?.destroy();
   });
 
   it('serves every fixture provider as a WorkloadEntry selected by its ServiceEntry', () => {
@@ -154,7 +148,7 @@ describe('ZooKeeper source against a real ZooKeeper', () => {
     await sleep(500);
     expect(client.resources(WE).size).toBe(baseline);
     await zk.start();
-    writer = await ZkWriter.connect(zk.connect);
+    writer = await stack.zkWriter(zk.connect);
     await waitFor('synced again', () => daemon.catalog.sourceHealth().get('zk')!.state === 'synced', 30000);
     await writer.register(provider('10.4.0.1', 'com.example.AfterRestart'));
     await waitFor('watches work after restart', () => [...client.resources(WE).values()].some((w) => w.spec.address === '10.4.0.1'));
@@ -189,7 +183,7 @@ describe('ZooKeeper source against a real ZooKeeper', () => {
     expect(baseline).toBeGreaterThanOrEqual(3);
     await writer.close();
     await zk.restart({ wipe: true });
-    writer = await ZkWriter.connect(zk.connect);
+    writer = await stack.zkWriter(zk.connect);
     await waitFor('removal held', () => daemon.catalog.guards().length === 1, 30000);
     await sleep(300);
     expect(client.resources(WE).size).toBe(baseline);
@@ -206,12 +200,12 @@ describe('ZooKeeper source against a real ZooKeeper', () => {
 });
 
 describe('1,000 providers arriving at once', () => {
-  it('all reach the xDS client', async () => {
-    const zk = await new ZookeeperServer().start();
-    const writer = await ZkWriter.connect(zk.connect);
-    const { daemon, xdsAddress } = await startDaemon({ sources: [zkSource(zk.connect)] });
-    const client = new IstiodLikeClient(xdsAddress).connect();
-    try {
+  it('all reach the xDS client', () =>
+    withStack(async (parts) => {
+      const zk = await parts.zookeeper();
+      const writer = await parts.zkWriter(zk.connect);
+      const { xdsAddress } = await parts.daemon({ sources: [zkSource(zk.connect)] });
+      const client = parts.xdsClient(xdsAddress);
       await waitFor('empty sync', () => client.synced());
       const paths: string[] = [];
       for (let s = 0; s < 50; s++) {
@@ -223,51 +217,38 @@ describe('1,000 providers arriving at once', () => {
       await writer.createMany(paths);
       await waitFor('1,000 WorkloadEntries', () => client.resources(WE).size === 1000, 60000);
       expect(client.resources(SE).size).toBe(50);
-    } finally {
-      client.close();
-      await daemon.stop();
-      await writer.close();
-      await zk.destroy();
-    }
-  });
+    }));
 });
 
 describe('ZooKeeper connection options', () => {
+  const stack = suiteStack();
   let zk: ZookeeperServer;
   let writer: ZkWriter;
   const digestId = (user: string, pw: string) => `${user}:${createHash('sha1').update(`${user}:${pw}`).digest('base64')}`;
 
   beforeAll(async () => {
-    zk = await new ZookeeperServer().start();
-    writer = await ZkWriter.connect(zk.connect, { auth: 'dubbo:s3cret' });
+    zk = await stack.zookeeper();
+    writer = await stack.zkWriter(zk.connect, { auth: 'dubbo:s3cret' });
     const acl = [new zookeeper.ACL(zookeeper.Permission.ALL, new zookeeper.Id('digest', digestId('dubbo', 's3cret')))];
     await writer.mkdirp('/tenant-a/dubbo/com.example.Secure/providers', acl);
     await writer.create(`/tenant-a/dubbo/com.example.Secure/providers/${encodeURIComponent(provider('10.30.0.1', 'com.example.Secure'))}`, zookeeper.CreateMode.PERSISTENT, acl);
   });
-  afterAll(async () => {
-    await writer?.close();
-    await zk?.destroy();
-  });
 
-  it('reads through a chroot with digest credentials, from a connect string with a dead server in it', async () => {
-    const deadPort = 1; // nothing listens there: the client must move on to the next server
-    process.env.TEST_ZK_DIGEST = 'dubbo:s3cret';
-    const { daemon, xdsAddress } = await startDaemon({
-      sources: [zkSource(`127.0.0.1:${deadPort},${zk.connect}/tenant-a`, { auth: { scheme: 'digest', credentialsEnv: 'TEST_ZK_DIGEST' } })],
-    });
-    const client = new IstiodLikeClient(xdsAddress).connect();
-    try {
+  it('reads through a chroot with digest credentials, from a connect string with a dead server in it', () =>
+    withStack(async (parts) => {
+      const deadPort = 1; // nothing listens there: the client must move on to the next server
+      process.env.TEST_ZK_DIGEST = 'dubbo:s3cret';
+      const { xdsAddress } = await parts.daemon({
+        sources: [zkSource(`127.0.0.1:${deadPort},${zk.connect}/tenant-a`, { auth: { scheme: 'digest', credentialsEnv: 'TEST_ZK_DIGEST' } })],
+      });
+      const client = parts.xdsClient(xdsAddress);
       await waitFor('the secured provider', () => [...client.resources(WE).values()].some((w) => w.spec.address === '10.30.0.1'), 30000);
-    } finally {
-      client.close();
-      await daemon.stop();
-    }
-  });
+    }));
 
-  it('reports missing credentials instead of serving an empty mesh', async () => {
-    const { daemon, admin, xdsAddress } = await startDaemon({ sources: [zkSource(`${zk.connect}/tenant-a`)] });
-    const client = new IstiodLikeClient(xdsAddress).connect();
-    try {
+  it('reports missing credentials instead of serving an empty mesh', () =>
+    withStack(async (parts) => {
+      const { admin, xdsAddress } = await parts.daemon({ sources: [zkSource(`${zk.connect}/tenant-a`)] });
+      const client = parts.xdsClient(xdsAddress);
       await waitFor(
         'not ready, with the reason',
         async () => {
@@ -278,9 +259,5 @@ describe('ZooKeeper connection options', () => {
       );
       expect(client.state.has(WE)).toBe(false); // istiod is not answered for our types: nothing is wiped
       expect(client.state.has('core/v1alpha1/MeshConfig')).toBe(true);
-    } finally {
-      client.close();
-      await daemon.stop();
-    }
-  });
+    }));
 });

@@ -1,11 +1,12 @@
 import type { Daemon } from '../../src/daemon';
-import { startDaemon, zkRuleSource, zkSource } from './daemon';
-import { EnvoyProbe } from './envoy-probe';
+import { zkRuleSource, zkSource } from './daemon';
+import type { EnvoyProbe } from './envoy-probe';
+import { Stack } from './harness';
 import { converged } from './expect-istio';
-import { Istiod } from './istiod';
+import type { Istiod } from './istiod';
 import { waitFor } from './net';
-import { ZkWriter } from './zk-client';
-import { ZookeeperServer } from './zookeeper-server';
+import type { ZkWriter } from './zk-client';
+import type { ZookeeperServer } from './zookeeper-server';
 
 export interface IstiodStackOptions {
   /** Writes the registry before the daemon starts. */
@@ -36,28 +37,25 @@ export class IstiodStack {
   admin = '';
   istiod?: Istiod;
   probe?: EnvoyProbe;
+  private readonly parts = new Stack();
 
   async start(opts: IstiodStackOptions = {}): Promise<this> {
-    this.zk = await new ZookeeperServer().start();
-    this.writer = await ZkWriter.connect(this.zk.connect);
+    const zk = (this.zk = await this.parts.zookeeper());
+    this.writer = await this.parts.zkWriter(zk.connect);
     await opts.seed?.(this.writer);
-    const rules = opts.rules ? { rules: { sources: [zkRuleSource(this.zk.connect)] } } : {};
-    const started = await startDaemon({ sources: [zkSource(this.zk.connect)], ...rules, ...opts.daemon });
+    const rules = opts.rules ? { rules: { sources: [zkRuleSource(zk.connect)] } } : {};
+    const started = await this.parts.daemon({ sources: [zkSource(zk.connect)], ...rules, ...opts.daemon });
     const daemon = (this.daemon = started.daemon);
     this.admin = started.admin;
     const dials = opts.istiodDials ?? ['default'];
-    this.istiod = await new Istiod({ configSources: dials.map((c) => ({ address: `xds://127.0.0.1:${daemon.xds.port(c)}`, ...(opts.istiodTls ? { tlsSettings: opts.istiodTls } : {}) })) }).start();
-    this.probe = new EnvoyProbe(this.istiod.xdsAddress).connect(opts.probe);
+    this.istiod = await this.parts.istiod({ configSources: dials.map((c) => ({ address: `xds://127.0.0.1:${daemon.xds.port(c)}`, ...(opts.istiodTls ? { tlsSettings: opts.istiodTls } : {}) })) });
+    this.probe = this.parts.probe(this.istiod, opts.probe);
     await waitFor('istiod dialled every view it was given', () => dials.every((c) => daemon.xds.connections().some((x) => x.cluster === c)), 60000);
     await converged(this.istiod, this.probe, daemon, opts.convergeOn ?? dials[0]);
     return this;
   }
 
-  async stop(): Promise<void> {
-    this.probe?.close();
-    await this.istiod?.destroy();
-    await this.daemon?.stop();
-    await this.writer?.close();
-    await this.zk?.destroy();
+  stop(): Promise<void> {
+    return this.parts.stop();
   }
 }
