@@ -42,4 +42,21 @@ export default tseslint.config(
     },
   },
   ...boundaries,
+  {
+    // The test bed is a library the suites and the benches both use: it imports neither.
+    files: ['test/testbed/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['../unit/*', '../integration/*', '../e2e/*', '../adversarial/*', '../chart/*', '../../bench/*'],
+              message: 'test/testbed is a library for the suites and bench/: it imports neither.',
+            },
+          ],
+        },
+      ],
+    },
+  },
 );

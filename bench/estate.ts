@@ -3,7 +3,7 @@
  * several interfaces each, with groups and versions, blue/green and zone labels, and 2 to 50
  * providers per interface, laid out as Dubbo writes them into ZooKeeper.
  */
-import { prng } from '../test/support/random';
+import { prng } from '../test/testbed/random';
 
 export interface Estate {
   /** znode paths to create, parents first */

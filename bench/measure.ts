@@ -1,7 +1,7 @@
 /**
  * What the benches measure with: statistics, and xDS clients that time responses as they arrive.
  */
-import { countEndpoints, findEndpoint, IstiodLikeClient } from '../test/support/xds-client';
+import { countEndpoints, findEndpoint, IstiodLikeClient } from '../test/testbed/xds-client';
 
 /** The default endpoint mode, inline: each ServiceEntry carries its endpoints. */
 export const SE = 'networking.istio.io/v1/ServiceEntry';

@@ -8,9 +8,9 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { mapLimit } from '../src/registry/nacos-client';
-import { DaemonProcess } from '../test/support/daemon-process';
-import { dubboMetadata, NacosServer, NacosWriter } from '../test/support/nacos-server';
-import { freePort, sleep } from '../test/support/net';
+import { DaemonProcess } from '../test/testbed/daemon-process';
+import { dubboMetadata, NacosServer, NacosWriter } from '../test/testbed/nacos-server';
+import { freePort, sleep } from '../test/testbed/net';
 import { endpointsIn, firstArrival, holds, pct, rawClient } from './measure';
 
 const ROOT = path.resolve(__dirname, '..');

@@ -11,9 +11,9 @@ import path from 'node:path';
 import { Daemon } from '../src/daemon';
 import { parseConfig } from '../src/config/load';
 import yaml from 'js-yaml';
-import { ZookeeperServer } from '../test/support/zookeeper-server';
-import { ZkWriter } from '../test/support/zk-client';
-import { waitFor } from '../test/support/net';
+import { ZookeeperServer } from '../test/testbed/zookeeper-server';
+import { ZkWriter } from '../test/testbed/zk-client';
+import { waitFor } from '../test/testbed/net';
 import { generateEstate, SIZES } from '../bench/estate';
 
 async function main() {

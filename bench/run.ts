@@ -8,18 +8,18 @@ import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { DaemonProcess } from '../test/support/daemon-process';
-import { EnvoyProbe, outbound } from '../test/support/envoy-probe';
-import { Istiod, provisionIstiod } from '../test/support/istiod';
-import { freePort, waitFor } from '../test/support/net';
+import { DaemonProcess } from '../test/testbed/daemon-process';
+import { EnvoyProbe, outbound } from '../test/testbed/envoy-probe';
+import { Istiod, provisionIstiod } from '../test/testbed/istiod';
+import { freePort, waitFor } from '../test/testbed/net';
 import { endpointsIn, firstArrival, holds, lacks, pct, rawClient, SE, stat, type Stat } from './measure';
-import { IstiodLikeClient } from '../test/support/xds-client';
-import { ZkWriter } from '../test/support/zk-client';
-import { provisionZookeeper, ZookeeperServer } from '../test/support/zookeeper-server';
-import { fakeMetadataService, localMetadataInstance, metadataAnswer, metadataInfo, metadataReportJson } from '../test/support/metadata-provider';
+import { IstiodLikeClient } from '../test/testbed/xds-client';
+import { ZkWriter } from '../test/testbed/zk-client';
+import { provisionZookeeper, ZookeeperServer } from '../test/testbed/zookeeper-server';
+import { fakeMetadataService, localMetadataInstance, metadataAnswer, metadataInfo, metadataReportJson } from '../test/testbed/metadata-provider';
 import { generateEstate, providerUrl, SIZES, type Size } from './estate';
 import { benchNacos, type NacosResult } from './nacos';
-import { provisionNacos } from '../test/support/nacos-server';
+import { provisionNacos } from '../test/testbed/nacos-server';
 
 const ROOT = path.resolve(__dirname, '..');
 

@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { DiscoveryRequest, DiscoveryResponse } from '../../src/xds/proto';
-import { DaemonProcess } from '../support/daemon-process';
-import { freePort, sleep, waitFor } from '../support/net';
-import { IstiodLikeClient } from '../support/xds-client';
-import { ZkWriter } from '../support/zk-client';
-import { ZookeeperServer } from '../support/zookeeper-server';
+import { DaemonProcess } from '../testbed/daemon-process';
+import { freePort, sleep, waitFor } from '../testbed/net';
+import { IstiodLikeClient } from '../testbed/xds-client';
+import { ZkWriter } from '../testbed/zk-client';
+import { ZookeeperServer } from '../testbed/zookeeper-server';
 
 jest.setTimeout(120_000);
 

@@ -5,10 +5,10 @@ import path from 'node:path';
 import yaml from 'js-yaml';
 import { Daemon } from '../../src/daemon';
 import { parseConfig } from '../../src/config/load';
-import { CHART, helm, notes, template, valueArgs, type Manifest } from '../support/helm';
-import { freePort, waitFor } from '../support/net';
-import { ZkWriter } from '../support/zk-client';
-import { ZookeeperServer } from '../support/zookeeper-server';
+import { CHART, helm, notes, template, valueArgs, type Manifest } from '../testbed/helm';
+import { freePort, waitFor } from '../testbed/net';
+import { ZkWriter } from '../testbed/zk-client';
+import { ZookeeperServer } from '../testbed/zookeeper-server';
 
 jest.setTimeout(120_000);
 

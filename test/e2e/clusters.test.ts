@@ -1,12 +1,12 @@
 import type { Daemon } from '../../src/daemon';
-import { zkSource } from '../support/daemon';
-import { EnvoyProbe, outbound } from '../support/envoy-probe';
-import { converged, served } from '../support/expect-istio';
-import { Istiod } from '../support/istiod';
-import { waitFor } from '../support/net';
-import { ZkWriter } from '../support/zk-client';
-import { ZookeeperServer } from '../support/zookeeper-server';
-import { suiteStack } from '../support/harness';
+import { zkSource } from '../testbed/daemon';
+import { EnvoyProbe, outbound } from '../testbed/envoy-probe';
+import { converged, served } from '../testbed/expect-istio';
+import { Istiod } from '../testbed/istiod';
+import { waitFor } from '../testbed/net';
+import { ZkWriter } from '../testbed/zk-client';
+import { ZookeeperServer } from '../testbed/zookeeper-server';
+import { suiteStack } from '../testbed/harness';
 
 jest.setTimeout(180_000);
 

@@ -4,14 +4,14 @@
  * and one of any other application. Each sees the providers its outbound listener leads to.
  */
 import type { Daemon } from '../../src/daemon';
-import { zkRuleSource, zkSource } from '../support/daemon';
-import { EnvoyProbe } from '../support/envoy-probe';
-import { converged } from '../support/expect-istio';
-import { Istiod } from '../support/istiod';
-import { waitFor } from '../support/net';
-import { ZkWriter } from '../support/zk-client';
-import { ZookeeperServer } from '../support/zookeeper-server';
-import { suiteStack } from '../support/harness';
+import { zkRuleSource, zkSource } from '../testbed/daemon';
+import { EnvoyProbe } from '../testbed/envoy-probe';
+import { converged } from '../testbed/expect-istio';
+import { Istiod } from '../testbed/istiod';
+import { waitFor } from '../testbed/net';
+import { ZkWriter } from '../testbed/zk-client';
+import { ZookeeperServer } from '../testbed/zookeeper-server';
+import { suiteStack } from '../testbed/harness';
 
 jest.setTimeout(180_000);
 

@@ -1,9 +1,9 @@
-import { DubboProvider, testHosts } from '../support/dubbo-provider';
-import { metricValue } from '../support/daemon';
-import { EnvoyProbe, outbound } from '../support/envoy-probe';
-import { served } from '../support/expect-istio';
-import { freePort, waitFor } from '../support/net';
-import { IstiodStack } from '../support/stack';
+import { DubboProvider, testHosts } from '../testbed/dubbo-provider';
+import { metricValue } from '../testbed/daemon';
+import { EnvoyProbe, outbound } from '../testbed/envoy-probe';
+import { served } from '../testbed/expect-istio';
+import { freePort, waitFor } from '../testbed/net';
+import { IstiodStack } from '../testbed/stack';
 
 jest.setTimeout(300_000);
 

@@ -1,11 +1,11 @@
 import type { Daemon } from '../../src/daemon';
-import { dubbo3Fixture, znode } from '../support/config';
-import { type EnvoyProbe, outbound } from '../support/envoy-probe';
-import { comparable, converged } from '../support/expect-istio';
-import type { Istiod } from '../support/istiod';
-import { sleep } from '../support/net';
-import type { ZkWriter } from '../support/zk-client';
-import { IstiodStack } from '../support/stack';
+import { dubbo3Fixture, znode } from '../testbed/config';
+import { type EnvoyProbe, outbound } from '../testbed/envoy-probe';
+import { comparable, converged } from '../testbed/expect-istio';
+import type { Istiod } from '../testbed/istiod';
+import { sleep } from '../testbed/net';
+import type { ZkWriter } from '../testbed/zk-client';
+import { IstiodStack } from '../testbed/stack';
 
 jest.setTimeout(180_000);
 

@@ -5,8 +5,8 @@ import type { IstioObject } from '../../src/istio/types';
 import { Catalog } from '../../src/model/catalog';
 import { RuleStore } from '../../src/rules/store';
 import { documentName } from '../../src/registry/types';
-import { dubbo3Fixture, testConfig, urls, zkInstances } from '../support/config';
-import { prng } from '../support/random';
+import { dubbo3Fixture, testConfig, urls, zkInstances } from '../testbed/config';
+import { prng } from '../testbed/random';
 
 jest.setTimeout(300_000);
 

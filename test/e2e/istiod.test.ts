@@ -1,13 +1,13 @@
 import type { Daemon } from '../../src/daemon';
-import { fixtureProviderEntries } from '../support/config';
-import { zkSource } from '../support/daemon';
-import { EnvoyProbe, outbound } from '../support/envoy-probe';
-import { comparable, converged, expectEnvoyConfig, expectIstiodStores, served } from '../support/expect-istio';
-import { Istiod } from '../support/istiod';
-import { sleep, waitFor } from '../support/net';
-import { ZkWriter } from '../support/zk-client';
-import { ZookeeperServer } from '../support/zookeeper-server';
-import { suiteStack, withStack } from '../support/harness';
+import { fixtureProviderEntries } from '../testbed/config';
+import { zkSource } from '../testbed/daemon';
+import { EnvoyProbe, outbound } from '../testbed/envoy-probe';
+import { comparable, converged, expectEnvoyConfig, expectIstiodStores, served } from '../testbed/expect-istio';
+import { Istiod } from '../testbed/istiod';
+import { sleep, waitFor } from '../testbed/net';
+import { ZkWriter } from '../testbed/zk-client';
+import { ZookeeperServer } from '../testbed/zookeeper-server';
+import { suiteStack, withStack } from '../testbed/harness';
 
 jest.setTimeout(180_000);
 

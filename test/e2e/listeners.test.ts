@@ -1,7 +1,7 @@
-import { outbound, type ProbeTarget } from '../support/envoy-probe';
-import { served } from '../support/expect-istio';
-import { waitFor } from '../support/net';
-import { IstiodStack } from '../support/stack';
+import { outbound, type ProbeTarget } from '../testbed/envoy-probe';
+import { served } from '../testbed/expect-istio';
+import { waitFor } from '../testbed/net';
+import { IstiodStack } from '../testbed/stack';
 
 jest.setTimeout(240_000);
 

@@ -1,5 +1,5 @@
-import { outbound } from '../support/envoy-probe';
-import { IstiodStack } from '../support/stack';
+import { outbound } from '../testbed/envoy-probe';
+import { IstiodStack } from '../testbed/stack';
 
 jest.setTimeout(240_000);
 

@@ -1,13 +1,13 @@
 import yaml from 'js-yaml';
 import type { Daemon } from '../../src/daemon';
-import { metricValue, zkRuleSource, zkSource } from '../support/daemon';
-import { EnvoyProbe, outbound, type ProbeTarget } from '../support/envoy-probe';
-import { converged } from '../support/expect-istio';
-import { Istiod } from '../support/istiod';
-import { sleep, waitFor } from '../support/net';
-import { ZkWriter } from '../support/zk-client';
-import { ZookeeperServer } from '../support/zookeeper-server';
-import { suiteStack } from '../support/harness';
+import { metricValue, zkRuleSource, zkSource } from '../testbed/daemon';
+import { EnvoyProbe, outbound, type ProbeTarget } from '../testbed/envoy-probe';
+import { converged } from '../testbed/expect-istio';
+import { Istiod } from '../testbed/istiod';
+import { sleep, waitFor } from '../testbed/net';
+import { ZkWriter } from '../testbed/zk-client';
+import { ZookeeperServer } from '../testbed/zookeeper-server';
+import { suiteStack } from '../testbed/harness';
 
 jest.setTimeout(180_000);
 
@@ -90,7 +90,6 @@ describe('config-center rules in a real istiod, two clusters', () => {
     await converged(istiods[0], probes[0], daemon, 'east');
     await converged(istiods[1], probes[1], daemon, 'west');
   });
-
 
   it('stores the DestinationRule and VirtualService istiod needs for the split', async () => {
     const kinds = (await istiods[0].configz()).map((o) => `${o.kind} ${o.metadata.name}`).sort();

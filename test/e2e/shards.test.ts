@@ -1,12 +1,12 @@
 import type { Daemon } from '../../src/daemon';
 import { shardOf } from '../../src/istio/view';
-import { metricValue } from '../support/daemon';
-import { type EnvoyProbe, outbound } from '../support/envoy-probe';
-import { expectedEndpoints, sentAs, served, storedAs } from '../support/expect-istio';
-import type { Istiod } from '../support/istiod';
-import { waitFor } from '../support/net';
-import type { ZkWriter } from '../support/zk-client';
-import { IstiodStack } from '../support/stack';
+import { metricValue } from '../testbed/daemon';
+import { type EnvoyProbe, outbound } from '../testbed/envoy-probe';
+import { expectedEndpoints, sentAs, served, storedAs } from '../testbed/expect-istio';
+import type { Istiod } from '../testbed/istiod';
+import { waitFor } from '../testbed/net';
+import type { ZkWriter } from '../testbed/zk-client';
+import { IstiodStack } from '../testbed/stack';
 
 jest.setTimeout(180_000);
 

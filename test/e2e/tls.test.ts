@@ -2,8 +2,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { outbound } from '../support/envoy-probe';
-import { IstiodStack } from '../support/stack';
+import { outbound } from '../testbed/envoy-probe';
+import { IstiodStack } from '../testbed/stack';
 
 jest.setTimeout(240_000);
 

@@ -1,10 +1,10 @@
 import type { Daemon } from '../../src/daemon';
-import { DubboProvider, testHosts } from '../support/dubbo-provider';
-import { metricValue, SE, startDaemon, zkSource } from '../support/daemon';
-import { freePort, waitFor } from '../support/net';
-import { IstiodLikeClient } from '../support/xds-client';
-import { NacosServer } from '../support/nacos-server';
-import { ZookeeperServer } from '../support/zookeeper-server';
+import { DubboProvider, testHosts } from '../testbed/dubbo-provider';
+import { metricValue, SE, startDaemon, zkSource } from '../testbed/daemon';
+import { freePort, waitFor } from '../testbed/net';
+import { IstiodLikeClient } from '../testbed/xds-client';
+import { NacosServer } from '../testbed/nacos-server';
+import { ZookeeperServer } from '../testbed/zookeeper-server';
 
 jest.setTimeout(240_000);
 

@@ -5,13 +5,13 @@
  * garbage, then nothing, then a real Dubbo answer frame (real Dubbo providers answer in
  * dubbo-providers.test.ts and the e2e estate).
  */
-import { metricValue, SE, zkSource } from '../support/daemon';
-import { fakeMetadataService, localMetadataInstance, metadataAnswer, metadataInfo, type FakeMetadataService } from '../support/metadata-provider';
-import { waitFor } from '../support/net';
-import { IstiodLikeClient } from '../support/xds-client';
-import { ZkWriter } from '../support/zk-client';
-import { ZookeeperServer } from '../support/zookeeper-server';
-import { suiteStack } from '../support/harness';
+import { metricValue, SE, zkSource } from '../testbed/daemon';
+import { fakeMetadataService, localMetadataInstance, metadataAnswer, metadataInfo, type FakeMetadataService } from '../testbed/metadata-provider';
+import { waitFor } from '../testbed/net';
+import { IstiodLikeClient } from '../testbed/xds-client';
+import { ZkWriter } from '../testbed/zk-client';
+import { ZookeeperServer } from '../testbed/zookeeper-server';
+import { suiteStack } from '../testbed/harness';
 
 jest.setTimeout(120_000);
 

@@ -1,12 +1,12 @@
 import path from 'node:path';
 import yaml from 'js-yaml';
-import { metricValue, WE } from '../support/daemon';
-import { dubbo3Fixture, ordersSplitPolicy } from '../support/config';
-import { dubboMetadata, NacosServer, NacosWriter } from '../support/nacos-server';
-import { freePort, sleep, waitFor } from '../support/net';
-import { TcpProxy } from '../support/tcp-proxy';
-import { IstiodLikeClient } from '../support/xds-client';
-import { suiteStack, withStack } from '../support/harness';
+import { metricValue, WE } from '../testbed/daemon';
+import { dubbo3Fixture, ordersSplitPolicy } from '../testbed/config';
+import { dubboMetadata, NacosServer, NacosWriter } from '../testbed/nacos-server';
+import { freePort, sleep, waitFor } from '../testbed/net';
+import { TcpProxy } from '../testbed/tcp-proxy';
+import { IstiodLikeClient } from '../testbed/xds-client';
+import { suiteStack, withStack } from '../testbed/harness';
 
 jest.setTimeout(180_000);
 

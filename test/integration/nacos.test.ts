@@ -1,10 +1,10 @@
 import { createServer, type AddressInfo } from 'node:net';
-import { metricValue, SE, WE, zkSource } from '../support/daemon';
-import { dubbo3Fixture, znode } from '../support/config';
-import { dubboMetadata, NacosServer, NacosWriter } from '../support/nacos-server';
-import { sleep, waitFor } from '../support/net';
-import { IstiodLikeClient } from '../support/xds-client';
-import { suiteStack, withStack } from '../support/harness';
+import { metricValue, SE, WE, zkSource } from '../testbed/daemon';
+import { dubbo3Fixture, znode } from '../testbed/config';
+import { dubboMetadata, NacosServer, NacosWriter } from '../testbed/nacos-server';
+import { sleep, waitFor } from '../testbed/net';
+import { IstiodLikeClient } from '../testbed/xds-client';
+import { suiteStack, withStack } from '../testbed/harness';
 
 jest.setTimeout(180_000);
 

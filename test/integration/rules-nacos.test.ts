@@ -1,10 +1,10 @@
 import path from 'node:path';
-import { metricValue, WE } from '../support/daemon';
-import { ordersSplitPolicy } from '../support/config';
-import { NacosServer, NacosWriter } from '../support/nacos-server';
-import { sleep, waitFor } from '../support/net';
-import { IstiodLikeClient } from '../support/xds-client';
-import { suiteStack } from '../support/harness';
+import { metricValue, WE } from '../testbed/daemon';
+import { ordersSplitPolicy } from '../testbed/config';
+import { NacosServer, NacosWriter } from '../testbed/nacos-server';
+import { sleep, waitFor } from '../testbed/net';
+import { IstiodLikeClient } from '../testbed/xds-client';
+import { suiteStack } from '../testbed/harness';
 
 jest.setTimeout(180_000);
 

@@ -2,13 +2,13 @@ import { ZookeeperSource } from '../../src/registry/zookeeper';
 import { ZookeeperRuleSource } from '../../src/registry/zookeeper-rules';
 import { ZookeeperSessions } from '../../src/registry/zk-session';
 import type { ZookeeperSourceConfig } from '../../src/config/types';
-import { testConfig } from '../support/config';
-import { zkRuleSource, zkSource } from '../support/daemon';
-import { suiteStack } from '../support/harness';
-import { sleep, waitFor } from '../support/net';
-import { RecordingSink } from '../support/recording-sink';
-import { TcpProxy } from '../support/tcp-proxy';
-import type { ZkWriter } from '../support/zk-client';
+import { testConfig } from '../testbed/config';
+import { zkRuleSource, zkSource } from '../testbed/daemon';
+import { suiteStack } from '../testbed/harness';
+import { sleep, waitFor } from '../testbed/net';
+import { RecordingSink } from '../testbed/recording-sink';
+import { TcpProxy } from '../testbed/tcp-proxy';
+import type { ZkWriter } from '../testbed/zk-client';
 
 jest.setTimeout(90_000);
 

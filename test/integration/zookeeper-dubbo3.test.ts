@@ -1,11 +1,11 @@
 import zookeeper from 'node-zookeeper-client';
-import { dubbo3Fixture, znode } from '../support/config';
-import { metricValue, SE, WE, zkSource } from '../support/daemon';
-import { sleep, waitFor } from '../support/net';
-import { IstiodLikeClient } from '../support/xds-client';
-import { ZkWriter } from '../support/zk-client';
-import { ZookeeperServer } from '../support/zookeeper-server';
-import { suiteStack } from '../support/harness';
+import { dubbo3Fixture, znode } from '../testbed/config';
+import { metricValue, SE, WE, zkSource } from '../testbed/daemon';
+import { sleep, waitFor } from '../testbed/net';
+import { IstiodLikeClient } from '../testbed/xds-client';
+import { ZkWriter } from '../testbed/zk-client';
+import { ZookeeperServer } from '../testbed/zookeeper-server';
+import { suiteStack } from '../testbed/harness';
 
 jest.setTimeout(120_000);
 

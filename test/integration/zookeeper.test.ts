@@ -1,14 +1,14 @@
 import { createHash } from 'node:crypto';
 import zookeeper from 'node-zookeeper-client';
 import type { Daemon } from '../../src/daemon';
-import { fixtureProviderEntries } from '../support/config';
-import { metricValue, minWorkloadsSince, SE, WE, zkRuleSource, zkSource } from '../support/daemon';
-import { sleep, waitFor } from '../support/net';
-import { DeltaClient, IstiodLikeClient } from '../support/xds-client';
-import { TcpProxy } from '../support/tcp-proxy';
-import { ZkWriter } from '../support/zk-client';
-import { ZookeeperServer } from '../support/zookeeper-server';
-import { suiteStack, withStack } from '../support/harness';
+import { fixtureProviderEntries } from '../testbed/config';
+import { metricValue, minWorkloadsSince, SE, WE, zkRuleSource, zkSource } from '../testbed/daemon';
+import { sleep, waitFor } from '../testbed/net';
+import { DeltaClient, IstiodLikeClient } from '../testbed/xds-client';
+import { TcpProxy } from '../testbed/tcp-proxy';
+import { ZkWriter } from '../testbed/zk-client';
+import { ZookeeperServer } from '../testbed/zookeeper-server';
+import { suiteStack, withStack } from '../testbed/harness';
 
 jest.setTimeout(120_000);
 

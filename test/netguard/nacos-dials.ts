@@ -7,8 +7,8 @@
  * attempt is blocked before a packet exists. Prints what it saw as JSON.
  */
 import { readFileSync } from 'node:fs';
-import { NacosServer, NacosWriter, dubboMetadata } from '../support/nacos-server';
-import { sleep, waitFor } from '../support/net';
+import { NacosServer, NacosWriter, dubboMetadata } from '../testbed/nacos-server';
+import { sleep, waitFor } from '../testbed/net';
 
 function blockedAttempts(): number {
   const [names, values] = readFileSync('/proc/net/snmp', 'utf8')

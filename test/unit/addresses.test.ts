@@ -1,7 +1,7 @@
 import { parseCidr } from '../../src/common/cidr';
 import { serviceKey } from '../../src/dubbo/model';
 import { AddressBook } from '../../src/istio/addresses';
-import { testConfig } from '../support/config';
+import { testConfig } from '../testbed/config';
 
 const cfg = testConfig();
 const book = (cidr = '240.128.0.0/10') => new AddressBook(cfg.mapping, { enabled: true, cidr });

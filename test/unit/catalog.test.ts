@@ -1,6 +1,6 @@
 import { Catalog } from '../../src/model/catalog';
 import { documentName } from '../../src/registry/types';
-import { dubbo3Fixture, testConfig, urls, urlServices, zkInstances, znode } from '../support/config';
+import { dubbo3Fixture, testConfig, urls, urlServices, zkInstances, znode } from '../testbed/config';
 
 const cfg = testConfig({ protection: { massRemoval: { threshold: 0.5, minEndpoints: 4, holdMs: 60000 } }, render: { emptyServiceGraceMs: 1000 } });
 const url = (ip: string, extra = '') => `dubbo://${ip}:20880/a.B?application=app${extra}`;

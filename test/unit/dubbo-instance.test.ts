@@ -1,6 +1,6 @@
 import { normalizeEntry, type EntryResult } from '../../src/dubbo/normalize';
 import { documentName, type EntryKind } from '../../src/registry/types';
-import { dubbo3Fixture, testConfig, znode } from '../support/config';
+import { dubbo3Fixture, testConfig, znode } from '../testbed/config';
 
 // The shop fixture names zones but no region, as most Dubbo estates do: the data centre's region completes them.
 const mapping = testConfig({ mapping: { locality: { defaultRegion: 'cn-east' } } }).mapping;

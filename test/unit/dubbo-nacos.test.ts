@@ -1,6 +1,6 @@
 import { normalizeEntry } from '../../src/dubbo/normalize';
 import { accessKeySignature } from '../../src/registry/nacos-client';
-import { testConfig } from '../support/config';
+import { testConfig } from '../testbed/config';
 
 const mapping = testConfig().mapping;
 const normalizeProviderEntry = (e: string, m: typeof mapping) => normalizeEntry('nacos-instance', e, m, () => undefined).results[0];

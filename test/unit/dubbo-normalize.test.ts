@@ -1,5 +1,5 @@
 import { normalizeProviderEntry } from '../../src/dubbo/normalize';
-import { fixtureProviderEntries, testConfig } from '../support/config';
+import { fixtureProviderEntries, testConfig } from '../testbed/config';
 
 const mapping = testConfig().mapping;
 const ok = (entry: string) => {

@@ -1,5 +1,5 @@
 import { parseProviderUrl } from '../../src/dubbo/url';
-import { fixtureProviderEntries } from '../support/config';
+import { fixtureProviderEntries } from '../testbed/config';
 
 describe('parseProviderUrl', () => {
   it('parses every provider URL in the fixtures, decoding the znode name once', () => {

@@ -2,8 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { FileSource } from '../../src/registry/file';
-import { waitFor } from '../support/net';
-import { RecordingSink } from '../support/recording-sink';
+import { waitFor } from '../testbed/net';
+import { RecordingSink } from '../testbed/recording-sink';
 
 const url = (ip: string, iface = 'a.B') => `dubbo://${ip}:20880/${iface}?application=app`;
 

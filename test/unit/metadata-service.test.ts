@@ -7,7 +7,7 @@
 import { decodeResponse, encodeRequest, HEADER_BYTES, metadataInfoJson, readFrame } from '../../src/registry/dubbo-codec';
 import { parseMetadataInfo } from '../../src/dubbo/instance';
 import { callMetadataService, MetadataFetcher, metadataServiceTarget, type MetadataServiceTarget } from '../../src/registry/metadata-service';
-import { dubboResponse, fakeMetadataService, metadataAnswer, metadataInfo } from '../support/metadata-provider';
+import { dubboResponse, fakeMetadataService, metadataAnswer, metadataInfo } from '../testbed/metadata-provider';
 
 const CFG = { enabled: true, allowedCidrs: ['127.0.0.0/8'], timeoutMs: 500, concurrency: 2, retryMs: 1000, maxBytes: 65536, pendingDegradedMs: 1000 };
 

@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { nacosProtoRoot } from '../../src/common/proto';
 import { NacosGrpcConnection, NacosGrpcError, type NacosGrpcOptions } from '../../src/registry/nacos-grpc';
-import { waitFor } from '../support/net';
+import { waitFor } from '../testbed/net';
 
 /*
  * The Nacos gRPC client against an in-process stand-in for Nacos's client port: the envelope,

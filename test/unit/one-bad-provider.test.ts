@@ -4,7 +4,7 @@ import { renderService } from '../../src/istio/render';
 import { normalizeEntry, normalizeProviderEntry } from '../../src/dubbo/normalize';
 import { Catalog } from '../../src/model/catalog';
 import { documentName } from '../../src/registry/types';
-import { dubbo3Fixture, testConfig, urlServices } from '../support/config';
+import { dubbo3Fixture, testConfig, urlServices } from '../testbed/config';
 
 const cfg = testConfig();
 const mapping = cfg.mapping;

@@ -2,7 +2,7 @@ import path from 'node:path';
 import yaml from 'js-yaml';
 import { parseConfig } from '../../src/config/load';
 import { Daemon } from '../../src/daemon';
-import { waitFor } from '../support/net';
+import { waitFor } from '../testbed/net';
 
 const ROOT = path.resolve(__dirname, '../..');
 const ORDERS = 'payments/com.example.order.OrderService:1.0.0';

@@ -7,7 +7,7 @@ import { validateObject } from '../../src/istio/kinds';
 import { isDns1123Label, labelValue, objectName, hostFromTemplate } from '../../src/istio/names';
 import { Catalog, type CatalogService } from '../../src/model/catalog';
 import { parseProvidersFile } from '../../src/registry/file';
-import { fixtureProviderEntries, testConfig, urlServices } from '../support/config';
+import { fixtureProviderEntries, testConfig, urlServices } from '../testbed/config';
 
 const cfg = testConfig();
 const view = cfg.clusters[0];

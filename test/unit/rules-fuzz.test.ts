@@ -10,8 +10,8 @@ import yaml from 'js-yaml';
 import { Catalog } from '../../src/model/catalog';
 import { parseRuleDocument, UNFORESEEN } from '../../src/rules/parse';
 import { applyRules } from '../../src/rules/policy';
-import { FIXTURES, testConfig, urls } from '../support/config';
-import { prng } from '../support/random';
+import { FIXTURES, testConfig, urls } from '../testbed/config';
+import { prng } from '../testbed/random';
 
 jest.setTimeout(300_000);
 

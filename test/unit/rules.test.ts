@@ -8,7 +8,7 @@ import { parseRuleDocument } from '../../src/rules/parse';
 import { applyRules, type ServicePort } from '../../src/rules/policy';
 import { RuleStore } from '../../src/rules/store';
 import { encodeMcpAny } from '../../src/xds/encode';
-import { FIXTURES, testConfig, urls } from '../support/config';
+import { FIXTURES, testConfig, urls } from '../testbed/config';
 
 const cfg = testConfig({
   clusters: [

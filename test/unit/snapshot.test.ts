@@ -1,7 +1,7 @@
 import { object } from '../../src/istio/render';
 import { ResourceCache, SnapshotBuilder } from '../../src/xds/snapshot';
-import { decodeMcpAny } from '../support/xds-client';
-import { Any } from '../support/proto-any';
+import { decodeMcpAny } from '../testbed/xds-client';
+import { Any } from '../testbed/proto-any';
 
 const WE_URL = 'networking.istio.io/v1/WorkloadEntry';
 

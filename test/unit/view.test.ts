@@ -1,5 +1,5 @@
 import { inView, selectorMatches, shardOf } from '../../src/istio/view';
-import { testConfig } from '../support/config';
+import { testConfig } from '../testbed/config';
 
 describe('selectorMatches (Kubernetes LabelSelector semantics)', () => {
   const labels = { app: 'orders', env: 'blue' };

@@ -7,8 +7,8 @@ import { BufferPool, frame } from '../../src/xds/framed';
 import { installFramedWrites } from '../../src/xds/grpc-framed-writes';
 import { XdsServer } from '../../src/xds/server';
 import { xdsTelemetry } from '../../src/daemon/telemetry';
-import { waitFor } from '../support/net';
-import { DeltaClient, IstiodLikeClient, istiodTypeUrls } from '../support/xds-client';
+import { waitFor } from '../testbed/net';
+import { DeltaClient, IstiodLikeClient, istiodTypeUrls } from '../testbed/xds-client';
 
 const se = (name: string) =>
   object('ServiceEntry', 'dubbo', name, {}, {}, { hosts: [`${name}.svc`], ports: [{ number: 20880, protocol: 'TCP', name: 'tcp-dubbo' }], location: 'MESH_INTERNAL', resolution: 'STATIC' }, 1000);

@@ -1,6 +1,6 @@
 import zookeeper from 'node-zookeeper-client';
 import { watchLiveness, type Client } from '../../src/registry/zk-ops';
-import { waitFor } from '../support/net';
+import { waitFor } from '../testbed/net';
 
 /** A ZooKeeper client whose server answers reads only while `answering` is on, as a stopped server would not. */
 function fakeClient() {
