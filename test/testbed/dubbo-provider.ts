@@ -38,6 +38,8 @@ export interface DubboProviderOptions {
   metadata?: 'local' | 'remote';
   /** Registers with mesh=true, as a sidecar re-registering its workload does. */
   meshed?: boolean;
+  /** More URL parameters of every service, e.g. { env: 'blue', zone: 'zone-a' }: the endpoint's labels. */
+  params?: Record<string, string>;
 }
 
 /**
@@ -66,6 +68,13 @@ export class DubboProvider {
       ...(o.tag ? [`tag=${o.tag}`] : []),
       ...(o.metadata ? [`metadata=${o.metadata}`] : []),
       ...(o.meshed ? ['mesh=true'] : []),
+      ...(o.params
+        ? [
+            `params=${Object.entries(o.params)
+              .map(([k, v]) => `${k}:${v}`)
+              .join(';')}`,
+          ]
+        : []),
     ];
     const log = openSync(path.join(this.dir, 'provider.log'), 'a');
     // Dubbo's documented switches for the address it binds and the one it registers.

@@ -43,6 +43,10 @@ export class ZkWriter {
     return new Promise((resolve, reject) => this.client.remove(path, -1, (err) => (err ? reject(err) : resolve())));
   }
 
+  children(path: string): Promise<string[]> {
+    return new Promise((resolve, reject) => this.client.getChildren(path, (err, c) => (err ? reject(err) : resolve(c))));
+  }
+
   async removeRecursive(path: string): Promise<void> {
     const children = await new Promise<string[]>((resolve, reject) => this.client.getChildren(path, (err, c) => (err ? reject(err) : resolve(c))));
     for (const c of children) await this.removeRecursive(`${path}/${c}`);

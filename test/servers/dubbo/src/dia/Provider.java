@@ -26,6 +26,7 @@ import org.apache.dubbo.config.bootstrap.DubboBootstrap;
  *   tag=gray                              a static tag (ProviderConfig/ServiceConfig.setTag)
  *   mesh=true                             registers with the parameter mesh=true, as a sidecar
  *                                         re-registering its workload does
+ *   params=env:blue;zone:zone-a           more URL parameters of every service (labels)
  *   metadata=remote                       metadata-type remote: the metadata document goes to the
  *                                         registry's metadata report (default: local, served by
  *                                         the provider's MetadataService only)
@@ -65,11 +66,18 @@ public class Provider {
             ServiceConfig<GreetingService> sc = new ServiceConfig<>();
             sc.setInterface(GreetingService.class);
             String version = vg[0];
-            sc.setRef(name -> "hello " + name + " from " + version);
+            // The answer says who answered: a traffic test counts where its calls went.
+            String identity = "version=" + version + " host=" + host + (o.containsKey("params") ? " " + o.get("params").replace(':', '=').replace(';', ' ') : "");
+            sc.setRef(name -> "hello " + name + " from " + identity);
             sc.setVersion(version);
             if (vg.length > 1) sc.setGroup(vg[1]);
             if (o.containsKey("tag")) sc.setTag(o.get("tag"));
-            if (o.containsKey("mesh")) sc.setParameters(Map.of("mesh", o.get("mesh")));
+            Map<String, String> params = new HashMap<>();
+            if (o.containsKey("mesh")) params.put("mesh", o.get("mesh"));
+            if (o.containsKey("params")) {
+                for (String kv : o.get("params").split(";")) params.put(kv.substring(0, kv.indexOf(':')), kv.substring(kv.indexOf(':') + 1));
+            }
+            if (!params.isEmpty()) sc.setParameters(params);
             sc.setProtocols(protocols);
             bootstrap.service(sc);
         }
