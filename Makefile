@@ -6,7 +6,7 @@ NODE_MODULES := node_modules/.package-lock.json
 # loopback, failing the run if anything tried to reach another address (docs/testing.md).
 NETGUARD := test/netguard/run.sh
 
-.PHONY: run test build lint format typecheck unit integration e2e adversarial chart bench bench-quick bench-parser bench-nacos deps provision clean
+.PHONY: run test build lint format traffic-doc typecheck unit integration e2e adversarial chart bench bench-quick bench-parser bench-nacos deps provision clean
 
 # `npm ci` installs exactly the committed lock file and never rewrites it, so a fresh clone stays
 # clean. The lock file must be the one `npm install` settles on from a clean state (it lists every
@@ -58,6 +58,10 @@ integration: build provision
 
 e2e: build provision
 	$(NETGUARD) npx jest --selectProjects e2e --runInBand
+
+# Real requests through two istiods to real Dubbo Triple providers; rewrites the table in docs/traffic.md.
+traffic-doc: build provision
+	UPDATE_TRAFFIC_DOC=1 $(NETGUARD) npx jest --selectProjects e2e --runInBand --testPathPatterns e2e/traffic
 
 chart: build provision
 	$(NETGUARD) npx jest --selectProjects chart
