@@ -18,6 +18,7 @@ export class FileSource extends SourceBase<SourceSink> implements RegistrySource
   private services = 0;
   private entries = 0;
   private lastText?: string;
+  private settleTimer?: NodeJS.Timeout;
 
   constructor(private readonly cfg: FileSourceConfig) {
     super(cfg.name);
@@ -28,12 +29,18 @@ export class FileSource extends SourceBase<SourceSink> implements RegistrySource
     this.setState('connecting');
     await this.resync('start');
     // Polling, not fs.watch: it survives editors that replace the file and ConfigMap symlink swaps.
-    watchFile(this.cfg.file.path, { interval: Math.max(this.cfg.file.pollMs, 50), persistent: false }, () => {
+    const interval = Math.max(this.cfg.file.pollMs, 50);
+    watchFile(this.cfg.file.path, { interval, persistent: false }, () => {
       void this.resync('file changed');
     });
+    // The watcher compares with a first stat it takes on its own, a moment later: a change made
+    // between our read and that stat would go unseen until the next one. One more read after it.
+    this.settleTimer = setTimeout(() => void this.resync('file changed'), 2 * interval);
+    this.settleTimer.unref();
   }
 
   async stop(): Promise<void> {
+    clearTimeout(this.settleTimer);
     unwatchFile(this.cfg.file.path);
   }
 

@@ -5,6 +5,9 @@ import { FileSource } from '../../src/registry/file';
 import { waitFor } from '../testbed/net';
 import { RecordingSink } from '../testbed/recording-sink';
 
+// A busy machine polls files slowly: time enough for a few polls.
+jest.setTimeout(30_000);
+
 const url = (ip: string, iface = 'a.B') => `dubbo://${ip}:20880/${iface}?application=app`;
 
 describe('file source, against a recording sink', () => {
@@ -25,7 +28,7 @@ describe('file source, against a recording sink', () => {
       expect(sink.state).toBe('synced');
       expect(sink.services).toEqual(new Map([['a.B', { kind: 'provider-url', entries: [url('10.0.0.1')] }]]));
       writeFileSync(file, `providers:\n  a.B:\n    - ${url('10.0.0.1')}\n    - ${url('10.0.0.2')}\n  c.D:\n    - ${url('10.0.0.3', 'c.D')}\n`);
-      await waitFor('the change', () => sink.services.get('a.B')?.entries.length === 2 && sink.services.has('c.D'), 5000);
+      await waitFor('the change', () => sink.services.get('a.B')?.entries.length === 2 && sink.services.has('c.D'), 20000);
       expect(source.status()).toMatchObject({ state: 'synced', services: 2, entries: 3 });
     } finally {
       await source.stop();
@@ -39,7 +42,7 @@ describe('file source, against a recording sink', () => {
     await source.start(sink);
     try {
       writeFileSync(file, 'providers: [not, a, map');
-      await waitFor('stale', () => sink.state === 'stale', 5000);
+      await waitFor('stale', () => sink.state === 'stale', 20000);
       expect(sink.reason).toContain(file);
       expect(sink.services.get('a.B')?.entries).toEqual([url('10.0.0.1')]); // nothing was taken away
       expect(sink.calls.filter((c) => c.startsWith('replaceAll'))).toHaveLength(1);
