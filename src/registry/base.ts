@@ -16,6 +16,20 @@ export abstract class SourceBase<Sink extends { health(source: string, state: So
     this.sink?.health(this.name, state, reason);
   }
 
+  /** A full read completed: synced, as of now. */
+  protected synced(): void {
+    this.lastSyncMs = Date.now();
+    this.setState('synced');
+  }
+
+  /**
+   * The source cannot read now and keeps what it read last: stale once it has read in full,
+   * still connecting before that; failed when it cannot without an operator (credentials).
+   */
+  protected degraded(reason: string, failed = false): void {
+    this.setState(failed ? 'failed' : this.lastSyncMs ? 'stale' : 'connecting', reason);
+  }
+
   protected statusOf<Counts extends object>(type: string, known: Counts, details: Record<string, unknown>): SourceStatus & Counts {
     return { name: this.name, type, state: this.state, reason: this.reason, lastSyncMs: this.lastSyncMs, ...known, details };
   }

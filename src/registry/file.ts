@@ -62,8 +62,7 @@ export class FileSource extends SourceBase<SourceSink> implements RegistrySource
     sink.replaceAll(this.name, new Map([...parsed.services].map(([service, entries]) => [service, { kind: 'provider-url', entries }])));
     this.services = parsed.services.size;
     this.entries = [...parsed.services.values()].reduce((n, e) => n + e.length, 0);
-    this.lastSyncMs = Date.now();
-    this.setState('synced');
+    this.synced();
     log.info('provider file loaded', { source: this.name, reason, services: this.services, entries: this.entries });
   }
 

@@ -117,11 +117,10 @@ export class NacosRuleSource extends SourceBase<RuleSink> implements RuleSource 
             }),
         );
       }
-      this.lastSyncMs = Date.now();
-      this.setState('synced');
+      this.synced();
     } catch (err) {
       if (this.stopped) return;
-      this.setState(this.lastSyncMs ? 'stale' : 'connecting', `Nacos config unreachable: ${(err as Error).message}; keeping the last known rules`);
+      this.degraded(`Nacos config unreachable: ${(err as Error).message}; keeping the last known rules`);
       log.warn('nacos rule poll failed; keeping the last known rules', { source: this.name, error: (err as Error).message });
       for (const doc of pushed) this.pushed.add(doc);
     } finally {

@@ -315,8 +315,7 @@ export class NacosSource extends SourceBase<SourceSink> implements RegistrySourc
       if (at !== undefined) this.hooks.nacosPushApplied?.(this.name, (now - at) / 1000);
     }
     if (this.transport === 'grpc' && this.watchers.length && this.syncedNamespaces.size === this.watchers.length && this.state !== 'synced') {
-      this.lastSyncMs = Date.now();
-      this.setState('synced');
+      this.synced();
     }
     if (this.transport === 'grpc' && revisions.size) this.readDocumentsAgain(revisions);
   }
@@ -374,14 +373,13 @@ export class NacosSource extends SourceBase<SourceSink> implements RegistrySourc
         throw err;
       }
       if (this.stopped) return;
-      this.lastSyncMs = Date.now();
-      this.setState('synced');
+      this.synced();
       log.debug('nacos poll complete', { source: this.name, reason, services: seen.size, ms: Date.now() - started });
     } catch (err) {
       if (this.stopped) return;
       const message = (err as Error).message;
       const failed = err instanceof CredentialsRefused;
-      this.setState(failed ? 'failed' : this.lastSyncMs ? 'stale' : 'connecting', `${failed ? 'Nacos refused our credentials' : 'Nacos unreachable'}: ${message}; keeping the last known providers`);
+      this.degraded(`${failed ? 'Nacos refused our credentials' : 'Nacos unreachable'}: ${message}; keeping the last known providers`, failed);
       log.warn('nacos poll failed; keeping the last known providers', { source: this.name, error: message });
     }
   }

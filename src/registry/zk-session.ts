@@ -191,9 +191,9 @@ export class ZookeeperSessions {
 /**
  * What every source on a session does the same way: one full read at a time (an ask while one
  * runs is followed by one more), tried again after a failure (2 s, doubling up to the session
- * timeout) until it succeeds, repeated
- * every resyncIntervalMs (plus up to 20% jitter) to catch a missed watch; one stable watcher
- * function per path and session, so re-arming never stacks duplicates.
+ * timeout) until it succeeds, repeated every resyncIntervalMs (plus up to 20% jitter) to catch a
+ * missed watch; one stable watcher function per path and session, so re-arming never stacks
+ * duplicates.
  */
 export class SessionReads {
   private running?: Promise<void>;

@@ -64,11 +64,11 @@ export class ZookeeperRuleSource extends SourceBase<RuleSink> implements RuleSou
   }
 
   unavailable(state: 'stale' | 'failed', reason: string): void {
-    this.setState(state === 'failed' ? 'failed' : this.lastSyncMs ? 'stale' : 'connecting', reason);
+    this.degraded(reason, state === 'failed');
   }
 
   readFailed(err: Error): void {
-    this.setState(this.lastSyncMs ? 'stale' : 'connecting', `re-list failed: ${err.message}; keeping the last known rules`);
+    this.degraded(`re-list failed: ${err.message}; keeping the last known rules`);
   }
 
   async readAll(client: Client, gen: number): Promise<void> {
@@ -88,8 +88,7 @@ export class ZookeeperRuleSource extends SourceBase<RuleSink> implements RuleSou
     this.known.clear();
     for (const [k, v] of docs) this.known.set(k, v);
     this.sink?.replaceAll(this.name, docs);
-    this.lastSyncMs = Date.now();
-    this.setState('synced');
+    this.synced();
   }
 
   private forget(doc: string): void {

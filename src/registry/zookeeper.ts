@@ -71,12 +71,12 @@ export class ZookeeperSource extends SourceBase<SourceSink> implements RegistryS
   }
 
   unavailable(state: 'stale' | 'failed', reason: string): void {
-    this.setState(state === 'failed' ? 'failed' : this.lastSyncMs ? 'stale' : 'connecting', reason);
+    this.degraded(reason, state === 'failed');
   }
 
   readFailed(err: Error, reason: string): void {
     log.warn('zookeeper resync failed; will retry', { source: this.name, reason, error: err.message });
-    this.setState(this.lastSyncMs ? 'stale' : 'connecting', `resync failed: ${err.message}`);
+    this.degraded(`resync failed: ${err.message}`);
   }
 
   /** Full re-list (see SessionReads for when it runs). */
@@ -108,8 +108,7 @@ export class ZookeeperSource extends SourceBase<SourceSink> implements RegistryS
       this.hooks.missedEvents?.(this.name, missed);
       log.warn('resync found differences no watch reported', { source: this.name, reason, differences: missed });
     }
-    this.lastSyncMs = Date.now();
-    this.setState('synced');
+    this.synced();
     this.hooks.resynced?.(this.name, reason);
     log.info('zookeeper resync complete', { source: this.name, reason, interfaces: ifaces.length, ...this.apps?.counts(), ms: Date.now() - started });
   }
