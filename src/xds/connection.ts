@@ -50,16 +50,27 @@ export type Stream<Req> = grpc.ServerDuplexStream<Req, FramedMessage>;
 export interface ConnectionInfo {
   id: string;
   cluster: string;
-  protocol: 'sotw' | 'delta';
+  protocol: Protocol;
   peer: string;
   nodeId?: string;
   connectedAt: string;
   types: Record<string, { sentVersion?: string; ackedVersion?: string; inFlight: boolean; pending: boolean; nacks: number; lastNack?: string }>;
 }
 
+/** What a stream keeps per type URL it asked for, whichever protocol it speaks. */
+export interface Subscription {
+  typeUrl: string;
+  /** Our kind behind the type URL; none for the types we do not serve. */
+  kind?: IstioKind;
+  pending: boolean;
+  inFlightNonce?: string;
+  nacks: number;
+  lastNack?: string;
+}
+
 let connectionCounter = 0;
 
-export abstract class Connection<Req, Sub extends { typeUrl: string; kind?: IstioKind; pending: boolean; inFlightNonce?: string; nacks: number; lastNack?: string }> {
+export abstract class Connection<Req, Sub extends Subscription> {
   readonly id = `c${++connectionCounter}`;
   readonly connectedAt = new Date();
   readonly peer: string;
@@ -97,7 +108,7 @@ export abstract class Connection<Req, Sub extends { typeUrl: string; kind?: Isti
     readonly cluster: string,
     protected readonly stream: Stream<Req>,
     protected readonly observer: XdsObserver,
-    readonly protocol: 'sotw' | 'delta',
+    readonly protocol: Protocol,
     protected readonly limits: Limits,
     private readonly nackLog: LogBudget,
     protected readonly responses?: SharedResponses,
@@ -170,9 +181,6 @@ export abstract class Connection<Req, Sub extends { typeUrl: string; kind?: Isti
   abstract info(): ConnectionInfo;
 }
 
-export function describe(
-  c: { id: string; cluster: string; protocol: 'sotw' | 'delta'; nodeId?: string; connectedAt: Date; peer: string },
-  types: [string, ConnectionInfo['types'][string]][],
-): ConnectionInfo {
+export function describe(c: { id: string; cluster: string; protocol: Protocol; nodeId?: string; connectedAt: Date; peer: string }, types: [string, ConnectionInfo['types'][string]][]): ConnectionInfo {
   return { id: c.id, cluster: c.cluster, protocol: c.protocol, peer: c.peer, nodeId: c.nodeId, connectedAt: c.connectedAt.toISOString(), types: Object.fromEntries(types) };
 }

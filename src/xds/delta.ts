@@ -1,23 +1,16 @@
 import protobuf from 'protobufjs';
 import { kindOfTypeUrl } from '../istio/kinds';
-import type { IstioKind } from '../istio/types';
-import { clientText, Connection, describe, StreamLimitError, type ConnectionInfo } from './connection';
+import { clientText, Connection, describe, StreamLimitError, type ConnectionInfo, type Subscription } from './connection';
 import { lengthDelimitedField } from './encode';
 import { frame, type FramedMessage } from './framed';
 import { DeltaDiscoveryResponse, type DeltaDiscoveryRequestMsg } from './proto';
 
-interface DeltaSub {
-  typeUrl: string;
-  kind?: IstioKind;
+interface DeltaSub extends Subscription {
   wildcard: boolean;
   names: Set<string>;
   /** What the client has: name -> version. */
   known: Map<string, string>;
-  pending: boolean;
   answered: boolean;
-  inFlightNonce?: string;
-  nacks: number;
-  lastNack?: string;
 }
 
 /** Incremental ADS: only what changed, plus the names of what was removed. */

@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { readFileSync } from 'node:fs';
+import type protobuf from 'protobufjs';
 import type { ClusterConfig, XdsConfig } from '../config/types';
 import type { Stream } from './connection';
 import { FramedMessage } from './framed';
@@ -14,25 +15,20 @@ const ADS = '/envoy.service.discovery.v3.AggregatedDiscoveryService/';
  */
 const unwrap = (m: FramedMessage | Buffer): Buffer => (m instanceof FramedMessage ? m.message : m);
 
+/** One of the two ADS methods: a request stream decoded with `Request`, a stream of framed responses. */
+const adsMethod = (name: string, Request: protobuf.Type) => ({
+  path: ADS + name,
+  requestStream: true,
+  responseStream: true,
+  requestSerialize: (m: object) => Buffer.from(Request.encode(Request.fromObject(m)).finish()),
+  requestDeserialize: (b: Buffer) => Request.toObject(Request.decode(b), { defaults: false }),
+  responseSerialize: unwrap,
+  responseDeserialize: (b: Buffer) => b,
+});
+
 const adsService: grpc.ServiceDefinition = {
-  StreamAggregatedResources: {
-    path: ADS + 'StreamAggregatedResources',
-    requestStream: true,
-    responseStream: true,
-    requestSerialize: (m: object) => Buffer.from(DiscoveryRequest.encode(DiscoveryRequest.fromObject(m)).finish()),
-    requestDeserialize: (b: Buffer) => DiscoveryRequest.toObject(DiscoveryRequest.decode(b), { defaults: false }),
-    responseSerialize: unwrap,
-    responseDeserialize: (b: Buffer) => b,
-  },
-  DeltaAggregatedResources: {
-    path: ADS + 'DeltaAggregatedResources',
-    requestStream: true,
-    responseStream: true,
-    requestSerialize: (m: object) => Buffer.from(DeltaDiscoveryRequest.encode(DeltaDiscoveryRequest.fromObject(m)).finish()),
-    requestDeserialize: (b: Buffer) => DeltaDiscoveryRequest.toObject(DeltaDiscoveryRequest.decode(b), { defaults: false }),
-    responseSerialize: unwrap,
-    responseDeserialize: (b: Buffer) => b,
-  },
+  StreamAggregatedResources: adsMethod('StreamAggregatedResources', DiscoveryRequest),
+  DeltaAggregatedResources: adsMethod('DeltaAggregatedResources', DeltaDiscoveryRequest),
 };
 
 export interface AdsHandlers {

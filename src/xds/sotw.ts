@@ -1,22 +1,15 @@
 import { kindOfTypeUrl } from '../istio/kinds';
-import type { IstioKind } from '../istio/types';
 import { log } from '../common/log';
-import { clientText, Connection, describe, type ConnectionInfo } from './connection';
+import { clientText, Connection, describe, type ConnectionInfo, type Subscription } from './connection';
 import { frame, type FramedMessage } from './framed';
 import { DiscoveryResponse, type DiscoveryRequestMsg } from './proto';
 import type { TypeSnapshot } from './snapshot';
 
-interface SotwSub {
-  typeUrl: string;
-  kind?: IstioKind;
-  pending: boolean;
-  inFlightNonce?: string;
+interface SotwSub extends Subscription {
   sentVersion?: string;
   /** The newest TypeSnapshot sent for this type URL: only a newer one may go out with its shared nonce. */
   sentTypeId?: number;
   ackedVersion?: string;
-  nacks: number;
-  lastNack?: string;
 }
 
 /** State-of-the-world ADS, as istiod speaks it: every response is the full set of its type. */
