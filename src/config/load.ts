@@ -92,18 +92,21 @@ function semanticProblems(c: Config): string[] {
     [...c.sources, ...c.rules.sources].map((s) => s.name),
     'sources/*/name and rules/sources/*/name',
   );
+  // One ZooKeeper (connect string and credentials) is read on one session, with one timeout.
   const sessions = new Map<string, { where: string; timeoutMs: number }>();
-  const zkSources: (readonly [string, Config['sources'][number]])[] = [...c.sources.map((s, i) => [`sources/${i}`, s] as const), ...c.rules.sources.map((s, i) => [`rules/sources/${i}`, s] as const)];
-  for (const [where, s] of zkSources) {
-    if (s.type !== 'zookeeper') continue;
-    const first = sessions.get(zookeeperSessionKey(s.zookeeper));
-    if (!first) sessions.set(zookeeperSessionKey(s.zookeeper), { where, timeoutMs: s.zookeeper.sessionTimeoutMs });
+  const sameSession = (where: string, s: Config['sources'][number]): void => {
+    if (s.type !== 'zookeeper') return;
+    const key = zookeeperSessionKey(s.zookeeper);
+    const first = sessions.get(key);
+    if (!first) sessions.set(key, { where, timeoutMs: s.zookeeper.sessionTimeoutMs });
     else if (first.timeoutMs !== s.zookeeper.sessionTimeoutMs) {
       problems.push(
         `${where}/zookeeper/sessionTimeoutMs: ${s.zookeeper.sessionTimeoutMs} differs from ${first.timeoutMs} in ${first.where}; both name the same ZooKeeper, which the daemon reads on one session with one timeout`,
       );
     }
-  }
+  };
+  c.sources.forEach((s, i) => sameSession(`sources/${i}`, s));
+  c.rules.sources.forEach((s, i) => sameSession(`rules/sources/${i}`, s));
   dup(
     c.clusters.map((k) => k.name),
     'clusters/*/name',

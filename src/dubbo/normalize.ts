@@ -176,8 +176,8 @@ export function normalizeProviderUrl(url: ProviderUrl, mapping: MappingConfig): 
   let weight = mapping.defaultWeight;
   if (p.weight !== undefined) {
     if (/^\d+$/.test(p.weight)) weight = Number(p.weight);
-    else if (/^-\d+$/.test(p.weight))
-      weight = 0; // Dubbo treats a negative weight as 0
+    // Dubbo treats a negative weight as 0
+    else if (/^-\d+$/.test(p.weight)) weight = 0;
     else warnings.push(`weight "${p.weight}" is not a whole number; using ${mapping.defaultWeight}`);
   }
 
