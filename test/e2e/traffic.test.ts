@@ -91,6 +91,49 @@ async function callsUntil(client: ProxylessClient, target: string, headers: Reco
   return log;
 }
 
+interface Outcome {
+  at: number;
+  ok: boolean;
+  /** The answering provider's identity. */
+  id?: Record<string, string>;
+  error?: string;
+}
+
+/** Calls one after another, without pause, until stop(); every outcome timed, in order. */
+function callWithoutPause(client: ProxylessClient, target: string, headers: Record<string, string>) {
+  const outcomes: Outcome[] = [];
+  let stopped = false;
+  const running = (async () => {
+    while (!stopped) {
+      outcomes.push(
+        await client.call(target, PORT, SERVICE, 'greet', 'calling', headers, 2000).then(
+          (answer) => ({ at: Date.now(), ok: true, id: identity(answer) }),
+          (err: Error) => ({ at: Date.now(), ok: false, error: err.message }),
+        ),
+      );
+    }
+  })();
+  return {
+    outcomes,
+    stop: async (): Promise<Outcome[]> => {
+      stopped = true;
+      await running;
+      return outcomes;
+    },
+  };
+}
+
+/**
+ * Takes a provider host offline in ZooKeeper: its registrations go and it keeps serving, as
+ * Dubbo's QoS "offline" does in a preStop hook. Returns how many registrations went.
+ */
+async function takeOffline(writer: ZkWriter, providerHost: string): Promise<number> {
+  const dir = `/dubbo/${SERVICE}/providers`;
+  const gone = (await writer.children(dir)).filter((n) => decodeURIComponent(n).includes(`://${providerHost}:`));
+  for (const n of gone) await writer.remove(`${dir}/${n}`);
+  return gone.length;
+}
+
 const results: { scenario: string; expected: string; observed: string }[] = [];
 const note = (scenario: string, expected: string, observed: string) => results.push({ scenario, expected, observed });
 
@@ -281,17 +324,7 @@ describe('traffic through two real istiods to real Dubbo Triple providers', () =
   it('recovers when a provider is killed: calls fail only until the session timeout plus the push', async () => {
     const target = host('1.0.0', 'life');
     const h = triHeaders('1.0.0', 'life');
-    let stop = false;
-    const outcomes: { at: number; ok: boolean }[] = [];
-    const caller = (async () => {
-      while (!stop) {
-        const ok = await inA.call(target, PORT, SERVICE, 'greet', 'life', h, 2000).then(
-          () => true,
-          () => false,
-        );
-        outcomes.push({ at: Date.now(), ok });
-      }
-    })();
+    const calls = callWithoutPause(inA, target, h);
     await sleep(500);
     const killed = Date.now();
     providers.doomed.kill();
@@ -305,8 +338,7 @@ describe('traffic through two real istiods to real Dubbo Triple providers', () =
     await waitFor('the endpoint withdrawn in istiod', async () => !(await inIstiod()), 60000, 100);
     const withdrawnMs = Date.now() - killed;
     await sleep(2000);
-    stop = true;
-    await caller;
+    const outcomes = await calls.stop();
     const failures = outcomes.filter((o) => !o.ok);
     const lastFailure = failures.length ? failures[failures.length - 1].at - killed : 0;
     note(
@@ -326,12 +358,8 @@ describe('traffic through two real istiods to real Dubbo Triple providers', () =
   it('a provider that is taken offline before it stops costs no call, and its zone fails over to the next', async () => {
     const target = host('1.0.0', 'zone');
     const h = triHeaders('1.0.0', 'zone');
-    // What Dubbo's QoS "offline" does in a preStop hook: the provider's registrations go, it keeps serving.
-    const dir = `/dubbo/${SERVICE}/providers`;
-    const gone = (await writer.children(dir)).filter((n) => decodeURIComponent(n).includes(`://${providers['blue-a'].opts.host}:`));
-    expect(gone.length).toBeGreaterThan(0);
     const started = Date.now();
-    for (const n of gone) await writer.remove(`${dir}/${n}`);
+    expect(await takeOffline(writer, providers['blue-a'].opts.host)).toBeGreaterThan(0);
     const log = await callsUntil(inA, target, h, (id) => id.zone === 'zone-b', 60000);
     const moved = log[log.length - 1];
     await providers['blue-a'].destroy(); // then SIGTERM
@@ -383,44 +411,32 @@ describe('registry migration with traffic: providers move from ZooKeeper to Naco
       500,
     );
 
-    let stop = false;
-    const outcomes: { ok: boolean; from?: string; host?: string; error?: string }[] = [];
-    const caller = (async () => {
-      while (!stop) {
-        outcomes.push(
-          await client.call(target, PORT, SERVICE, 'greet', 'move', h, 2000).then(
-            (a) => ({ ok: true, from: identity(a).from, host: identity(a).host }),
-            (err: Error) => ({ ok: false, error: err.message }),
-          ),
-        );
-      }
-    })();
+    const calls = callWithoutPause(client, target, h);
+    const { outcomes } = calls;
     const began = Date.now();
     // One by one: the provider starts in Nacos; its ZooKeeper twin is taken offline (its
     // registrations removed, as Dubbo's QoS offline does), and stopped once no call reaches it.
-    const dir = `/dubbo/${SERVICE}/providers`;
     const writer = await stack.zkWriter(zk.connect);
     for (let i = 0; i < 2; i++) {
       const moved = await provider(`nacos://${nacos.address}`, hosts[2 + i], 'nacos');
       await moved.start();
-      await waitFor('the new provider is called', () => outcomes.slice(-50).some((o) => o.host === hosts[2 + i]), 60000, 100);
-      for (const n of await writer.children(dir)) if (decodeURIComponent(n).includes(`://${hosts[i]}:`)) await writer.remove(`${dir}/${n}`);
+      await waitFor('the new provider is called', () => outcomes.slice(-50).some((o) => o.id?.host === hosts[2 + i]), 60000, 100);
+      await takeOffline(writer, hosts[i]);
       const offlineAt = outcomes.length;
-      await waitFor('no call reaches the old provider', () => outcomes.length - offlineAt > 100 && outcomes.slice(-100).every((o) => o.host !== hosts[i]), 60000, 100);
+      await waitFor('no call reaches the old provider', () => outcomes.length - offlineAt > 100 && outcomes.slice(-100).every((o) => o.id?.host !== hosts[i]), 60000, 100);
       await inZk[i].destroy();
     }
     await sleep(2000);
-    stop = true;
-    await caller;
+    await calls.stop();
     const failed = outcomes.filter((o) => !o.ok).length;
     const errors = [...new Set(outcomes.filter((o) => o.error).map((o) => o.error))];
     const tail = outcomes.slice(-200);
     note(
       'registry migration: 2 providers move from ZooKeeper to Nacos one by one (both sources configured; each old provider taken offline, then stopped)',
       'no failed call; in the end every call to a Nacos provider',
-      `${failed} of ${outcomes.length} calls failed${errors.length ? ` (${errors.join('; ')})` : ''} over ${((Date.now() - began) / 1000).toFixed(1)} s; the last 200 calls: ${JSON.stringify(tail.reduce<Record<string, number>>((m, o) => ((m[o.from ?? 'failed'] = (m[o.from ?? 'failed'] ?? 0) + 1), m), {}))}`,
+      `${failed} of ${outcomes.length} calls failed${errors.length ? ` (${errors.join('; ')})` : ''} over ${((Date.now() - began) / 1000).toFixed(1)} s; the last 200 calls: ${JSON.stringify(tail.reduce<Record<string, number>>((m, o) => ((m[o.id?.from ?? 'failed'] = (m[o.id?.from ?? 'failed'] ?? 0) + 1), m), {}))}`,
     );
     expect(failed).toBe(0);
-    expect(tail.every((o) => o.from === 'nacos')).toBe(true);
+    expect(tail.every((o) => o.id?.from === 'nacos')).toBe(true);
   });
 });
