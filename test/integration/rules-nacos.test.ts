@@ -75,18 +75,27 @@ describe('rules from a real Nacos config center', () => {
       'dubbo',
       'configVersion: v3.1\nscope: service\nkey: payments/com.example.order.OrderService:1.0.0\nconditions:\n  - from: {match: application=bops}\n    to:\n      - {match: zone=zone-a, weight: 70}\n      - {match: zone=zone-b, weight: 30}\n',
     );
-    await waitFor('both rules served', () => routes().some((r) => r.match?.[0].sourceLabels.app === 'checkout') && routes().some((r) => r.match?.[0].sourceLabels.app === 'bops'), 30000);
-    const checkout = routes().find((r) => r.match?.[0].sourceLabels.app === 'checkout')!;
-    expect(members(checkout.route[0].destination.subset)).toEqual(['10.10.1.22']);
-    const bops = routes().find((r) => r.match?.[0].sourceLabels.app === 'bops')!;
-    expect(bops.route.map((r) => [members(r.destination.subset), r.weight])).toEqual(
-      expect.arrayContaining([
-        [['10.10.1.21'], 70],
-        [['10.10.1.22'], 30],
-      ]),
-    );
-    await writer.removeConfig('checkout.condition-router', 'dubbo');
-    await writer.removeConfig('com.example.order.OrderService:1.0.0:payments.condition-router', 'dubbo');
+    try {
+      const route = (app: string) => routes().find((r) => r.match?.[0].sourceLabels.app === app);
+      // The VirtualService, the DestinationRule and the WorkloadEntries (which gain the zone
+      // label) arrive as three responses: the client may look between them.
+      await waitFor(
+        'both rules served, and the workloads carry the zone they name',
+        () => [route('checkout'), route('bops')].every((r) => r && r.route.every((d) => members(d.destination.subset).length > 0)),
+        30000,
+      );
+      expect(members(route('checkout')!.route[0].destination.subset)).toEqual(['10.10.1.22']);
+      expect(route('bops')!.route.map((r) => [members(r.destination.subset), r.weight])).toEqual(
+        expect.arrayContaining([
+          [['10.10.1.21'], 70],
+          [['10.10.1.22'], 30],
+        ]),
+      );
+    } finally {
+      // Lifted whatever happened above: the next test reads the same VirtualService.
+      await writer.removeConfig('checkout.condition-router', 'dubbo');
+      await writer.removeConfig('com.example.order.OrderService:1.0.0:payments.condition-router', 'dubbo');
+    }
     await waitFor('the rules are lifted', () => !routes().some((r) => r.match), 30000);
   });
 
