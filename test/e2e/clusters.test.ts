@@ -54,7 +54,7 @@ describe('two clusters, one istiod each, each with its own view', () => {
       ['east', 'east'],
       ['west', undefined],
     ] as const) {
-      const istiod = await stack.istiod({ configSources: [`xds://127.0.0.1:${daemon.xds.port(cluster)}`], revision });
+      const istiod = await stack.istiod({ configSources: [`xds://${started.viewAddress(cluster)}`], revision });
       istiods.push(istiod);
       probes.push(stack.probe(istiod));
     }

@@ -65,7 +65,7 @@ describe('condition routes in a real istiod: a chain, and a rule keyed by the co
       render: { endpointMode: 'inline' },
     });
     daemon = started.daemon;
-    istiod = await stack.istiod({ configSources: [`xds://127.0.0.1:${daemon.xds.port('default')}`] });
+    istiod = await stack.istiod({ configSources: [`xds://${started.xdsAddress}`] });
     anyone = stack.probe(istiod, { listeners: true });
     bops = stack.own('probe', new EnvoyProbe(istiod.xdsAddress, 'sidecar~10.0.0.8~bops-1.default~default.svc.cluster.local', { app: 'bops' }), (p) => p.close()).connect({ listeners: true });
     await converged(istiod, anyone, daemon);

@@ -1,6 +1,6 @@
 import type { Daemon } from '../../src/daemon';
 import { fixtureProviderEntries } from '../testbed/config';
-import { zkSource } from '../testbed/daemon';
+import { xdsConnections, zkSource } from '../testbed/daemon';
 import { EnvoyProbe, outbound } from '../testbed/envoy-probe';
 import { comparable, converged, expectEnvoyConfig, expectIstiodStores, served } from '../testbed/expect-istio';
 import { Istiod } from '../testbed/istiod';
@@ -28,6 +28,7 @@ describe('a real istiod fed by the adapter', () => {
   let writer: ZkWriter;
   let daemon: Daemon;
   let xdsPort: number;
+  let admin: string;
   let istiod: Istiod;
   let probe: EnvoyProbe;
 
@@ -37,7 +38,8 @@ describe('a real istiod fed by the adapter', () => {
     for (const url of [...fixtures, ...extras]) await writer.register(url, { ephemeral: false });
     const started = await stack.daemon({ sources: [zkSource(zk.connect)], render: { emptyServiceGraceMs: 0 } });
     daemon = started.daemon;
-    xdsPort = daemon.xds.port('default')!;
+    admin = started.admin;
+    xdsPort = Number(started.xdsAddress.split(':')[1]);
     istiod = await stack.istiod({ configSources: [`xds://${started.xdsAddress}`] });
     probe = stack.probe(istiod);
     await converged(istiod, probe, daemon);
@@ -115,7 +117,8 @@ describe('a real istiod fed by the adapter', () => {
       expect((await istiod.configz()).map((o) => o.metadata.resourceVersion).sort()).toEqual(before.map((o) => o.metadata.resourceVersion).sort());
       const restarted = await stack.daemon({ sources: [zkSource(zk.connect)], render: { emptyServiceGraceMs: 0 }, clusters: [{ name: 'default', listener: { port: xdsPort } }] });
       daemon = restarted.daemon;
-      await waitFor('istiod reconnects', () => daemon.xds.connections().length > 0, 60000, 100);
+      admin = restarted.admin;
+      await waitFor('istiod reconnects', async () => (await xdsConnections(admin)).length > 0, 60000, 100);
       await converged(istiod, probe, daemon);
       await sleep(500);
     } finally {

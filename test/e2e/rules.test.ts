@@ -1,6 +1,6 @@
 import yaml from 'js-yaml';
 import type { Daemon } from '../../src/daemon';
-import { metricValue, zkRuleSource, zkSource } from '../testbed/daemon';
+import { metricValue, sourceListing, zkRuleSource, zkSource } from '../testbed/daemon';
 import { EnvoyProbe, outbound, type ProbeTarget } from '../testbed/envoy-probe';
 import { converged } from '../testbed/expect-istio';
 import { Istiod } from '../testbed/istiod';
@@ -83,7 +83,7 @@ describe('config-center rules in a real istiod, two clusters', () => {
     daemon = started.daemon;
     admin = started.admin;
     for (const cluster of ['east', 'west']) {
-      const istiod = await stack.istiod({ configSources: [`xds://127.0.0.1:${daemon.xds.port(cluster)}`] });
+      const istiod = await stack.istiod({ configSources: [`xds://${started.viewAddress(cluster)}`] });
       istiods.push(istiod);
       probes.push(stack.probe(istiod, { listeners: true, routes: ['50051'] }));
     }
@@ -122,9 +122,8 @@ describe('config-center rules in a real istiod, two clusters', () => {
 
   it('reads registry and rules from the one ZooKeeper on one session', async () => {
     type Listed = { sources: { name: string; details: { sessionId?: string } }[] };
-    const sources = yaml.load(await (await fetch(`${admin}/debug/sources`)).text()) as Listed;
     const rules = yaml.load(await (await fetch(`${admin}/debug/rules`)).text()) as Listed;
-    const registry = sources.sources.find((s) => s.name === 'zk')!.details.sessionId;
+    const registry = (await sourceListing(admin, 'zk')).details.sessionId;
     expect(registry).toMatch(/^[0-9a-f]{16}$/);
     expect(rules.sources.find((s) => s.name === 'zk-rules')!.details.sessionId).toBe(registry);
   });

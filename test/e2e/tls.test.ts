@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { xdsConnections } from '../testbed/daemon';
 import { outbound } from '../testbed/envoy-probe';
 import { IstiodStack } from '../testbed/stack';
 
@@ -40,8 +41,8 @@ describe('istiod reading the adapter over TLS (mode SIMPLE)', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('serves istiod over TLS: the stream is up and the provider reaches its EDS', () => {
-    expect(stack.daemon!.xds.connections().some((c) => c.cluster === 'default')).toBe(true);
+  it('serves istiod over TLS: the stream is up and the provider reaches its EDS', async () => {
+    expect((await xdsConnections(stack.admin)).some((c) => c.cluster === 'default')).toBe(true);
     expect(stack.probe!.endpointsOf(outbound(20880, 'com.example.tlsservice'))?.map((e) => e.address)).toEqual(['10.7.9.1']);
   });
 });

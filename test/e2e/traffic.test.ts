@@ -221,7 +221,7 @@ describe('traffic through two real istiods to real Dubbo Triple providers', () =
       render: { endpointMode: 'inline' },
       protection: { massRemoval: { threshold: 0.9, minEndpoints: 100 } },
     });
-    const view = (c: string) => `xds://127.0.0.1:${started.daemon.xds.port(c)}`;
+    const view = (c: string) => `xds://${started.viewAddress(c)}`;
     istiodA = await stack.istiod({ configSources: [view('a')] });
     istiodB = await stack.istiod({ configSources: [view('b')] });
     inA = stack.own('client', new ProxylessClient(istiodA.xdsAddress, { ip: '127.0.0.1', name: 'client-a', locality: { region: 'r1', zone: 'zone-a' } }), (c) => c.close());

@@ -1,6 +1,5 @@
 import path from 'node:path';
-import yaml from 'js-yaml';
-import { metricValue, WE } from '../testbed/daemon';
+import { debugSources, metricValue, WE } from '../testbed/daemon';
 import { dubbo3Fixture, ordersSplitPolicy } from '../testbed/config';
 import { dubboMetadata, NacosServer, NacosWriter } from '../testbed/nacos-server';
 import { freePort, sleep, waitFor } from '../testbed/net';
@@ -18,11 +17,6 @@ jest.setTimeout(180_000);
 const svc = (iface: string, version = '', group = '') => `providers:${iface}:${version}:${group}`;
 const addresses = (c: IstiodLikeClient) => [...c.resources(WE).values()].map((w) => `${w.spec.address}:${(w.spec.ports as Record<string, number>)['tcp-dubbo']}`).sort();
 const NO_POLL = { pollMs: 600_000, resyncMs: 0 };
-
-async function sources(admin: string): Promise<{ state: string; reason?: string; details: Record<string, unknown> }[]> {
-  const text = await (await fetch(`${admin}/debug/sources`)).text();
-  return (yaml.load(text) as { sources: { state: string; reason?: string; details: Record<string, unknown> }[] }).sources;
-}
 
 describe('Nacos over gRPC: pushes and fuzzy watch', () => {
   const stack = suiteStack();
@@ -42,7 +36,7 @@ describe('Nacos over gRPC: pushes and fuzzy watch', () => {
   });
 
   it('watches the group with fuzzy watch and subscribes to its services', async () => {
-    const [s] = await sources(admin);
+    const [s] = (await debugSources(admin)).sources;
     expect(s.state).toBe('synced');
     expect(s.details.transport).toBe('grpc');
     expect(s.details.grpc).toEqual([expect.objectContaining({ namespace: 'public', connected: true, subscriptions: 1, fuzzyWatch: ['DEFAULT_GROUP'] })]);
@@ -108,7 +102,7 @@ describe('Nacos over gRPC: fuzzy watch refused', () => {
       const started = await parts.daemon({ sources: [{ name: 'nacos', type: 'nacos', nacos: { serverAddr: nacos.address, pollMs: 500, resyncMs: 0 } }] });
       const client = parts.xdsClient(started.xdsAddress);
       await waitFor('initial sync', () => client.synced() && addresses(client).length === 2, 30000);
-      const [s] = await sources(started.admin);
+      const [s] = (await debugSources(started.admin)).sources;
       expect(s.details.grpc).toEqual([
         expect.objectContaining({ fuzzyWatch: [], listed: { DEFAULT_GROUP: expect.stringMatching(/more services than the server lets one fuzzy watch pattern match/) } }),
       ]);
@@ -139,7 +133,7 @@ describe('Nacos over gRPC: a cut connection and the fallback to HTTP', () => {
       const client = parts.xdsClient(started.xdsAddress);
       await waitFor('initial sync', () => client.synced() && addresses(client).includes('10.43.0.1:20880'), 30000);
       await relay.cut();
-      await waitFor('stale', async () => (await sources(started.admin))[0].state === 'stale', 20000);
+      await waitFor('stale', async () => (await debugSources(started.admin)).sources[0].state === 'stale', 20000);
       await writer.register({ service: svc('com.example.Cut'), ip: '10.43.0.2', port: 20880, metadata: dubboMetadata('com.example.Cut') });
       await writer.deregister({ service: svc('com.example.Cut'), ip: '10.43.0.1', port: 20880 });
       await sleep(1500);
@@ -147,7 +141,7 @@ describe('Nacos over gRPC: a cut connection and the fallback to HTTP', () => {
       const reconnects = await metricValue(started.admin, 'dia_nacos_reconnects_total', { source: 'nacos' });
       await relay.heal();
       await waitFor('resubscribed: the change made while cut', () => addresses(client).join() === '10.43.0.2:20880', 40000);
-      expect((await sources(started.admin))[0].state).toBe('synced');
+      expect((await debugSources(started.admin)).sources[0].state).toBe('synced');
       expect(await metricValue(started.admin, 'dia_nacos_reconnects_total', { source: 'nacos' })).toBe(reconnects + 1);
     }));
 
@@ -157,7 +151,7 @@ describe('Nacos over gRPC: a cut connection and the fallback to HTTP', () => {
       const started = await parts.daemon({ sources: [{ name: 'nacos', type: 'nacos', nacos: { serverAddr: nacos.address, grpcPortOffset: closed - nacos.port, pollMs: 300 } }] });
       const client = parts.xdsClient(started.xdsAddress);
       await waitFor('synced over HTTP', () => client.synced() && addresses(client).length > 0, 30000);
-      const [s] = await sources(started.admin);
+      const [s] = (await debugSources(started.admin)).sources;
       expect(s.state).toBe('synced');
       expect(s.details).toMatchObject({ transport: 'http', fallback: expect.stringContaining(`gRPC refused`) });
       await writer.register({ service: svc('com.example.Polled'), ip: '10.43.1.1', port: 20880, metadata: dubboMetadata('com.example.Polled') });
@@ -169,7 +163,7 @@ describe('Nacos over gRPC: a cut connection and the fallback to HTTP', () => {
       const started = await parts.daemon({ sources: [{ name: 'nacos', type: 'nacos', nacos: { serverAddr: nacos.address, transport: 'http', pollMs: 300 } }] });
       const client = parts.xdsClient(started.xdsAddress);
       await waitFor('synced over HTTP', () => client.synced() && addresses(client).length > 0, 30000);
-      const [s] = await sources(started.admin);
+      const [s] = (await debugSources(started.admin)).sources;
       expect(s.details).toMatchObject({ transport: 'http' });
       expect(s.details.grpc).toBeUndefined();
       await writer.register({ service: svc('com.example.Polled2'), ip: '10.43.2.1', port: 20880, metadata: dubboMetadata('com.example.Polled2') });

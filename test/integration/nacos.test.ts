@@ -1,5 +1,5 @@
 import { createServer, type AddressInfo } from 'node:net';
-import { metricValue, SE, WE, zkSource } from '../testbed/daemon';
+import { metricValue, SE, sourceListing, WE, zkSource } from '../testbed/daemon';
 import { dubbo3Fixture, znode } from '../testbed/config';
 import { dubboMetadata, NacosServer, NacosWriter } from '../testbed/nacos-server';
 import { sleep, waitFor } from '../testbed/net';
@@ -152,17 +152,17 @@ describe('Nacos restart', () => {
         ports[ip] = await listen(ip);
         await writer.register({ service: svc('com.example.Survivor'), ip, port: ports[ip], metadata: dubboMetadata('com.example.Survivor') });
       }
-      const { daemon, admin, xdsAddress } = await parts.daemon({ sources: [nacosSource(nacos.address)], protection: { massRemoval: { threshold: 0.5, minEndpoints: 100, holdMs: 0 } } });
+      const { admin, xdsAddress } = await parts.daemon({ sources: [nacosSource(nacos.address)], protection: { massRemoval: { threshold: 0.5, minEndpoints: 100, holdMs: 0 } } });
       const client = parts.xdsClient(xdsAddress);
       await waitFor('initial sync', () => client.synced() && client.resources(WE).size === 2, 30000);
       const baseline = addresses(client);
       await nacos.stop();
-      await waitFor('source stale', () => daemon.catalog.sourceHealth().get('nacos')!.state === 'stale', 15000);
+      await waitFor('source stale', async () => (await sourceListing(admin, 'nacos')).state === 'stale', 15000);
       expect(await (await fetch(`${admin}/readyz`)).text()).toMatch(/degraded[\s\S]*source nacos is stale/);
       await sleep(1000);
       expect(addresses(client)).toEqual(baseline);
       await nacos.start();
-      await waitFor('synced again', () => daemon.catalog.sourceHealth().get('nacos')!.state === 'synced', 60000);
+      await waitFor('synced again', async () => (await sourceListing(admin, 'nacos')).state === 'synced', 60000);
       // Persistent instances come back from Nacos's storage; nothing was withdrawn meanwhile.
       expect(addresses(client)).toEqual(baseline);
       const port = await listen('127.40.5.3');
@@ -196,7 +196,7 @@ describe('Nacos with auth on', () => {
   it('reports refused credentials instead of serving an empty mesh', () =>
     withStack(async (parts) => {
       const d = await parts.daemon({ sources: [nacosSource(nacos.address, { auth: { username: 'nacos', password: 'wrong' } })] });
-      await waitFor('failed', () => d.daemon.catalog.sourceHealth().get('nacos')!.state === 'failed', 30000);
+      await waitFor('failed', async () => (await sourceListing(d.admin, 'nacos')).state === 'failed', 30000);
       const ready = await fetch(`${d.admin}/readyz`);
       expect(ready.status).toBe(503);
       expect(await ready.text()).toContain('Nacos refused our credentials');

@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 import zookeeper from 'node-zookeeper-client';
-import type { Daemon } from '../../src/daemon';
 import { fixtureProviderEntries } from '../testbed/config';
-import { metricValue, minWorkloadsSince, SE, WE, zkRuleSource, zkSource } from '../testbed/daemon';
+import { debugSources, metricValue, minWorkloadsSince, SE, sourceListing, WE, zkRuleSource, zkSource } from '../testbed/daemon';
 import { sleep, waitFor } from '../testbed/net';
 import { DeltaClient, IstiodLikeClient } from '../testbed/xds-client';
 import { TcpProxy } from '../testbed/tcp-proxy';
@@ -20,7 +19,7 @@ describe('ZooKeeper source against a real ZooKeeper', () => {
   const stack = suiteStack();
   let zk: ZookeeperServer;
   let writer: ZkWriter;
-  let daemon: Daemon;
+  let xdsAddress: string;
   let admin: string;
   let client: IstiodLikeClient;
   let proxy: TcpProxy;
@@ -37,9 +36,9 @@ describe('ZooKeeper source against a real ZooKeeper', () => {
       protection: { massRemoval: { threshold: 0.5, minEndpoints: 3, holdMs: 0 } },
       render: { emptyServiceGraceMs: 3000 },
     });
-    daemon = started.daemon;
+    xdsAddress = started.xdsAddress;
     admin = started.admin;
-    client = stack.xdsClient(started.xdsAddress);
+    client = stack.xdsClient(xdsAddress);
     await waitFor('istiod-like client synced with the fixtures', () => client.synced() && client.resources(WE).size === fixtures.length);
   });
 
@@ -87,7 +86,7 @@ describe('ZooKeeper source against a real ZooKeeper', () => {
   });
 
   it('streams Delta ADS: a wildcard subscriber gets adds, changes and removals as deltas', async () => {
-    const delta = new DeltaClient(`127.0.0.1:${daemon.xds.port('default')}`).connect();
+    const delta = new DeltaClient(xdsAddress).connect();
     try {
       delta.subscribe(WE);
       await waitFor('delta initial state', () => (delta.resources.get(WE)?.size ?? 0) === client.resources(WE).size);
@@ -117,19 +116,25 @@ describe('ZooKeeper source against a real ZooKeeper', () => {
 
   it('survives a forced session expiry: stale, new session, full resync, no empty push', async () => {
     const baseline = client.resources(WE).size;
-    const session = () => daemon.sources[0].status().details!.sessionId as string | undefined;
-    const oldSession = session();
+    const oldSession = (await sourceListing(admin, 'zk')).details.sessionId;
     expect(oldSession).toBeDefined();
     const resyncs = await metricValue(admin, 'dia_source_resyncs_total', { source: 'zk' });
     // A partition longer than the session timeout: the server expires the session meanwhile.
     await proxy.cut();
-    await waitFor('source stale', () => daemon.catalog.sourceHealth().get('zk')!.state === 'stale', 15000);
+    await waitFor('source stale', async () => (await sourceListing(admin, 'zk')).state === 'stale', 15000);
     // While the session is gone, the registry changes: the resync must find it.
     await writer.register(provider('10.3.0.1', 'com.example.Expiry'));
     await sleep(4000 + 2000);
     expect(client.resources(WE).size).toBe(baseline);
     await proxy.heal();
-    await waitFor('new session', () => session() !== undefined && session() !== oldSession && daemon.catalog.sourceHealth().get('zk')!.state === 'synced', 30000);
+    await waitFor(
+      'new session',
+      async () => {
+        const zk = await sourceListing(admin, 'zk');
+        return zk.details.sessionId !== undefined && zk.details.sessionId !== oldSession && zk.state === 'synced';
+      },
+      30000,
+    );
     await waitFor('change made during expiry arrives', () => [...client.resources(WE).values()].some((w) => w.spec.address === '10.3.0.1'));
     expect(await metricValue(admin, 'dia_source_resyncs_total', { source: 'zk' })).toBeGreaterThan(resyncs);
     expect(minWorkloadsSince(client, baseline)).toBeGreaterThanOrEqual(baseline);
@@ -141,7 +146,7 @@ describe('ZooKeeper source against a real ZooKeeper', () => {
     const baseline = client.resources(WE).size;
     await writer.close();
     await zk.stop();
-    await waitFor('source stale', () => daemon.catalog.sourceHealth().get('zk')!.state === 'stale', 15000);
+    await waitFor('source stale', async () => (await sourceListing(admin, 'zk')).state === 'stale', 15000);
     const ready = await fetch(`${admin}/readyz`);
     expect(ready.status).toBe(200); // still serving the last good state
     expect(await ready.text()).toMatch(/degraded[\s\S]*source zk is stale/);
@@ -149,7 +154,7 @@ describe('ZooKeeper source against a real ZooKeeper', () => {
     expect(client.resources(WE).size).toBe(baseline);
     await zk.start();
     writer = await stack.zkWriter(zk.connect);
-    await waitFor('synced again', () => daemon.catalog.sourceHealth().get('zk')!.state === 'synced', 30000);
+    await waitFor('synced again', async () => (await sourceListing(admin, 'zk')).state === 'synced', 30000);
     await writer.register(provider('10.4.0.1', 'com.example.AfterRestart'));
     await waitFor('watches work after restart', () => [...client.resources(WE).values()].some((w) => w.spec.address === '10.4.0.1'));
     expect(minWorkloadsSince(client, baseline)).toBeGreaterThanOrEqual(baseline);
@@ -162,7 +167,7 @@ describe('ZooKeeper source against a real ZooKeeper', () => {
     zk.pause();
     try {
       // The source's session timeout is 4 s: well within 15 s it has gone a whole timeout unanswered.
-      await waitFor('source stale', () => daemon.catalog.sourceHealth().get('zk')!.state === 'stale', 15000);
+      await waitFor('source stale', async () => (await sourceListing(admin, 'zk')).state === 'stale', 15000);
       // The config center on the same server goes stale too; both keep what they last read (the
       // reason says whether the silence or a lost connection was noticed first).
       await waitFor(
@@ -180,7 +185,7 @@ describe('ZooKeeper source against a real ZooKeeper', () => {
       zk.resume();
     }
     await waitFor('rule source synced again', async () => !/rule source zk-rules/.test(await (await fetch(`${admin}/readyz`)).text()), 30000);
-    await waitFor('synced again', () => daemon.catalog.sourceHealth().get('zk')!.state === 'synced', 30000);
+    await waitFor('synced again', async () => (await sourceListing(admin, 'zk')).state === 'synced', 30000);
     await writer.register(provider('10.4.0.2', 'com.example.AfterPause'));
     await waitFor('watches work after the pause', () => [...client.resources(WE).values()].some((w) => w.spec.address === '10.4.0.2'));
     await writer.removeRecursive('/dubbo/com.example.AfterPause');
@@ -193,7 +198,7 @@ describe('ZooKeeper source against a real ZooKeeper', () => {
     await writer.close();
     await zk.restart({ wipe: true });
     writer = await stack.zkWriter(zk.connect);
-    await waitFor('removal held', () => daemon.catalog.guards().length === 1, 30000);
+    await waitFor('removal held', async () => (await debugSources(admin)).heldRemovals.length === 1, 30000);
     await sleep(300);
     expect(client.resources(WE).size).toBe(baseline);
     const ready = await (await fetch(`${admin}/readyz`)).text();

@@ -5,8 +5,19 @@ import { Daemon } from '../../src/daemon';
 import { withTestDefaults } from './config';
 import { IstiodLikeClient } from './xds-client';
 
+export interface StartedDaemon {
+  daemon: Daemon;
+  config: Config;
+  /** The first view's xDS address (127.0.0.1:port). */
+  xdsAddress: string;
+  /** A view's xDS address (127.0.0.1:port), by its cluster name. */
+  viewAddress(cluster: string): string;
+  /** The admin base URL. */
+  admin: string;
+}
+
 /** Starts the real daemon in-process on free ports, with fast debounce for tests. */
-export async function startDaemon(partial: Record<string, unknown>): Promise<{ daemon: Daemon; config: Config; xdsAddress: string; admin: string }> {
+export async function startDaemon(partial: Record<string, unknown>): Promise<StartedDaemon> {
   const config = parseConfig(
     yaml.dump({
       admin: { port: 0 },
@@ -17,7 +28,33 @@ export async function startDaemon(partial: Record<string, unknown>): Promise<{ d
   );
   const daemon = new Daemon(config);
   await daemon.start();
-  return { daemon, config, xdsAddress: `127.0.0.1:${daemon.xds.port('default')}`, admin: `http://127.0.0.1:${daemon.adminPort}` };
+  // The views listen on port 0; the one place a test asks the daemon which port each got.
+  const viewAddress = (cluster: string): string => `127.0.0.1:${daemon.xds.port(cluster)}`;
+  return { daemon, config, xdsAddress: viewAddress(config.clusters[0].name), viewAddress, admin: `http://127.0.0.1:${daemon.adminPort}` };
+}
+
+export interface SourceListing {
+  name: string;
+  state: string;
+  reason?: string;
+  details: Record<string, unknown>;
+}
+
+/** What /debug/sources says: each registry source, and the removals held back per source. */
+export async function debugSources(admin: string): Promise<{ sources: SourceListing[]; heldRemovals: { source: string; heldRemovals: number }[] }> {
+  return yaml.load(await (await fetch(`${admin}/debug/sources`)).text()) as { sources: SourceListing[]; heldRemovals: { source: string; heldRemovals: number }[] };
+}
+
+/** One registry source as /debug/sources lists it. */
+export async function sourceListing(admin: string, name: string): Promise<SourceListing> {
+  const found = (await debugSources(admin)).sources.find((s) => s.name === name);
+  if (!found) throw new Error(`no source ${name} in /debug/sources`);
+  return found;
+}
+
+/** The xDS streams open on the daemon, as /debug/connections lists them. */
+export async function xdsConnections(admin: string): Promise<{ cluster: string }[]> {
+  return (yaml.load(await (await fetch(`${admin}/debug/connections`)).text()) as { connections: { cluster: string }[] }).connections;
 }
 
 export function zkSource(connect: string, extra: Record<string, unknown> = {}): Record<string, unknown> {

@@ -1,21 +1,10 @@
-import type { Daemon } from '../../src/daemon';
-import type { Config } from '../../src/config/types';
-import { startDaemon } from './daemon';
+import { startDaemon, type StartedDaemon } from './daemon';
 import { EnvoyProbe } from './envoy-probe';
 import { Istiod, type IstiodOptions } from './istiod';
 import { NacosServer } from './nacos-server';
 import { IstiodLikeClient } from './xds-client';
 import { ZkWriter } from './zk-client';
 import { ZookeeperServer } from './zookeeper-server';
-
-export interface StartedDaemon {
-  daemon: Daemon;
-  config: Config;
-  /** The first view's xDS address (127.0.0.1:port). */
-  xdsAddress: string;
-  /** The admin base URL. */
-  admin: string;
-}
 
 /**
  * The real parts a suite runs against, started in a few lines and stopped in reverse order of

@@ -1,5 +1,5 @@
 import type { Daemon } from '../../src/daemon';
-import { zkRuleSource, zkSource } from './daemon';
+import { xdsConnections, zkRuleSource, zkSource } from './daemon';
 import type { EnvoyProbe } from './envoy-probe';
 import { Stack } from './harness';
 import { converged } from './expect-istio';
@@ -48,9 +48,16 @@ export class IstiodStack {
     const daemon = (this.daemon = started.daemon);
     this.admin = started.admin;
     const dials = opts.istiodDials ?? ['default'];
-    this.istiod = await this.parts.istiod({ configSources: dials.map((c) => ({ address: `xds://127.0.0.1:${daemon.xds.port(c)}`, ...(opts.istiodTls ? { tlsSettings: opts.istiodTls } : {}) })) });
+    this.istiod = await this.parts.istiod({ configSources: dials.map((c) => ({ address: `xds://${started.viewAddress(c)}`, ...(opts.istiodTls ? { tlsSettings: opts.istiodTls } : {}) })) });
     this.probe = this.parts.probe(this.istiod, opts.probe);
-    await waitFor('istiod dialled every view it was given', () => dials.every((c) => daemon.xds.connections().some((x) => x.cluster === c)), 60000);
+    await waitFor(
+      'istiod dialled every view it was given',
+      async () => {
+        const open = await xdsConnections(this.admin);
+        return dials.every((c) => open.some((x) => x.cluster === c));
+      },
+      60000,
+    );
     await converged(this.istiod, this.probe, daemon, opts.convergeOn ?? dials[0]);
     return this;
   }
