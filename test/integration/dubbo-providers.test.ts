@@ -1,10 +1,8 @@
-import type { Daemon } from '../../src/daemon';
 import { DubboProvider, testHosts } from '../testbed/dubbo-provider';
-import { metricValue, SE, startDaemon, zkSource } from '../testbed/daemon';
+import { metricValue, SE, zkSource } from '../testbed/daemon';
+import { suiteStack, type Stack } from '../testbed/harness';
 import { freePort, waitFor } from '../testbed/net';
-import { IstiodLikeClient } from '../testbed/xds-client';
-import { NacosServer } from '../testbed/nacos-server';
-import { ZookeeperServer } from '../testbed/zookeeper-server';
+import type { IstiodLikeClient } from '../testbed/xds-client';
 
 jest.setTimeout(240_000);
 
@@ -17,19 +15,18 @@ interface Registry {
   url: string;
   /** The adapter's source for it. */
   source: Record<string, unknown>;
-  destroy(): Promise<void>;
 }
 
-const registries: Record<string, () => Promise<Registry>> = {
-  ZooKeeper: async () => {
-    const zk = await new ZookeeperServer().start();
-    return { url: `zookeeper://${zk.connect}`, source: zkSource(zk.connect), destroy: () => zk.destroy() };
+const registries: Record<string, (stack: Stack) => Promise<Registry>> = {
+  ZooKeeper: async (stack) => {
+    const zk = await stack.zookeeper();
+    return { url: `zookeeper://${zk.connect}`, source: zkSource(zk.connect) };
   },
   // Dubbo's Nacos registry registers ephemeral instances over the Nacos 2 gRPC port (port +
   // 1000), kept alive by its connection: Nacos never health-checks them by dialling.
-  Nacos: async () => {
-    const nacos = await new NacosServer().start();
-    return { url: `nacos://${nacos.address}`, source: { name: 'nacos', type: 'nacos', nacos: { serverAddr: nacos.address, pollMs: 300 } }, destroy: () => nacos.destroy() };
+  Nacos: async (stack) => {
+    const nacos = await stack.nacos();
+    return { url: `nacos://${nacos.address}`, source: { name: 'nacos', type: 'nacos', nacos: { serverAddr: nacos.address, pollMs: 300 } } };
   },
 };
 
@@ -38,9 +35,7 @@ const registries: Record<string, () => Promise<Registry>> = {
  * registering in a real ZooKeeper or Nacos exactly as Dubbo does; the adapter reads what they wrote.
  */
 describe.each(Object.keys(registries))('real Dubbo 3.3 providers in %s', (name) => {
-  let registry: Registry | undefined;
-  let providers: DubboProvider[] = [];
-  let daemon: Daemon;
+  const stack = suiteStack();
   let admin = '';
   let client: IstiodLikeClient;
   const ports: Record<string, number> = {};
@@ -50,34 +45,32 @@ describe.each(Object.keys(registries))('real Dubbo 3.3 providers in %s', (name) 
   let d = '';
 
   beforeAll(async () => {
-    const reg = (registry = await registries[name]());
+    const reg = await registries[name](stack);
     for (const k of ['aDubbo', 'aTri', 'bDubbo', 'cDirect', 'dDubbo']) ports[k] = await freePort();
     [a, b, c, d] = testHosts();
-    providers = await Promise.all([
-      // Both protocols, two versions and a group, registered both ways (Dubbo 3's default).
-      new DubboProvider({ registry: reg.url, host: a, protocols: [`dubbo:${ports.aDubbo}`, `tri:${ports.aTri}`], services: ['1.0.0', '2.0.0:g1'] }).start(),
-      // A statically tagged provider (ServiceConfig.setTag), interface-level only.
-      new DubboProvider({ registry: reg.url, host: b, protocols: [`dubbo:${ports.bDubbo}`], services: ['1.0.0'], tag: 'gray', registerMode: 'interface', application: 'greeting-gray' }).start(),
-      // Half-meshed: a provider registered directly, and re-registered on the sidecar port with
-      // the marker, as its sidecar would; only the sidecar registration is served.
-      new DubboProvider({ registry: reg.url, host: c, protocols: [`dubbo:${ports.cDirect}`], services: ['1.0.0'], registerMode: 'interface', application: 'greeting-meshed' }).start(),
-      new DubboProvider({ registry: reg.url, host: c, protocols: ['dubbo:20882'], services: ['1.0.0'], registerMode: 'interface', application: 'greeting-meshed', meshed: true }).start(),
-      // Application-level only, on Dubbo's default metadata (local): no metadata report, so the
-      // adapter asks its MetadataService (as it does a's).
-      new DubboProvider({ registry: reg.url, host: d, protocols: [`dubbo:${ports.dDubbo}`], services: ['1.0.0'], registerMode: 'instance', application: 'greeting-local' }).start(),
-    ]);
+    // Stopped together: each JVM takes a moment to shut down.
+    const providers = stack.own(
+      'dubbo providers',
+      [
+        // Both protocols, two versions and a group, registered both ways (Dubbo 3's default).
+        new DubboProvider({ registry: reg.url, host: a, protocols: [`dubbo:${ports.aDubbo}`, `tri:${ports.aTri}`], services: ['1.0.0', '2.0.0:g1'] }),
+        // A statically tagged provider (ServiceConfig.setTag), interface-level only.
+        new DubboProvider({ registry: reg.url, host: b, protocols: [`dubbo:${ports.bDubbo}`], services: ['1.0.0'], tag: 'gray', registerMode: 'interface', application: 'greeting-gray' }),
+        // Half-meshed: a provider registered directly, and re-registered on the sidecar port with
+        // the marker, as its sidecar would; only the sidecar registration is served.
+        new DubboProvider({ registry: reg.url, host: c, protocols: [`dubbo:${ports.cDirect}`], services: ['1.0.0'], registerMode: 'interface', application: 'greeting-meshed' }),
+        new DubboProvider({ registry: reg.url, host: c, protocols: ['dubbo:20882'], services: ['1.0.0'], registerMode: 'interface', application: 'greeting-meshed', meshed: true }),
+        // Application-level only, on Dubbo's default metadata (local): no metadata report, so the
+        // adapter asks its MetadataService (as it does a's).
+        new DubboProvider({ registry: reg.url, host: d, protocols: [`dubbo:${ports.dDubbo}`], services: ['1.0.0'], registerMode: 'instance', application: 'greeting-local' }),
+      ],
+      (ps) => Promise.all(ps.map((p) => p.destroy())),
+    );
+    await Promise.all(providers.map((p) => p.start()));
     // The default endpoint mode; a service with two protocols is rendered inline in either mode.
-    const started = await startDaemon({ sources: [reg.source], render: { endpointMode: 'inline' } });
-    daemon = started.daemon;
+    const started = await stack.daemon({ sources: [reg.source], render: { endpointMode: 'inline' } });
     admin = started.admin;
-    client = new IstiodLikeClient(started.xdsAddress).connect();
-  });
-
-  afterAll(async () => {
-    client?.close();
-    await daemon?.stop();
-    await Promise.all(providers.map((p) => p.destroy()));
-    await registry?.destroy();
+    client = stack.xdsClient(started.xdsAddress);
   });
 
   type InlineEndpoint = { address: string; ports: Record<string, number>; labels: Record<string, string> };

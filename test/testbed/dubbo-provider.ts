@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { waitFor } from './net';
@@ -76,7 +76,11 @@ export class DubboProvider {
           ]
         : []),
     ];
+    // Its log (slf4j-simple, on stderr) apart from what it prints (stdout): the log can grow by
+    // hundreds of kilobytes a minute (Dubbo logs a stack trace when it finds no network
+    // interface for an address), and "ready" must not scroll out of what the test reads.
     const log = openSync(path.join(this.dir, 'provider.log'), 'a');
+    const out = openSync(path.join(this.dir, 'provider.out'), 'a');
     // Dubbo's documented switches for the address it binds and the one it registers.
     const env = { ...process.env, DUBBO_IP_TO_BIND: o.host, DUBBO_IP_TO_REGISTRY: o.host };
     this.proc = spawn(
@@ -91,18 +95,25 @@ export class DubboProvider {
         'dia.Provider',
         ...args,
       ],
-      { stdio: ['ignore', log, log], env },
+      { stdio: ['ignore', out, log], env },
     );
+    closeSync(out);
+    closeSync(log);
     const proc = this.proc;
-    await waitFor(
-      `Dubbo provider at ${o.host}`,
-      () => {
-        if (proc.exitCode !== null) throw new Error(`Dubbo provider exited (${proc.exitCode}):\n${this.logTail()}`);
-        return /^ready$/m.test(this.logTail(200_000));
-      },
-      90000,
-      250,
-    );
+    try {
+      await waitFor(
+        `Dubbo provider at ${o.host}`,
+        () => {
+          if (proc.exitCode !== null) throw new Error(`Dubbo provider exited (${proc.exitCode}):\n${this.logTail()}`);
+          return /^ready$/m.test(fileTail(path.join(this.dir, 'provider.out')));
+        },
+        90000,
+        250,
+      );
+    } catch (err) {
+      (err as Error).message += `\n${this.logTail()}`;
+      throw err;
+    }
     return this;
   }
 
