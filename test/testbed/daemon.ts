@@ -41,8 +41,13 @@ export interface SourceListing {
 }
 
 /** What /debug/sources says: each registry source, and the removals held back per source. */
-export async function debugSources(admin: string): Promise<{ sources: SourceListing[]; heldRemovals: { source: string; heldRemovals: number }[] }> {
-  return yaml.load(await (await fetch(`${admin}/debug/sources`)).text()) as { sources: SourceListing[]; heldRemovals: { source: string; heldRemovals: number }[] };
+export interface DebugSources {
+  sources: SourceListing[];
+  heldRemovals: { source: string; heldRemovals: number }[];
+}
+
+export async function debugSources(admin: string): Promise<DebugSources> {
+  return yaml.load(await (await fetch(`${admin}/debug/sources`)).text()) as DebugSources;
 }
 
 /** One registry source as /debug/sources lists it. */
