@@ -76,9 +76,10 @@ export class DubboProvider {
           ]
         : []),
     ];
-    // Its log (slf4j-simple, on stderr) apart from what it prints (stdout): the log can grow by
-    // hundreds of kilobytes a minute (Dubbo logs a stack trace when it finds no network
-    // interface for an address), and "ready" must not scroll out of what the test reads.
+    // Its log (slf4j-simple, on stderr) apart from what it prints (stdout): just after start,
+    // Dubbo's metrics job writes some hundred warnings with a stack trace each (it finds no
+    // network interface for an address here), about 300 KB at once, and "ready" scrolled out of
+    // the log tail the test read.
     const log = openSync(path.join(this.dir, 'provider.log'), 'a');
     const out = openSync(path.join(this.dir, 'provider.out'), 'a');
     // Dubbo's documented switches for the address it binds and the one it registers.
