@@ -48,8 +48,7 @@ export class ZkWriter {
   }
 
   async removeRecursive(path: string): Promise<void> {
-    const children = await new Promise<string[]>((resolve, reject) => this.client.getChildren(path, (err, c) => (err ? reject(err) : resolve(c))));
-    for (const c of children) await this.removeRecursive(`${path}/${c}`);
+    for (const c of await this.children(path)) await this.removeRecursive(`${path}/${c}`);
     await this.remove(path);
   }
 
