@@ -74,21 +74,18 @@ async function tally(client: ProxylessClient, target: string, headers: Record<st
 const share = (t: Tally, v: string) => (t.by[v] ?? 0) / t.calls;
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 
-/** Calls one at a time until `until` holds for an answer or `ms` pass; every outcome is timed. */
-async function callsUntil(client: ProxylessClient, target: string, headers: Record<string, string>, until: (id: Record<string, string>) => boolean, ms: number) {
-  const log: { at: number; id?: Record<string, string>; error?: string }[] = [];
-  const start = Date.now();
-  while (Date.now() - start < ms) {
-    try {
-      const id = identity(await client.call(target, PORT, SERVICE, 'greet', 'traffic', headers, 2000));
-      log.push({ at: Date.now(), id });
-      if (until(id)) break;
-    } catch (err) {
-      log.push({ at: Date.now(), error: String((err as Error).message) });
-      await sleep(20);
-    }
-  }
-  return log;
+/** Calls until one is answered, for up to two minutes: the client has its routes to `target`. */
+async function firstCall(client: ProxylessClient, target: string, headers: Record<string, string>): Promise<void> {
+  await waitFor(
+    `a first call to ${target}`,
+    () =>
+      client.call(target, PORT, SERVICE, 'greet', 'warm-up', headers).then(
+        () => true,
+        () => false,
+      ),
+    120000,
+    500,
+  );
 }
 
 interface Outcome {
@@ -97,6 +94,23 @@ interface Outcome {
   /** The answering provider's identity. */
   id?: Record<string, string>;
   error?: string;
+}
+
+/** Calls one at a time until `until` holds for an answer or `ms` pass; every outcome is timed. */
+async function callsUntil(client: ProxylessClient, target: string, headers: Record<string, string>, until: (id: Record<string, string>) => boolean, ms: number): Promise<Outcome[]> {
+  const log: Outcome[] = [];
+  const start = Date.now();
+  while (Date.now() - start < ms) {
+    try {
+      const id = identity(await client.call(target, PORT, SERVICE, 'greet', 'traffic', headers, 2000));
+      log.push({ at: Date.now(), ok: true, id });
+      if (until(id)) break;
+    } catch (err) {
+      log.push({ at: Date.now(), ok: false, error: String((err as Error).message) });
+      await sleep(20);
+    }
+  }
+  return log;
 }
 
 /** Calls one after another, without pause, until stop(); every outcome timed, in order. */
@@ -237,18 +251,8 @@ describe('traffic through two real istiods to real Dubbo Triple providers', () =
       [inA, host('1.0.0', 'zone'), triHeaders('1.0.0', 'zone')],
       [inAZoneB, host('1.0.0', 'zone'), triHeaders('1.0.0', 'zone')],
       [inA, host('1.0.0', 'life'), triHeaders('1.0.0', 'life')],
-    ] as const) {
-      await waitFor(
-        `a first call to ${target}`,
-        () =>
-          c.call(target, PORT, SERVICE, 'greet', 'warm-up', h).then(
-            () => true,
-            () => false,
-          ),
-        120000,
-        500,
-      );
-    }
+    ] as const)
+      await firstCall(c, target, h);
   });
 
   it('splits blue/green 90/10 in cluster A and 10/90 in cluster B, from one TrafficPolicy', async () => {
@@ -400,16 +404,7 @@ describe('registry migration with traffic: providers move from ZooKeeper to Naco
     const client = stack.own('client', new ProxylessClient(istiod.xdsAddress, { ip: '127.0.0.1', name: 'client-m' }), (c) => c.close());
     const target = host('1.0.0', 'move');
     const h = triHeaders('1.0.0', 'move');
-    await waitFor(
-      'a first call',
-      () =>
-        client.call(target, PORT, SERVICE, 'greet', 'warm-up', h).then(
-          () => true,
-          () => false,
-        ),
-      120000,
-      500,
-    );
+    await firstCall(client, target, h);
 
     const calls = callWithoutPause(client, target, h);
     const { outcomes } = calls;
